@@ -1,0 +1,206 @@
+//! Repo-wide settings: the typed contents of `modelctl.toml`.
+//!
+//! `[defaults]` applies to every environment; `[environments.<name>]` names
+//! the environments and overrides defaults for one of them. [`Config::env`]
+//! resolves the two into the settings one render uses.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{EnvName, ImageRef, Namespace};
+
+/// The repository's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "modelctl repository settings")]
+pub struct Config {
+    /// Settings every environment starts from.
+    pub defaults: Defaults,
+    /// The environments models are rendered for, by name (`staging`, `production`).
+    pub environments: BTreeMap<EnvName, Environment>,
+}
+
+/// Settings every environment starts from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Defaults {
+    /// Kubernetes namespace the models run in.
+    pub namespace: Namespace,
+    /// Image of `model-server` every serving Deployment runs.
+    pub server_image: ImageRef,
+    /// Image of the init container that installs training code (needs `git`).
+    #[serde(default = "default_git_image")]
+    pub git_image: ImageRef,
+    /// How routes are exposed.
+    pub route: RouteConfig,
+    /// GPU resource name and the tolerations GPU pods get.
+    #[serde(default)]
+    pub gpu: GpuConfig,
+    /// Value of the `app.kubernetes.io/part-of` label (default `modelctl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<String>,
+}
+
+fn default_git_image() -> ImageRef {
+    ImageRef::new_unchecked("alpine/git:2.45.2")
+}
+
+/// The kind of route object rendered for `serve.route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteKind {
+    /// Gateway API `HTTPRoute` attached to `gateway`.
+    Gateway,
+    /// OpenShift `route.openshift.io/v1` Route.
+    Openshift,
+    /// `networking.k8s.io/v1` Ingress.
+    Ingress,
+}
+
+/// How routes are exposed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RouteConfig {
+    /// `gateway`, `openshift` or `ingress`.
+    pub kind: RouteKind,
+    /// Name of the Gateway HTTPRoutes attach to (kind `gateway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// Namespace of that Gateway (default: the model's namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_namespace: Option<String>,
+    /// IngressClass of Ingresses (kind `ingress`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_class: Option<String>,
+}
+
+/// GPU scheduling settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GpuConfig {
+    /// Extended resource name GPUs are requested as.
+    #[serde(default = "default_gpu_resource")]
+    pub resource: String,
+    /// Tolerations added to every pod that requests a GPU.
+    #[serde(default = "default_gpu_tolerations")]
+    pub tolerations: Vec<Toleration>,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        Self {
+            resource: default_gpu_resource(),
+            tolerations: default_gpu_tolerations(),
+        }
+    }
+}
+
+fn default_gpu_resource() -> String {
+    "nvidia.com/gpu".to_owned()
+}
+
+fn default_gpu_tolerations() -> Vec<Toleration> {
+    vec![Toleration {
+        key: "nvidia.com/gpu".to_owned(),
+        operator: TolerationOperator::Exists,
+        value: None,
+        effect: Some("NoSchedule".to_owned()),
+    }]
+}
+
+/// A Kubernetes toleration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Toleration {
+    /// Taint key.
+    pub key: String,
+    /// `Exists` or `Equal`.
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    /// Taint value (with `Equal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Taint effect (`NoSchedule`, `PreferNoSchedule`, `NoExecute`); all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+}
+
+/// Toleration operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum TolerationOperator {
+    /// Tolerates any value of the key.
+    #[default]
+    Exists,
+    /// Tolerates one value.
+    Equal,
+}
+
+/// One environment's overrides of `[defaults]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Environment {
+    /// Namespace for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Namespace>,
+    /// kubeconfig context `diff`, `apply` and `status` use for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// `model-server` image for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_image: Option<ImageRef>,
+    /// Training-code init image for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_image: Option<ImageRef>,
+    /// Route settings for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteConfig>,
+}
+
+/// The settings one environment renders with: defaults with its overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvSettings {
+    /// Environment name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: Namespace,
+    /// kubeconfig context, if any.
+    pub context: Option<String>,
+    /// `model-server` image.
+    pub server_image: ImageRef,
+    /// Training-code init image.
+    pub git_image: ImageRef,
+    /// Route settings.
+    pub route: RouteConfig,
+    /// GPU settings.
+    pub gpu: GpuConfig,
+    /// `app.kubernetes.io/part-of` value.
+    pub part_of: String,
+}
+
+impl Config {
+    /// The settings of environment `name`, or `None` when there is no such environment.
+    pub fn env(&self, name: &str) -> Option<EnvSettings> {
+        let (key, env) = self.environments.iter().find(|(k, _)| k.as_str() == name)?;
+        let d = &self.defaults;
+        Some(EnvSettings {
+            name: key.as_str().to_owned(),
+            namespace: env.namespace.clone().unwrap_or_else(|| d.namespace.clone()),
+            context: env.context.clone(),
+            server_image: env
+                .server_image
+                .clone()
+                .unwrap_or_else(|| d.server_image.clone()),
+            git_image: env.git_image.clone().unwrap_or_else(|| d.git_image.clone()),
+            route: env.route.clone().unwrap_or_else(|| d.route.clone()),
+            gpu: d.gpu.clone(),
+            part_of: d.part_of.clone().unwrap_or_else(|| "modelctl".to_owned()),
+        })
+    }
+
+    /// Environment names in order.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.environments.keys().map(EnvName::as_str)
+    }
+}

@@ -1,0 +1,231 @@
+//! The model spec: the typed contents of one `models/<name>.toml`.
+//!
+//! These are the wire types serde reads. Every single-value rule lives in the
+//! newtypes of [`crate::values`], so a value that reaches these structs is
+//! already well formed; cross-field and cross-file rules live in
+//! [`crate::validate`]. This module does no I/O and knows nothing of
+//! Kubernetes.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{
+    DataUri, Duration, EnvVarName, GitUrl, Hostname, ImageRef, ModelUri, MountPath, Percent,
+    Quantity, ResourceName, Template, UrlPath,
+};
+
+/// One model: how it is trained and how it is served.
+///
+/// The file stem is the model's name. A spec has `[train]`, `[serve]`, or both.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "modelctl model spec")]
+pub struct ModelSpec {
+    /// One line saying what the model does; shown by `modelctl status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The team that owns the model (becomes the `modelctl.io/owner` annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// How the model is trained: a Kubernetes Job running your code in a framework image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<Train>,
+    /// How the model is served: a Deployment of `model-server`, a Service and a route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<Serve>,
+    /// Per-environment overrides, deep-merged over the rest of this file.
+    /// Each key names an environment of `modelctl.toml`; each value holds any
+    /// keys of this file (for example `serve.replicas = 1`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, BTreeMap<String, serde_json::Value>>")]
+    pub env: BTreeMap<String, toml::Table>,
+}
+
+/// The training run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Train {
+    /// Container image with the ML framework the training code runs in.
+    pub image: ImageRef,
+    /// Where the training code comes from; installed into `/workspace` by an
+    /// init container before the training container starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeSource>,
+    /// The training command, run from `/workspace` by the generated `start.sh`.
+    pub command: Vec<String>,
+    /// A command run after a successful training command, for example an evaluation script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate: Option<Vec<String>>,
+    /// Data the training reads: PVC mounts, HDFS or object-store URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataSource>,
+    /// Where the trained model is exported: a minijinja template over
+    /// `model`, `run`, `env`, `namespace` and the sweep's parameters (`params`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Template>,
+    /// CPU, memory and GPUs for each training pod.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Longest a training run may take before it is stopped (`30m`, `12h`, `2d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// How many times a failed training pod is retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Extra environment variables for the training container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<EnvVarName, String>,
+    /// Hyperparameter sweep: one training pod per combination of the grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// Where training code is installed from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CodeSource {
+    /// Git repository URL to clone (https or ssh).
+    pub git: GitUrl,
+    /// Commit, tag or branch to check out. A commit hash makes runs reproducible.
+    pub rev: String,
+    /// Sub-directory of the repository to run from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+/// One data source of a training run. Exactly one of `pvc`, `hdfs` or `uri` is set.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DataSource {
+    /// A PersistentVolumeClaim in the model's namespace, mounted at `mount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvc: Option<ResourceName>,
+    /// An HDFS URI (`hdfs://namenode:8020/path`), passed to the code as an environment variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdfs: Option<DataUri>,
+    /// An object-store or web URI (`s3://`, `gs://`, `http(s)://`), passed as an environment variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<DataUri>,
+    /// Where a PVC is mounted in the training container (an absolute path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<MountPath>,
+    /// Mount the PVC read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Name of the environment variable that carries an HDFS or URI source
+    /// (default `DATA_<n>` where n is the source's index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvVarName>,
+}
+
+/// CPU, memory and GPUs for one pod.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Resources {
+    /// CPU as a Kubernetes quantity (`"500m"`, `"2"`); request and limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Quantity>,
+    /// Memory as a Kubernetes quantity (`"512Mi"`, `"32Gi"`); request and limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Quantity>,
+    /// Number of GPUs (the GPU resource of `modelctl.toml`, `nvidia.com/gpu` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<u32>,
+}
+
+/// A hyperparameter grid; every combination is one index of an Indexed Job.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Sweep {
+    /// How many combinations run at the same time (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// Parameter name to the values to try. Each combination reaches the code
+    /// as environment variables named after the parameter in upper snake case
+    /// (`learning-rate` becomes `LEARNING_RATE`).
+    pub grid: BTreeMap<String, Vec<String>>,
+}
+
+/// The serving Deployment.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Serve {
+    /// The ONNX model to serve: a path, `file://`, `http(s)://`, `s3://`,
+    /// `gs://`, `az://` or `pvc://<claim>/<path>`.
+    pub model: ModelUri,
+    /// A fixed number of replicas, or `{ min, max, target-cpu }` for autoscaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Replicas>,
+    /// CPU, memory and GPUs for each serving pod.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Dynamic batching: requests arriving together run as one batch.
+    /// Leave out (or set `max-batch = 1`) for lowest latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batching: Option<Batching>,
+    /// Number of synthetic batches run before the server reports ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<u32>,
+    /// The HTTP route (host and path) the model is reachable at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// A second model version that receives a share of the traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// Replica count: fixed, or a range the HorizontalPodAutoscaler moves in.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Replicas {
+    /// A fixed number of replicas.
+    Fixed(u32),
+    /// An autoscaled range.
+    Range(ReplicaRange),
+}
+
+/// An autoscaled replica range.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReplicaRange {
+    /// Fewest replicas.
+    pub min: u32,
+    /// Most replicas.
+    pub max: u32,
+    /// Average CPU utilisation (percent of the request) the autoscaler aims for (default 80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_cpu: Option<Percent>,
+}
+
+/// Dynamic batching settings of `model-server`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Batching {
+    /// Most rows run in one batch.
+    pub max_batch: u32,
+    /// Longest a request waits for others to join its batch (`2ms`).
+    pub max_delay: Duration,
+}
+
+/// Where the model is reachable over HTTP.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Route {
+    /// Host name (`image-tagging.ml.example.com`).
+    pub host: Hostname,
+    /// Path prefix (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<UrlPath>,
+}
+
+/// A canary version of the served model.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Canary {
+    /// The canary's model URI (same forms as `serve.model`).
+    pub model: ModelUri,
+    /// Percent of traffic sent to the canary (1 to 99).
+    pub weight: Percent,
+}
