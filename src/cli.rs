@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
 
@@ -51,111 +51,143 @@ pub enum DiffFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check specs and `modelctl.toml`.
-    Validate {
-        /// Files to check (default: `modelctl.toml` and `models/*.toml`).
-        paths: Vec<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
-        format: ValidateFormat,
-    },
+    Validate(ValidateArgs),
     /// Write (or verify with `--check`) the JSON Schemas in `schemas/`.
-    Schema {
-        /// Exit 1 with a diff when `schemas/` is stale; write nothing.
-        #[arg(long)]
-        check: bool,
-    },
+    Schema(SchemaArgs),
     /// Write (or verify with `--check`) the manifests in `generated/`.
-    Render {
-        /// Only this environment (default: all).
-        #[arg(long)]
-        env: Option<String>,
-        /// Output directory (default: `generated/` under the root).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Exit 1 with a diff when the output is stale; write nothing.
-        #[arg(long)]
-        check: bool,
-    },
+    Render(RenderArgs),
     /// Diff manifests against a Git revision (`--base`) or the live cluster.
-    Diff {
-        /// Git revision to compare the work tree with; no cluster needed.
-        #[arg(long)]
-        base: Option<String>,
-        /// Environment (default: all for `--base`, required against a cluster
-        /// when there are several).
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (overrides the environment's `context`).
-        #[arg(long)]
-        context: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-        format: DiffFormat,
-    },
+    Diff(DiffArgs),
     /// Server-side apply the rendered manifests to the cluster.
-    Apply {
-        /// Environment.
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (overrides the environment's `context`).
-        #[arg(long)]
-        context: Option<String>,
-        /// Delete managed objects that are no longer rendered.
-        #[arg(long)]
-        prune: bool,
-        /// Wait for rollouts and Jobs to finish.
-        #[arg(long)]
-        wait: bool,
-        /// How long `--wait` waits (`5m`).
-        #[arg(long, default_value = "5m")]
-        timeout: String,
-        /// Ask the server to validate everything, change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Take over fields another field manager owns.
-        #[arg(long)]
-        force_conflicts: bool,
-    },
+    Apply(ApplyArgs),
     /// One row per model: replicas, model URI, route, last training run.
-    Status {
-        /// Environment.
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (overrides the environment's `context`).
-        #[arg(long)]
-        context: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-        format: DiffFormat,
-    },
+    Status(StatusArgs),
     /// Start an ad-hoc training run now.
-    Train {
-        /// The model.
-        model: String,
-        /// Environment.
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (overrides the environment's `context`).
-        #[arg(long)]
-        context: Option<String>,
-        /// Stream the run's logs until it ends; exit with its result.
-        #[arg(long)]
-        follow: bool,
-    },
+    Train(TrainArgs),
     /// Stream the logs of a model's latest training run.
-    Logs {
-        /// The model.
-        model: String,
-        /// Environment.
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (overrides the environment's `context`).
-        #[arg(long)]
-        context: Option<String>,
-        /// Keep streaming until the run ends.
-        #[arg(long)]
-        follow: bool,
-    },
+    Logs(LogsArgs),
+}
+
+/// Arguments of `modelctl validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Files to check (default: `modelctl.toml` and `models/*.toml`).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
+}
+
+/// Arguments of `modelctl schema`.
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Exit 1 with a diff when `schemas/` is stale; write nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of `modelctl render`.
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// Only this environment (default: all).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Output directory (default: `generated/` under the root).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 1 with a diff when the output is stale; write nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of `modelctl diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// Git revision to compare the work tree with; no cluster needed.
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Environment (default: all for `--base`, required against a cluster
+    /// when there are several).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+/// Arguments of `modelctl apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// Environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Delete managed objects that are no longer rendered.
+    #[arg(long)]
+    pub prune: bool,
+    /// Wait for rollouts and Jobs to finish.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits (`5m`).
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    /// Ask the server to validate everything, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take over fields another field manager owns.
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+/// Arguments of `modelctl status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+/// Arguments of `modelctl train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The model.
+    pub model: String,
+    /// Environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Stream the run's logs until it ends; exit with its result.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// Arguments of `modelctl logs`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The model.
+    pub model: String,
+    /// Environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Keep streaming until the run ends.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code.

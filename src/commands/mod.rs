@@ -5,20 +5,28 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod apply;
+pub mod diff_base;
+pub mod diff_cluster;
+pub mod logs;
+pub mod render;
+pub mod schema;
+pub mod status;
+pub mod train;
+pub mod validate;
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Validate { .. } => not_built("validate"),
-        Command::Schema { .. } => not_built("schema"),
-        Command::Render { .. } => not_built("render"),
-        Command::Diff { .. } => not_built("diff"),
-        Command::Apply { .. } => not_built("apply"),
-        Command::Status { .. } => not_built("status"),
-        Command::Train { .. } => not_built("train"),
-        Command::Logs { .. } => not_built("logs"),
+    let root = cli.root.as_path();
+    match &cli.command {
+        Command::Validate(args) => validate::run(root, args),
+        Command::Schema(args) => schema::run(root, args),
+        Command::Render(args) => render::run(root, args),
+        Command::Diff(args) if args.base.is_some() => diff_base::run(root, args),
+        Command::Diff(args) => diff_cluster::run(root, args),
+        Command::Apply(args) => apply::run(root, args),
+        Command::Status(args) => status::run(root, args),
+        Command::Train(args) => train::run(root, args),
+        Command::Logs(args) => logs::run(root, args),
     }
-}
-
-fn not_built(name: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl {name}` is not built yet")
 }
