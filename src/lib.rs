@@ -9,3 +9,4 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod compile;
+pub mod manifest_diff;

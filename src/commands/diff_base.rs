@@ -1,11 +1,155 @@
-//! `modelctl diff base`: not built yet.
+//! `modelctl diff --base REV [--env E] [--format text|markdown|json]`:
+//! renders the specs at a Git revision and in the work tree and prints the
+//! manifest diff per object. Exit 0 same, 1 differ, 2 error.
+//!
+//! Owns reading a revision's specs through `git` (`rev-parse`, `ls-tree`,
+//! `cat-file`); the user's checkout, index and work tree are never touched.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
-use crate::cli::DiffArgs;
+use anyhow::{Context, bail};
+use modelctl_spec::{Repo, Source, load_repo, load_sources};
+
+use crate::cli::{DiffArgs, DiffFormat};
+use crate::compile::render_env;
+use crate::manifest_diff::{ColorChoice, DiffReport, markdown, text, to_json};
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl diff` is not built yet")
+pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let Some(rev) = args.base.as_deref() else {
+        bail!("`--base REV` is required to diff against a Git revision");
+    };
+    let base = read_revision(root, rev)?;
+    let base = load_sources(&base.config, &base.models)
+        .map_err(|e| anyhow::anyhow!("{e}").context(format!("the specs at `{rev}` are invalid")))?;
+    let head = load_repo(root)
+        .map_err(|e| anyhow::anyhow!("{e}").context("the specs in the work tree are invalid"))?;
+
+    let envs = environments(&base, &head, args.env.as_deref())?;
+    let mut report = DiffReport::new(rev, "work tree");
+    for env in &envs {
+        let old = render_env(&base, env).unwrap_or_default();
+        let new = render_env(&head, env).unwrap_or_default();
+        report.add_env(env, &old, &new);
+    }
+
+    match args.format {
+        DiffFormat::Text => print!("{}", text(&report, ColorChoice::for_stdout())),
+        DiffFormat::Markdown => print!("{}", markdown(&report)),
+        DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&report)).context("writing JSON")?
+        ),
+    }
+    Ok(if report.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The environments to compare: `--env`, or every environment of either side.
+fn environments(base: &Repo, head: &Repo, only: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut all: Vec<String> = base
+        .config
+        .env_names()
+        .chain(head.config.env_names())
+        .map(str::to_owned)
+        .collect();
+    all.sort();
+    all.dedup();
+    match only {
+        None => Ok(all),
+        Some(env) if all.iter().any(|e| e == env) => Ok(vec![env.to_owned()]),
+        Some(env) => bail!(
+            "unknown environment `{env}`; the base and the work tree define: {}",
+            all.join(", ")
+        ),
+    }
+}
+
+/// The spec files of a revision, as in-memory sources.
+struct RevisionSources {
+    config: Source,
+    models: Vec<Source>,
+}
+
+/// Reads `modelctl.toml` and `models/*.toml` under `root` as of `rev`.
+fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
+    if rev.starts_with('-') {
+        bail!("`{rev}` is not a Git revision");
+    }
+    let commit = git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .with_context(|| {
+        format!(
+            "`{rev}` is not a commit of the Git repository at {}",
+            root.display()
+        )
+    })?;
+    let commit = commit.trim();
+    let prefix = git(root, &["rev-parse", "--show-prefix"])?;
+    let prefix = prefix.trim();
+
+    let config_path = format!("{prefix}modelctl.toml");
+    let config = Source {
+        path: PathBuf::from("modelctl.toml"),
+        text: git(
+            root,
+            &["cat-file", "blob", &format!("{commit}:{config_path}")],
+        )
+        .with_context(|| format!("`{rev}` has no {config_path}"))?,
+    };
+
+    let listing = git(
+        root,
+        &[
+            "ls-tree",
+            "--name-only",
+            &format!("{commit}:{prefix}models"),
+        ],
+    )
+    .unwrap_or_default();
+    let mut models = Vec::new();
+    for name in listing.lines().filter(|n| n.ends_with(".toml")) {
+        let text = git(
+            root,
+            &[
+                "cat-file",
+                "blob",
+                &format!("{commit}:{prefix}models/{name}"),
+            ],
+        )
+        .with_context(|| format!("reading models/{name} at `{rev}`"))?;
+        models.push(Source {
+            path: PathBuf::from("models").join(name),
+            text,
+        });
+    }
+    Ok(RevisionSources { config, models })
+}
+
+/// Runs `git -C root args…` and returns its stdout.
+fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .context("running git (is it installed?)")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        bail!("git {} failed: {}", args.join(" "), stderr.trim());
+    }
+    String::from_utf8(output.stdout)
+        .with_context(|| format!("git {} printed non-UTF-8 text", args.join(" ")))
 }

@@ -1,13 +1,39 @@
 //! Compile: pure functions from a validated [`Repo`] and an environment to
 //! Kubernetes objects. No I/O, no cluster, cannot fail on user input.
 //!
-//! PROVISIONAL: the object builders land with the render work; [`Manifest`]
-//! and the signature of [`render_env`] are the contract `render`, `diff` and
-//! `src/cluster/` build on.
+//! One file per Kubernetes kind builds a typed `k8s-openapi` object (or a
+//! small typed struct for the kinds `k8s-openapi` lacks); this module orders
+//! them per model and turns each into a [`Manifest`]. [`files`] lays the
+//! manifests out as the text of `generated/<env>/`.
 
 use std::path::PathBuf;
 
-use modelctl_spec::Repo;
+use modelctl_spec::{EnvSettings, Model, ModelSpec, Repo};
+use serde::Serialize;
+
+pub mod files;
+pub mod labels;
+
+mod configmap;
+mod deployment;
+mod hash;
+mod hpa;
+mod httproute;
+mod ingress;
+mod job;
+mod openshift_route;
+mod pdb;
+mod resources;
+mod route;
+mod script;
+mod service;
+mod serving;
+mod sweep;
+mod training;
+
+pub use files::{HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files};
+pub use hash::hash8;
+pub use sweep::{combinations, param_env_name};
 
 /// One rendered object and where it is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +49,83 @@ pub struct Manifest {
     pub object: serde_json::Value,
 }
 
+impl Manifest {
+    /// The object's `kind`.
+    pub fn kind(&self) -> &str {
+        self.object["kind"].as_str().unwrap_or_default()
+    }
+
+    /// The object's `metadata.name`.
+    pub fn name(&self) -> &str {
+        self.object["metadata"]["name"].as_str().unwrap_or_default()
+    }
+}
+
 /// Every object of every model for environment `env`, in apply order per model.
 /// Returns `None` when the config has no such environment.
 pub fn render_env(repo: &Repo, env: &str) -> Option<Vec<Manifest>> {
-    let _settings = repo.config.env(env)?;
-    Some(Vec::new())
+    let settings = repo.config.env(env)?;
+    let mut out = Vec::with_capacity(repo.models.len() * 8);
+    for model in &repo.models {
+        out.extend(render_model(model, &settings));
+    }
+    Some(out)
+}
+
+/// Every object of one model for one environment, in apply order: training
+/// (ConfigMap, Job), then serving (Deployments, Services, autoscaler,
+/// disruption budget, route).
+pub fn render_model(model: &Model, env: &EnvSettings) -> Vec<Manifest> {
+    let spec = model.spec_for(&env.name).unwrap_or(&model.spec);
+    let ctx = Ctx { model, spec, env };
+    let mut out = Vec::new();
+    if let Some(train) = &spec.train {
+        training::render(&ctx, train, &mut out);
+    }
+    if let Some(serve) = &spec.serve {
+        serving::render(&ctx, serve, &mut out);
+    }
+    out
+}
+
+/// What every builder needs: the model, its spec resolved for the
+/// environment, and the environment's settings.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    /// The model.
+    pub model: &'a Model,
+    /// Its spec for this environment (`[env.*]` merged in).
+    pub spec: &'a ModelSpec,
+    /// The environment's settings.
+    pub env: &'a EnvSettings,
+}
+
+impl Ctx<'_> {
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        self.model.name.as_str()
+    }
+
+    /// The namespace objects go to.
+    pub fn namespace(&self) -> &str {
+        self.env.namespace.as_str()
+    }
+
+    /// Turns a typed object into a [`Manifest`] of this model.
+    pub fn manifest<T: Serialize>(&self, object: &T) -> Manifest {
+        // Typed Kubernetes objects have string map keys only, so turning them
+        // into JSON cannot fail.
+        let object = serde_json::to_value(object).expect("Kubernetes objects serialize to JSON");
+        let kind = object["kind"]
+            .as_str()
+            .unwrap_or("object")
+            .to_ascii_lowercase();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        Manifest {
+            model: self.name().to_owned(),
+            file: PathBuf::from(self.name()).join(format!("{kind}-{name}.yaml")),
+            source: self.model.source.clone(),
+            object,
+        }
+    }
 }

@@ -1,0 +1,215 @@
+//! The training Job: an init container that clones the code, the training
+//! container running `start.sh` in the framework image, data volumes, GPU
+//! limits and tolerations; an Indexed Job for a sweep.
+//!
+//! Owns the Job's pod template. The Job is immutable once created, so its
+//! name carries a hash of everything in it (see [`super::training`]).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec,
+    PodTemplateSpec, SeccompProfile, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use modelctl_spec::model::Train;
+
+use super::Ctx;
+use super::resources::{requirements, tolerations};
+use super::script::CODE_DIR;
+use super::sweep::combinations;
+
+/// Where the ConfigMap's files are mounted.
+pub(crate) const SCRIPTS_DIR: &str = "/etc/modelctl";
+
+/// The Job named `name`, reading the ConfigMap `config_map`.
+pub(crate) fn build(
+    ctx: &Ctx<'_>,
+    train: &Train,
+    name: &str,
+    config_map: &str,
+    labels: BTreeMap<String, String>,
+) -> Job {
+    let (completions, parallelism, completion_mode) = match &train.sweep {
+        Some(sweep) => {
+            let size = i32::try_from(combinations(&sweep.grid).len()).unwrap_or(i32::MAX);
+            let parallelism = sweep.parallelism.unwrap_or(1).max(1);
+            (
+                Some(size),
+                Some(i32::try_from(parallelism).unwrap_or(i32::MAX)),
+                Some("Indexed".to_owned()),
+            )
+        }
+        None => (None, None, None),
+    };
+    let retries = i32::try_from(train.retries.unwrap_or(0)).unwrap_or(i32::MAX);
+    let deadline = train
+        .timeout
+        .as_ref()
+        .map(|t| i64::try_from(t.as_std().as_secs().max(1)).unwrap_or(i64::MAX));
+    Job {
+        metadata: super::labels::metadata(ctx, name, labels.clone()),
+        spec: Some(JobSpec {
+            active_deadline_seconds: deadline,
+            backoff_limit: Some(retries),
+            completion_mode,
+            completions,
+            parallelism,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(ctx, train, config_map)),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
+    let mut volumes = vec![
+        Volume {
+            name: "code".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+        Volume {
+            name: "scripts".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.to_owned(),
+                default_mode: Some(0o555),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
+    let mut mounts = vec![
+        mount("code", "/workspace", false),
+        mount("scripts", SCRIPTS_DIR, true),
+    ];
+    let mut env = vec![
+        value_env("MODELCTL_MODEL", ctx.name()),
+        value_env("MODELCTL_ENV", &ctx.env.name),
+        value_env("MODELCTL_NAMESPACE", ctx.namespace()),
+        EnvVar {
+            name: "MODELCTL_RUN".to_owned(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.labels['batch.kubernetes.io/job-name']".to_owned(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+    ];
+    for (index, data) in train.data.iter().enumerate() {
+        if let Some(claim) = &data.pvc {
+            let volume = format!("data-{index}");
+            let path = data
+                .mount
+                .as_ref()
+                .map_or_else(|| format!("/data/{claim}"), |m| m.as_str().to_owned());
+            volumes.push(Volume {
+                name: volume.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: claim.as_str().to_owned(),
+                    read_only: data.read_only.then_some(true),
+                }),
+                ..Volume::default()
+            });
+            mounts.push(mount(&volume, &path, data.read_only));
+        }
+        if let Some(uri) = data.hdfs.as_ref().or(data.uri.as_ref()) {
+            let name = data
+                .env
+                .as_ref()
+                .map_or_else(|| format!("DATA_{index}"), |e| e.as_str().to_owned());
+            env.push(value_env(&name, uri.as_str()));
+        }
+    }
+    for (name, value) in &train.env {
+        env.push(value_env(name.as_str(), value));
+    }
+
+    let mut init_containers = Vec::new();
+    if let Some(code) = &train.code {
+        init_containers.push(Container {
+            name: "fetch-code".to_owned(),
+            image: Some(ctx.env.git_image.as_str().to_owned()),
+            command: Some(vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                "set -eu; git clone --quiet -- \"$1\" \"$3\" && git -C \"$3\" checkout --quiet \"$2\""
+                    .to_owned(),
+                "fetch-code".to_owned(),
+                code.git.as_str().to_owned(),
+                code.rev.clone(),
+                CODE_DIR.to_owned(),
+            ]),
+            security_context: Some(no_escalation()),
+            volume_mounts: Some(vec![mount("code", "/workspace", false)]),
+            ..Container::default()
+        });
+    }
+
+    PodSpec {
+        restart_policy: Some("Never".to_owned()),
+        init_containers: (!init_containers.is_empty()).then_some(init_containers),
+        containers: vec![Container {
+            name: "train".to_owned(),
+            image: Some(train.image.as_str().to_owned()),
+            command: Some(vec![
+                "/bin/sh".to_owned(),
+                format!("{SCRIPTS_DIR}/start.sh"),
+            ]),
+            env: Some(env),
+            resources: requirements(&train.resources, &ctx.env.gpu),
+            security_context: Some(no_escalation()),
+            volume_mounts: Some(mounts),
+            ..Container::default()
+        }],
+        security_context: Some(PodSecurityContext {
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_owned(),
+                ..SeccompProfile::default()
+            }),
+            ..PodSecurityContext::default()
+        }),
+        tolerations: tolerations(&train.resources, &ctx.env.gpu),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    }
+}
+
+fn no_escalation() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+fn value_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}

@@ -1,0 +1,157 @@
+//! The training container's `start.sh`, rendered with minijinja from
+//! `start.sh.j2`, and the shell quoting it relies on.
+//!
+//! Owns what a training pod runs: install the code when the init container
+//! has not, run `command` then `evaluate`, export the model, and name the
+//! failing step. Every value from a spec reaches the script shell-quoted.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, context};
+use modelctl_spec::model::Train;
+
+use super::Ctx;
+
+/// Where the init container clones the training code.
+pub(crate) const CODE_DIR: &str = "/workspace/code";
+
+const TEMPLATE: &str = include_str!("start.sh.j2");
+
+/// Stands for `run` while the output template renders; replaced by a shell
+/// expansion of `$MODELCTL_RUN` afterwards, since the run is known only in the pod.
+const RUN_MARKER: &str = "\u{1}run\u{1}";
+
+static SCRIPTS: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    let syntax = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .expect("the default delimiters are valid");
+    env.set_syntax(syntax);
+    env.add_template("start.sh", TEMPLATE)
+        .expect("start.sh.j2 is a valid template");
+    env
+});
+
+/// Quotes `s` as one shell word (single quotes; `'` becomes `'\''`).
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Quotes an argv as one shell command line.
+fn sh_command(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The directory the steps run in.
+pub(crate) fn workdir(train: &Train) -> String {
+    match &train.code {
+        Some(code) => match code.dir.as_deref().map(|d| d.trim_matches('/')) {
+            Some(dir) if !dir.is_empty() => format!("{CODE_DIR}/{dir}"),
+            _ => CODE_DIR.to_owned(),
+        },
+        None => "/workspace".to_owned(),
+    }
+}
+
+/// `output` rendered for one parameter combination, as a shell word in which
+/// `run` expands to `$MODELCTL_RUN` at run time.
+pub(crate) fn output_word(
+    ctx: &Ctx<'_>,
+    train: &Train,
+    params: &BTreeMap<String, String>,
+) -> Option<String> {
+    let template = train.output.as_ref()?.as_str();
+    let env = Environment::new();
+    let rendered = env
+        .render_str(
+            template,
+            context! {
+                model => ctx.name(),
+                run => RUN_MARKER,
+                env => ctx.env.name.as_str(),
+                namespace => ctx.namespace(),
+                params => params,
+            },
+        )
+        // Validation parses every template; should one still fail, the
+        // text as written is the most faithful output.
+        .unwrap_or_else(|_| template.to_owned());
+    let parts: Vec<String> = rendered
+        .split(RUN_MARKER)
+        .map(|p| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                sh_quote(p)
+            }
+        })
+        .collect();
+    Some(parts.join("\"${MODELCTL_RUN}\""))
+}
+
+/// The whole `start.sh` of a training run.
+pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
+    let mut steps = vec![context! { name => "train", command => sh_command(&train.command) }];
+    if let Some(evaluate) = &train.evaluate {
+        steps.push(context! { name => "evaluate", command => sh_command(evaluate) });
+    }
+    let code = train.code.as_ref().map(|c| {
+        context! {
+            dir => CODE_DIR,
+            git => sh_quote(c.git.as_str()),
+            rev => sh_quote(&c.rev),
+        }
+    });
+    let output = if train.sweep.is_some() {
+        None
+    } else {
+        output_word(ctx, train, &BTreeMap::new())
+    };
+    let template = SCRIPTS
+        .get_template("start.sh")
+        .expect("start.sh is registered");
+    template
+        .render(context! {
+            source => ctx.model.source.to_string_lossy().replace('\\', "/"),
+            model => ctx.name(),
+            workdir => sh_quote(&workdir(train)),
+            sweep => train.sweep.is_some(),
+            output => output,
+            code => code,
+            steps => steps,
+        })
+        .expect("start.sh renders from plain strings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_quote;
+
+    #[test]
+    fn plain_words_stay_unquoted() {
+        assert_eq!(sh_quote("train.py"), "train.py");
+        assert_eq!(sh_quote("--lr=0.1"), "--lr=0.1");
+    }
+
+    #[test]
+    fn special_characters_are_single_quoted() {
+        assert_eq!(sh_quote(""), "''");
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+    }
+}

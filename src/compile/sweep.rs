@@ -1,0 +1,121 @@
+//! Hyperparameter sweeps: the grid's combinations and their environment names.
+//!
+//! Owns the order of combinations (the index an Indexed Job pod gets) and the
+//! files each index reads: `sweep.json` (every combination) and
+//! `sweep-<index>.env` (one combination as shell `export` lines).
+
+use std::collections::BTreeMap;
+
+use super::script::sh_quote;
+
+/// Every combination of `grid`, parameters in name order, the last parameter
+/// varying fastest. Index `i` of the result is Job completion index `i`.
+/// An empty grid has one (empty) combination; a parameter without values has none.
+pub fn combinations(grid: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
+    let mut out = vec![BTreeMap::new()];
+    for (name, values) in grid {
+        let mut next = Vec::with_capacity(out.len() * values.len());
+        for combination in &out {
+            for value in values {
+                let mut c: BTreeMap<String, String> = combination.clone();
+                c.insert(name.clone(), value.clone());
+                next.push(c);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// The environment variable a parameter reaches the code as: upper snake case
+/// (`learning-rate` becomes `LEARNING_RATE`); any character other than an
+/// ASCII letter or digit becomes `_`, and a leading digit gets a `_` prefix.
+pub fn param_env_name(param: &str) -> String {
+    let mut out: String = param
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// `sweep.json`: the list of combinations, each as environment name to value.
+pub(crate) fn sweep_json(combinations: &[BTreeMap<String, String>]) -> String {
+    let list: Vec<BTreeMap<String, &String>> = combinations
+        .iter()
+        .map(|c| c.iter().map(|(k, v)| (param_env_name(k), v)).collect())
+        .collect();
+    // A list of string maps always serializes.
+    let mut text = serde_json::to_string_pretty(&list).expect("string maps serialize to JSON");
+    text.push('\n');
+    text
+}
+
+/// `sweep-<index>.env`: one combination as `export NAME='value'` lines, plus
+/// `MODEL_OUTPUT` when the output template was rendered for it.
+pub(crate) fn sweep_env(combination: &BTreeMap<String, String>, output: Option<&str>) -> String {
+    let mut text = String::new();
+    for (name, value) in combination {
+        text.push_str("export ");
+        text.push_str(&param_env_name(name));
+        text.push('=');
+        text.push_str(&sh_quote(value));
+        text.push('\n');
+    }
+    if let Some(output) = output {
+        text.push_str("export MODEL_OUTPUT=");
+        text.push_str(output);
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn combinations_cover_the_grid_last_parameter_fastest() {
+        let c = combinations(&grid(&[("a", &["1", "2"]), ("b", &["x", "y", "z"])]));
+        assert_eq!(c.len(), 6);
+        let pairs: Vec<(String, String)> =
+            c.iter().map(|m| (m["a"].clone(), m["b"].clone())).collect();
+        assert_eq!(pairs[0], ("1".into(), "x".into()));
+        assert_eq!(pairs[1], ("1".into(), "y".into()));
+        assert_eq!(pairs[3], ("2".into(), "x".into()));
+        assert_eq!(pairs[5], ("2".into(), "z".into()));
+    }
+
+    #[test]
+    fn parameter_without_values_has_no_combination() {
+        assert!(combinations(&grid(&[("a", &["1"]), ("b", &[])])).is_empty());
+    }
+
+    #[test]
+    fn param_names_become_upper_snake_case() {
+        assert_eq!(param_env_name("learning-rate"), "LEARNING_RATE");
+        assert_eq!(param_env_name("batch.size"), "BATCH_SIZE");
+        assert_eq!(param_env_name("2nd"), "_2ND");
+    }
+
+    #[test]
+    fn sweep_env_quotes_values_for_the_shell() {
+        let c: BTreeMap<String, String> = [("note".to_string(), "it's $HOME".to_string())].into();
+        assert_eq!(sweep_env(&c, None), "export NOTE='it'\\''s $HOME'\n");
+    }
+}
