@@ -1,0 +1,209 @@
+//! `apply`: server-side apply with field manager `modelctl`, stage by stage
+//! (Namespaces first, Jobs last; objects of one stage concurrently), then the
+//! opt-in prune and the inventory update.
+
+use std::collections::BTreeSet;
+
+use futures::{StreamExt, stream};
+use kube::api::{Patch, PatchParams};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::connect::Cluster;
+use super::error::ClusterError;
+use super::inventory::{self, Target};
+use super::object::{FIELD_MANAGER, ObjectKey};
+use super::prune;
+
+/// The stage of a kind: lower applies first and is pruned last.
+pub fn stage_of(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "ServiceAccount" => 1,
+        "Secret" | "ConfigMap" => 2,
+        "Service" => 3,
+        "Deployment" => 4,
+        "HorizontalPodAutoscaler" => 5,
+        "PodDisruptionBudget" => 6,
+        "HTTPRoute" | "Route" | "Ingress" => 7,
+        "Job" => 8,
+        _ => 9,
+    }
+}
+
+/// What applying did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applied {
+    /// It was created.
+    Created,
+    /// It changed.
+    Configured,
+    /// The server wrote nothing (same resourceVersion).
+    Unchanged,
+}
+
+/// Options of [`apply`].
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Ask the server to validate everything and change nothing.
+    pub dry_run: bool,
+    /// Take over fields other managers own.
+    pub force_conflicts: bool,
+    /// Delete managed objects no longer rendered.
+    pub prune: bool,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyOutcome {
+    /// Every rendered object, in apply order.
+    pub applied: Vec<(ObjectKey, Applied)>,
+    /// Objects deleted by `--prune`.
+    pub pruned: Vec<ObjectKey>,
+}
+
+/// Applies `objects` in stages; `progress` hears one line per object.
+/// Stops after the first stage with a failure (later stages depend on it).
+pub async fn apply(
+    cluster: &Cluster,
+    target: &Target,
+    objects: &[Value],
+    options: &ApplyOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ApplyOutcome, ClusterError> {
+    let mut keyed = Vec::with_capacity(objects.len());
+    for object in objects {
+        keyed.push((ObjectKey::of(object)?, object));
+    }
+    if options.prune && keyed.is_empty() {
+        return Err(ClusterError::BadObject(
+            "refusing to prune: nothing was rendered for this environment".to_owned(),
+        ));
+    }
+    keyed.sort_by_key(|(key, _)| stage_of(&key.kind));
+    let rendered: BTreeSet<ObjectKey> = keyed.iter().map(|(k, _)| k.clone()).collect();
+    // Read before any write, so a failure here changes nothing.
+    let previous = inventory::read(cluster, target).await?;
+
+    let mut outcome = ApplyOutcome::default();
+    let mut start = 0;
+    while start < keyed.len() {
+        let stage = stage_of(&keyed[start].0.kind);
+        let end = keyed[start..]
+            .iter()
+            .position(|(k, _)| stage_of(&k.kind) != stage)
+            .map_or(keyed.len(), |n| start + n);
+        let results: Vec<(ObjectKey, Result<Applied, ClusterError>)> =
+            stream::iter(&keyed[start..end])
+                .map(|(key, object)| async move {
+                    let result = apply_one(cluster, key, object, options).await;
+                    if let Ok(applied) = &result {
+                        let dry = if options.dry_run { " (dry run)" } else { "" };
+                        progress(&format!("{key} {}{dry}", word(*applied)));
+                    }
+                    (key.clone(), result)
+                })
+                .buffered(options.concurrency.max(1))
+                .collect()
+                .await;
+        let mut errors = Vec::new();
+        for (key, result) in results {
+            match result {
+                Ok(applied) => outcome.applied.push((key, applied)),
+                Err(err) => errors.push(err),
+            }
+        }
+        match errors.len() {
+            0 => {}
+            1 => return Err(errors.remove(0)),
+            _ => return Err(ClusterError::Several(errors)),
+        }
+        start = end;
+    }
+
+    let mut kept = rendered.clone();
+    if options.prune {
+        let mut doomed = prune::candidates(cluster, target, &rendered, options.concurrency).await?;
+        doomed.sort_by_key(|k| std::cmp::Reverse(stage_of(&k.kind)));
+        for key in doomed {
+            match prune::delete(cluster, &key, options.dry_run).await {
+                Ok(()) => {
+                    let dry = if options.dry_run { " (dry run)" } else { "" };
+                    progress(&format!("{key} pruned{dry}"));
+                    outcome.pruned.push(key);
+                }
+                Err(err) => {
+                    kept.insert(key);
+                    return Err(err);
+                }
+            }
+        }
+    } else {
+        kept.extend(previous.iter().cloned());
+    }
+    if !options.dry_run && kept != previous {
+        inventory::write(cluster, target, &kept, false).await?;
+    }
+    Ok(outcome)
+}
+
+fn word(applied: Applied) -> &'static str {
+    match applied {
+        Applied::Created => "created",
+        Applied::Configured => "configured",
+        Applied::Unchanged => "unchanged",
+    }
+}
+
+/// Applies one object; compares resourceVersions to tell what happened.
+async fn apply_one(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    object: &Value,
+    options: &ApplyOptions,
+) -> Result<Applied, ClusterError> {
+    let api = cluster.api_for(key).await?;
+    let live = api
+        .get_opt(&key.name)
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    if options.force_conflicts {
+        params = params.force();
+    }
+    if options.dry_run {
+        params = params.dry_run();
+    }
+    let result = api
+        .patch(&key.name, &params, &Patch::Apply(object))
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(key), &format!("applying {key}")))?;
+    Ok(match live {
+        None => Applied::Created,
+        Some(live)
+            if live.metadata.resource_version == result.metadata.resource_version
+                && !options.dry_run =>
+        {
+            Applied::Unchanged
+        }
+        Some(live) if options.dry_run && same_content(&live, &result) => Applied::Unchanged,
+        Some(_) => Applied::Configured,
+    })
+}
+
+/// For dry runs (the resourceVersion never moves): whether the object the
+/// server would store equals the live one, apart from managedFields times.
+fn same_content(live: &kube::api::DynamicObject, result: &kube::api::DynamicObject) -> bool {
+    let strip = |o: &kube::api::DynamicObject| {
+        let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+            meta.remove("generation");
+        }
+        v
+    };
+    strip(live) == strip(result)
+}

@@ -1,0 +1,107 @@
+//! What `--prune` deletes: objects in the cluster that carry the
+//! `managed-by=modelctl` label, are listed in the environment's inventory,
+//! and are no longer rendered. An object missing either mark is never
+//! touched, and nothing is pruned when rendering produced nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::api::{DeleteParams, ListParams};
+
+use super::connect::Cluster;
+use super::error::ClusterError;
+use super::inventory::{self, Target};
+use super::object::{MANAGED_SELECTOR, ObjectKey, is_managed};
+
+/// Objects that exist, are ours (label and inventory), and are not rendered.
+/// Kinds the cluster no longer serves are skipped (nothing of theirs exists).
+pub async fn candidates(
+    cluster: &Cluster,
+    target: &Target,
+    rendered: &BTreeSet<ObjectKey>,
+    concurrency: usize,
+) -> Result<Vec<ObjectKey>, ClusterError> {
+    let inventory = inventory::read(cluster, target).await?;
+    let orphans: BTreeSet<&ObjectKey> = inventory
+        .iter()
+        .filter(|k| !rendered.contains(*k) && !target.is_inventory(k))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut kinds: BTreeMap<(&str, &str), Vec<&ObjectKey>> = BTreeMap::new();
+    for key in &orphans {
+        kinds
+            .entry((key.api_version.as_str(), key.kind.as_str()))
+            .or_default()
+            .push(key);
+    }
+    let found: Vec<Vec<ObjectKey>> = stream::iter(kinds.into_keys())
+        .map(|(api_version, kind)| list_managed(cluster, target, api_version, kind))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    let mut out: Vec<ObjectKey> = found
+        .into_iter()
+        .flatten()
+        .filter(|k| orphans.contains(k))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The keys of live objects of one kind carrying the managed-by label.
+async fn list_managed(
+    cluster: &Cluster,
+    target: &Target,
+    api_version: &str,
+    kind: &str,
+) -> Result<Vec<ObjectKey>, ClusterError> {
+    let (api, namespaced) = match cluster.api_in(api_version, kind, &target.namespace).await {
+        Ok(found) => found,
+        Err(ClusterError::KindNotServed { .. }) => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let list = api
+        .list(&ListParams::default().labels(MANAGED_SELECTOR))
+        .await
+        .map_err(|err| {
+            ClusterError::classify(
+                err,
+                None,
+                &format!("listing {kind} ({api_version}) in namespace {}", target.namespace),
+            )
+        })?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|item| {
+            let value = serde_json::to_value(item).ok()?;
+            // The server filtered by label; check again so a double or a
+            // proxy that ignores the selector cannot widen what is deleted.
+            if !is_managed(&value) {
+                return None;
+            }
+            Some(ObjectKey {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+                namespace: namespaced.then(|| target.namespace.clone()),
+                name: item.metadata.name.clone()?,
+            })
+        })
+        .collect())
+}
+
+/// Deletes one object (background propagation); a missing object is fine.
+pub async fn delete(cluster: &Cluster, key: &ObjectKey, dry_run: bool) -> Result<(), ClusterError> {
+    let api = cluster.api_for(key).await?;
+    let mut params = DeleteParams::background();
+    if dry_run {
+        params = params.dry_run();
+    }
+    match api.delete(&key.name, &params).await {
+        Ok(_) => Ok(()),
+        Err(err) if super::error::is_not_found(&err) => Ok(()),
+        Err(err) => Err(ClusterError::classify(err, Some(key), &format!("deleting {key}"))),
+    }
+}

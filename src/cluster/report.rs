@@ -1,0 +1,143 @@
+//! Printing a [`DiffReport`]: text (coloured on a terminal), Markdown for a
+//! pull-request comment, or JSON. Pure string building; the command decides
+//! where it goes.
+
+use std::fmt::Write as _;
+
+use super::diff::{Change, DiffReport};
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Unified diffs, optionally with ANSI colours.
+    Text {
+        /// Colour the diff lines.
+        color: bool,
+    },
+    /// Markdown with fenced `diff` blocks.
+    Markdown,
+    /// One JSON document.
+    Json,
+}
+
+/// Renders the report.
+pub fn render(report: &DiffReport, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Text { color } => text(report, color),
+        ReportFormat::Markdown => markdown(report),
+        ReportFormat::Json => {
+            let mut out = serde_json::to_string_pretty(report).unwrap_or_default();
+            out.push('\n');
+            out
+        }
+    }
+}
+
+/// One line of counts: `2 to create, 1 to update, 5 unchanged, 1 to prune`.
+pub fn summary(report: &DiffReport) -> String {
+    let count = |c: Change| report.objects.iter().filter(|o| o.change == c).count();
+    let mut out = format!(
+        "{} to create, {} to update, {} unchanged, {} to prune",
+        count(Change::Create),
+        count(Change::Update),
+        count(Change::Unchanged),
+        report.prune.len()
+    );
+    let failed = report.errors.len() + report.missing_kinds.iter().map(|m| m.objects.len()).sum::<usize>();
+    if failed > 0 {
+        let _ = write!(out, ", {failed} failed");
+    }
+    out
+}
+
+fn paint(line: &str, color: bool) -> String {
+    if !color {
+        return line.to_owned();
+    }
+    let code = if line.starts_with("+++") || line.starts_with("---") {
+        "1"
+    } else if line.starts_with('+') {
+        "32"
+    } else if line.starts_with('-') {
+        "31"
+    } else if line.starts_with("@@") {
+        "36"
+    } else {
+        return line.to_owned();
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
+}
+
+fn text(report: &DiffReport, color: bool) -> String {
+    let mut out = String::new();
+    for object in report.objects.iter().filter(|o| o.change != Change::Unchanged) {
+        let verb = match object.change {
+            Change::Create => "create",
+            _ => "update",
+        };
+        let _ = writeln!(out, "{verb} {}", object.key);
+        for line in object.diff.lines() {
+            let _ = writeln!(out, "{}", paint(line, color));
+        }
+    }
+    for key in &report.prune {
+        let line = format!("would prune {key}");
+        let line = if color { format!("\x1b[31m{line}\x1b[0m") } else { line };
+        let _ = writeln!(out, "{line}");
+    }
+    for missing in &report.missing_kinds {
+        let _ = writeln!(
+            out,
+            "error: {} ({}) is not served by this cluster: install its CRD; {} object(s) cannot be applied",
+            missing.kind,
+            missing.api_version,
+            missing.objects.len()
+        );
+    }
+    for failure in &report.errors {
+        let _ = writeln!(out, "error: {}", failure.error);
+    }
+    let _ = writeln!(out, "{}", summary(report));
+    out
+}
+
+fn markdown(report: &DiffReport) -> String {
+    let mut out = String::from("### modelctl diff\n\n");
+    let _ = writeln!(out, "{}\n", summary(report));
+    for object in report.objects.iter().filter(|o| o.change != Change::Unchanged) {
+        let verb = match object.change {
+            Change::Create => "create",
+            _ => "update",
+        };
+        let _ = writeln!(out, "<details><summary>{verb} <code>{}</code></summary>\n", object.key);
+        let _ = writeln!(out, "```diff\n{}```\n</details>\n", fence_safe(&object.diff));
+    }
+    if !report.prune.is_empty() {
+        out.push_str("**Would prune**\n\n");
+        for key in &report.prune {
+            let _ = writeln!(out, "- `{key}`");
+        }
+        out.push('\n');
+    }
+    if report.has_errors() {
+        out.push_str("**Errors**\n\n");
+        for missing in &report.missing_kinds {
+            let _ = writeln!(
+                out,
+                "- {} (`{}`) is not served by this cluster: install its CRD ({} object(s))",
+                missing.kind,
+                missing.api_version,
+                missing.objects.len()
+            );
+        }
+        for failure in &report.errors {
+            let _ = writeln!(out, "- `{}`:\n  ```\n  {}\n  ```", failure.key, failure.error.replace('\n', "\n  "));
+        }
+    }
+    out
+}
+
+/// Keeps a diff from closing its code fence early.
+fn fence_safe(diff: &str) -> String {
+    diff.replace("```", "`\u{200b}``")
+}

@@ -1,0 +1,183 @@
+//! Training runs: the latest Job of a model, ad-hoc runs (`modelctl train`:
+//! the rendered Job under a unique name with `ttlSecondsAfterFinished`), and
+//! their pods' logs, prefixed by completion index for sweeps.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, LogParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::connect::Cluster;
+use super::error::ClusterError;
+use super::object::{COMPONENT_LABEL, FIELD_MANAGER, NAME_LABEL, ObjectKey};
+use super::wait::{Progress, job_progress};
+
+/// How long a finished ad-hoc run is kept before the TTL controller deletes it.
+pub const ADHOC_TTL_SECONDS: i64 = 86_400;
+/// The label marking ad-hoc runs.
+pub const RUN_LABEL: &str = "modelctl.io/run";
+const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+
+/// The newest training Job of `model` in `namespace`, if any.
+pub async fn latest_run(cluster: &Cluster, namespace: &str, model: &str) -> Result<Option<Job>, ClusterError> {
+    let api: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
+    let selector = format!("{NAME_LABEL}={model},{COMPONENT_LABEL}=train");
+    let jobs = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| ClusterError::classify(e, None, &format!("listing the training Jobs of {model} in {namespace}")))?;
+    Ok(jobs.items.into_iter().max_by(|a, b| {
+        let key = |j: &Job| (j.metadata.creation_timestamp.clone(), j.metadata.name.clone());
+        key(a).cmp(&key(b))
+    }))
+}
+
+/// A word for a Job's state: `complete`, `failed`, `running`, `pending`.
+pub fn run_state(job: &Job) -> String {
+    match job_progress(job) {
+        Progress::Ready => "complete".to_owned(),
+        Progress::Failed(_) => "failed".to_owned(),
+        Progress::Pending { done, total } => {
+            let active = job.status.as_ref().and_then(|s| s.active).unwrap_or(0);
+            if active > 0 {
+                format!("running ({done}/{total} done)")
+            } else {
+                "pending".to_owned()
+            }
+        }
+    }
+}
+
+/// The ad-hoc run object: the rendered Job with a unique name, the
+/// `modelctl.io/run: adhoc` label and `ttlSecondsAfterFinished`.
+pub fn adhoc_job(rendered: &Value, suffix: &str) -> Result<Value, ClusterError> {
+    let key = ObjectKey::of(rendered)?;
+    if key.kind != "Job" {
+        return Err(ClusterError::BadObject(format!("{key} is not a Job")));
+    }
+    let base: String = key.name.chars().take(63 - 1 - suffix.len()).collect();
+    let name = format!("{}-{suffix}", base.trim_end_matches('-'));
+    let mut job = rendered.clone();
+    job["metadata"]["name"] = json!(name);
+    if let Some(labels) = job.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        labels.insert(RUN_LABEL.to_owned(), json!("adhoc"));
+    } else {
+        job["metadata"]["labels"] = json!({ RUN_LABEL: "adhoc" });
+    }
+    job["spec"]["ttlSecondsAfterFinished"] = json!(ADHOC_TTL_SECONDS);
+    Ok(job)
+}
+
+/// Five lowercase base-36 characters, different on every call.
+pub fn unique_suffix() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let digest = Sha256::digest(format!("{nanos}-{}", std::process::id()).as_bytes());
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    digest.iter().take(5).map(|b| ALPHABET[usize::from(*b) % 36] as char).collect()
+}
+
+/// Creates the run (server-side apply) and returns its key.
+pub async fn start_run(cluster: &Cluster, job: &Value) -> Result<ObjectKey, ClusterError> {
+    let key = ObjectKey::of(job)?;
+    let api = cluster.api_for(&key).await?;
+    api.patch(&key.name, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(job))
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
+    Ok(key)
+}
+
+/// Streams the logs of every pod of Job `name`, each line prefixed with the
+/// completion index (`[2]`) or the pod name; with `follow`, until the Job
+/// ends. Returns the Job's final progress.
+pub async fn stream_logs(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    follow: bool,
+    poll: Duration,
+    out: &(dyn Fn(&str) + Sync),
+) -> Result<Progress, ClusterError> {
+    let jobs: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
+    let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), namespace);
+    let doing = |what: &str| format!("{what} of Job {namespace}/{name}");
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let job = jobs.get(name).await.map_err(|e| ClusterError::classify(e, None, &doing("reading")))?;
+        let progress = job_progress(&job);
+        let finished = !matches!(progress, Progress::Pending { .. });
+        let list = pods
+            .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}")))
+            .await
+            .map_err(|e| ClusterError::classify(e, None, &doing("listing the pods")))?;
+        let mut items = list.items;
+        items.sort_by_key(|p| (prefix(p), p.metadata.creation_timestamp.clone()));
+        let streams = items.iter().filter(|p| started(p) && !done.contains(&pod_name(p))).map(|pod| async {
+            let pod_name = pod_name(pod);
+            let params = LogParams {
+                container: pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()),
+                follow: follow && !finished,
+                ..LogParams::default()
+            };
+            let tag = prefix(pod);
+            let reader = pods
+                .log_stream(&pod_name, &params)
+                .await
+                .map_err(|e| ClusterError::classify(e, None, &format!("reading the logs of pod {namespace}/{pod_name}")))?;
+            let mut lines = reader.lines();
+            while let Some(line) = lines.try_next().await.map_err(|e| ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}")))? {
+                out(&format!("[{tag}] {line}"));
+            }
+            Ok::<String, ClusterError>(pod_name)
+        });
+        let finished_pods: Vec<String> = futures::stream::iter(streams)
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        // A pod whose container ended is read completely; a running one is
+        // read again only by a later follow.
+        for name in finished_pods {
+            if let Some(pod) = items.iter().find(|p| pod_name(p) == name) {
+                if terminated(pod) || follow {
+                    done.insert(name);
+                }
+            }
+        }
+        if finished || !follow {
+            return Ok(progress);
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+fn pod_name(pod: &Pod) -> String {
+    pod.metadata.name.clone().unwrap_or_default()
+}
+
+/// `0`, `1`, … for Indexed Jobs, else the pod name.
+fn prefix(pod: &Pod) -> String {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(INDEX_ANNOTATION).cloned())
+        .unwrap_or_else(|| pod_name(pod))
+}
+
+/// Whether the pod's containers have started (logs exist): it is bound to a
+/// node and not Pending.
+fn started(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() && phase != "Pending"
+}
+
+fn terminated(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}

@@ -1,0 +1,154 @@
+//! `status`: one row per model from the live objects: ready/desired
+//! replicas, the model URI being served, the route host, the HPA's
+//! current/desired replicas and target, and the last training run.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::Api;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::connect::{Cluster, to_json};
+use super::error::ClusterError;
+use super::object::{COMPONENT_LABEL, ObjectKey, label};
+use super::runs::{latest_run, run_state};
+
+/// One model's row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelStatus {
+    /// The model.
+    pub model: String,
+    /// Ready pods of the serving Deployment (none when not served or not deployed).
+    pub ready: Option<i32>,
+    /// Desired pods.
+    pub desired: Option<i32>,
+    /// The `--model-uri` the live Deployment serves.
+    pub model_uri: Option<String>,
+    /// The route host.
+    pub route: Option<String>,
+    /// The HPA: `current/desired (min-max, cpu target%)`.
+    pub autoscaler: Option<String>,
+    /// The last training Job: `name state`.
+    pub last_run: Option<String>,
+}
+
+/// Rows for every model among `manifests` (model name, whole object).
+pub async fn status(
+    cluster: &Cluster,
+    namespace: &str,
+    manifests: &[(String, Value)],
+) -> Result<Vec<ModelStatus>, ClusterError> {
+    let mut models: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for (model, object) in manifests {
+        models.entry(model.as_str()).or_default().push(object);
+    }
+    stream::iter(models)
+        .map(|(model, objects)| model_status(cluster, namespace, model, objects))
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
+async fn model_status(
+    cluster: &Cluster,
+    namespace: &str,
+    model: &str,
+    objects: Vec<&Value>,
+) -> Result<ModelStatus, ClusterError> {
+    let mut row = ModelStatus {
+        model: model.to_owned(),
+        ..ModelStatus::default()
+    };
+    let find = |kind: &str| {
+        objects
+            .iter()
+            .filter_map(|o| Some((ObjectKey::of(o).ok()?, *o)))
+            .filter(move |(k, _)| k.kind == kind)
+            .collect::<Vec<_>>()
+    };
+    let client = cluster.client().clone();
+    let serve = find("Deployment")
+        .into_iter()
+        .find(|(k, o)| label(o, COMPONENT_LABEL) == Some("serve") && !k.name.ends_with("-canary"));
+    if let Some((key, _)) = serve {
+        let api: Api<Deployment> = Api::namespaced(client.clone(), key.namespace.as_deref().unwrap_or(namespace));
+        let live = api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
+        if let Some(d) = live {
+            row.desired = Some(d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
+            row.ready = Some(d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0));
+            row.model_uri = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|p| p.containers.first())
+                .and_then(|c| c.args.as_ref())
+                .and_then(|args| args.iter().find_map(|a| a.strip_prefix("--model-uri=")))
+                .map(str::to_owned);
+        }
+    }
+    for kind in ["HTTPRoute", "Route", "Ingress"] {
+        for (key, rendered) in find(kind) {
+            let live = match cluster.api_for(&key).await {
+                Ok(api) => api
+                    .get_opt(&key.name)
+                    .await
+                    .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?
+                    .map(|o| to_json(&o, &key.api_version, &key.kind)),
+                Err(ClusterError::KindNotServed { .. }) => None,
+                Err(err) => return Err(err),
+            };
+            if row.route.is_none() {
+                row.route = route_host(live.as_ref().unwrap_or(rendered));
+            }
+        }
+    }
+    if let Some((key, _)) = find("HorizontalPodAutoscaler").into_iter().next() {
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(client.clone(), key.namespace.as_deref().unwrap_or(namespace));
+        let live = api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
+        row.autoscaler = live.map(|hpa| autoscaler_summary(&hpa));
+    }
+    if !find("Job").is_empty() {
+        row.last_run = latest_run(cluster, namespace, model)
+            .await?
+            .map(|job| format!("{} {}", job.metadata.name.clone().unwrap_or_default(), run_state(&job)));
+    }
+    Ok(row)
+}
+
+/// The first host of an HTTPRoute, Route or Ingress.
+fn route_host(object: &Value) -> Option<String> {
+    let text = |p: &str| object.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    text("/spec/hostnames/0")
+        .or_else(|| text("/spec/host"))
+        .or_else(|| text("/spec/rules/0/host"))
+}
+
+/// `2/2 (2-10, cpu 70%)`.
+fn autoscaler_summary(hpa: &HorizontalPodAutoscaler) -> String {
+    let status = hpa.status.as_ref();
+    let current = status.and_then(|s| s.current_replicas).unwrap_or(0);
+    let desired = status.map_or(0, |s| s.desired_replicas);
+    let spec = hpa.spec.as_ref();
+    let min = spec.and_then(|s| s.min_replicas).unwrap_or(1);
+    let max = spec.map_or(0, |s| s.max_replicas);
+    let target = spec
+        .and_then(|s| s.metrics.as_ref())
+        .and_then(|m| {
+            m.iter().find_map(|m| {
+                let r = m.resource.as_ref()?;
+                Some(format!(", {} {}%", r.name, r.target.average_utilization?))
+            })
+        })
+        .unwrap_or_default();
+    format!("{current}/{desired} ({min}-{max}{target})")
+}

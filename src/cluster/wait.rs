@@ -1,0 +1,319 @@
+//! `--wait`: watches Deployments until the new ReplicaSet's pods are all
+//! ready (the readiness probe turns true once the model is loaded and warmed
+//! up) and Jobs until they complete; progress bars on a terminal, plain lines
+//! otherwise. On timeout it names what is still not ready and why, from the
+//! pods' state and the Warning events.
+
+use std::time::Duration;
+
+use futures::{StreamExt, future};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
+use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt, watcher};
+
+use super::connect::Cluster;
+use super::error::ClusterError;
+use super::object::ObjectKey;
+
+/// How far one object got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Still going: `done` of `total` (ready pods, succeeded completions).
+    Pending {
+        /// Ready or succeeded.
+        done: u64,
+        /// Desired.
+        total: u64,
+    },
+    /// Finished successfully.
+    Ready,
+    /// Finished and failed (a Job that failed, a rollout past its deadline).
+    Failed(String),
+}
+
+/// Where a Deployment's rollout stands.
+pub fn deployment_progress(d: &Deployment) -> Progress {
+    let generation = d.metadata.generation.unwrap_or(0);
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u64;
+    let Some(status) = &d.status else {
+        return Progress::Pending { done: 0, total: desired };
+    };
+    let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u64;
+    if let Some(cond) = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    }) {
+        return Progress::Failed(cond.message.clone().unwrap_or_else(|| "progress deadline exceeded".into()));
+    }
+    let observed = status.observed_generation.unwrap_or(0) >= generation;
+    let updated = n(status.updated_replicas);
+    let available = n(status.available_replicas);
+    let total = n(status.replicas);
+    if observed && updated == desired && total == desired && available == desired {
+        Progress::Ready
+    } else {
+        Progress::Pending {
+            done: if observed { available.min(updated) } else { 0 },
+            total: desired,
+        }
+    }
+}
+
+/// Where a Job stands.
+pub fn job_progress(job: &Job) -> Progress {
+    let total = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1).max(0) as u64;
+    let Some(status) = &job.status else {
+        return Progress::Pending { done: 0, total };
+    };
+    for cond in status.conditions.iter().flatten() {
+        if cond.status != "True" {
+            continue;
+        }
+        match cond.type_.as_str() {
+            "Complete" => return Progress::Ready,
+            "Failed" => {
+                let reason = cond.reason.clone().unwrap_or_default();
+                let message = cond.message.clone().unwrap_or_default();
+                return Progress::Failed(format!("{reason}: {message}"));
+            }
+            _ => {}
+        }
+    }
+    Progress::Pending {
+        done: status.succeeded.unwrap_or(0).max(0) as u64,
+        total,
+    }
+}
+
+/// Waits for every Deployment and Job among `keys` (others are ignored).
+pub async fn wait(
+    cluster: &Cluster,
+    keys: &[ObjectKey],
+    timeout: Duration,
+    terminal: bool,
+) -> Result<(), ClusterError> {
+    let watched: Vec<&ObjectKey> = keys
+        .iter()
+        .filter(|k| matches!((k.api_version.as_str(), k.kind.as_str()), ("apps/v1", "Deployment") | ("batch/v1", "Job")))
+        .collect();
+    if watched.is_empty() {
+        return Ok(());
+    }
+    let bars = MultiProgress::with_draw_target(if terminal {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let style = ProgressStyle::with_template("{spinner} {prefix:<40} [{bar:20}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let watches = watched.iter().map(|key| {
+        let bar = bars.add(ProgressBar::new(1).with_style(style.clone()).with_prefix(key.to_string()));
+        watch_one(cluster, key, bar, terminal)
+    });
+    let results = match tokio::time::timeout(timeout, future::join_all(watches)).await {
+        Ok(results) => results,
+        Err(_) => {
+            let mut pending = Vec::new();
+            for key in &watched {
+                if let Some(why) = not_ready(cluster, key).await? {
+                    pending.push(why);
+                }
+            }
+            if pending.is_empty() {
+                return Ok(());
+            }
+            return Err(ClusterError::Timeout { timeout, pending });
+        }
+    };
+    let errors: Vec<ClusterError> = results.into_iter().filter_map(Result::err).collect();
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.into_iter().next().unwrap_or(ClusterError::Several(Vec::new()))),
+        _ => Err(ClusterError::Several(errors)),
+    }
+}
+
+/// Watches one object until it is ready or failed.
+async fn watch_one(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    bar: ProgressBar,
+    terminal: bool,
+) -> Result<(), ClusterError> {
+    let namespace = key.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
+    let client = cluster.client().clone();
+    let mut last = None;
+    let mut report = |progress: Progress| -> Option<Result<(), ClusterError>> {
+        if last.as_ref() != Some(&progress) {
+            match &progress {
+                Progress::Pending { done, total } => {
+                    bar.set_length(*total);
+                    bar.set_position(*done);
+                    if !terminal {
+                        eprintln!("{key}: {done}/{total} ready");
+                    }
+                }
+                Progress::Ready => {
+                    bar.finish_with_message("ready");
+                    if !terminal {
+                        eprintln!("{key}: ready");
+                    }
+                }
+                Progress::Failed(why) => {
+                    bar.abandon_with_message("failed");
+                    if !terminal {
+                        eprintln!("{key}: failed: {why}");
+                    }
+                }
+            }
+            last = Some(progress.clone());
+        }
+        match progress {
+            Progress::Ready => Some(Ok(())),
+            Progress::Failed(why) => Some(Err(ClusterError::Api {
+                context: key.to_string(),
+                status: super::error::ApiStatus { code: 0, reason: "Failed".into(), message: why },
+            })),
+            Progress::Pending { .. } => None,
+        }
+    };
+    macro_rules! follow {
+        ($ty:ty, $progress:expr) => {{
+            let api: Api<$ty> = Api::namespaced(client, &namespace);
+            let mut events = watcher(api, config).default_backoff().applied_objects().boxed();
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(object) => {
+                        if let Some(done) = report($progress(&object)) {
+                            return done;
+                        }
+                    }
+                    Err(err) => fatal_watch_error(err, key)?,
+                }
+            }
+            Ok(())
+        }};
+    }
+    if key.kind == "Deployment" {
+        follow!(Deployment, deployment_progress)
+    } else {
+        follow!(Job, job_progress)
+    }
+}
+
+/// Credentials and permission errors end the wait; anything else the watcher
+/// retries with backoff (an expired resourceVersion re-lists).
+fn fatal_watch_error(err: watcher::Error, key: &ObjectKey) -> Result<(), ClusterError> {
+    let inner = match err {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => e,
+        _ => return Ok(()),
+    };
+    match &inner {
+        kube::Error::Api(s) if matches!(s.code, 401 | 403) => {
+            Err(ClusterError::classify(inner, Some(key), &format!("watching {key}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Why `key` is not ready yet, or `None` when it is.
+pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<String>, ClusterError> {
+    let namespace = key.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let client = cluster.client().clone();
+    let classify = |e| ClusterError::classify(e, Some(key), &format!("reading {key}"));
+    let (progress, selector) = if key.kind == "Deployment" {
+        let d = Api::<Deployment>::namespaced(client.clone(), &namespace)
+            .get(&key.name)
+            .await
+            .map_err(classify)?;
+        let labels = d.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
+        let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        (deployment_progress(&d), selector.join(","))
+    } else {
+        let job = Api::<Job>::namespaced(client.clone(), &namespace)
+            .get(&key.name)
+            .await
+            .map_err(classify)?;
+        (job_progress(&job), format!("batch.kubernetes.io/job-name={}", key.name))
+    };
+    let state = match progress {
+        Progress::Ready => return Ok(None),
+        Progress::Pending { done, total } => format!("{done}/{total} ready"),
+        Progress::Failed(why) => format!("failed: {why}"),
+    };
+    let mut reasons = vec![format!("{key}: {state}")];
+    let pods = Api::<Pod>::namespaced(client.clone(), &namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(classify)?;
+    let mut names = vec![key.name.clone()];
+    for pod in pods.items.iter().filter(|p| !pod_ready(p)).take(5) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        reasons.push(format!("pod {name}: {}", pod_state(pod)));
+        names.push(name);
+    }
+    let events = Api::<CoreEvent>::namespaced(client, &namespace);
+    for name in names {
+        let found = events
+            .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+            .await
+            .map_err(classify)?;
+        for event in found.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")) {
+            reasons.push(format!(
+                "{name}: {} {}",
+                event.reason.as_deref().unwrap_or(""),
+                event.message.as_deref().unwrap_or("").trim()
+            ));
+        }
+    }
+    Ok(Some(reasons.join("\n  ")))
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    status.and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+        || status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// `Pending, not scheduled (Unschedulable: …)`, `Running, container server
+/// waiting: CrashLoopBackOff`, `Running, readiness probe not passing yet`.
+fn pod_state(pod: &Pod) -> String {
+    let Some(status) = &pod.status else {
+        return "no status yet".to_owned();
+    };
+    let phase = status.phase.clone().unwrap_or_else(|| "Unknown".into());
+    let mut parts = vec![phase];
+    if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none() {
+        let why = status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "PodScheduled" && c.status != "True")
+            .and_then(|c| c.message.clone().or(c.reason.clone()));
+        parts.push(match why {
+            Some(why) => format!("not scheduled ({why})"),
+            None => "not scheduled to a node yet".to_owned(),
+        });
+    }
+    for cs in status.container_statuses.iter().flatten() {
+        if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+            parts.push(format!(
+                "container {} waiting: {} {}",
+                cs.name,
+                waiting.reason.as_deref().unwrap_or(""),
+                waiting.message.as_deref().unwrap_or("")
+            ));
+        } else if !cs.ready {
+            parts.push(format!("container {} not ready (readiness probe not passing yet)", cs.name));
+        }
+        if cs.restart_count > 0 {
+            parts.push(format!("{} restarts", cs.restart_count));
+        }
+    }
+    parts.join(", ")
+}
