@@ -71,8 +71,13 @@ pub enum Command {
 /// Arguments of `modelctl validate`.
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// Files to check (default: `modelctl.toml` and `models/*.toml`).
+    /// Files to check (default: `modelctl.toml` and `models/*.toml`). A file
+    /// named `modelctl.toml` is read as the repository settings.
     pub paths: Vec<PathBuf>,
+    /// Repository settings the specs are checked against (default:
+    /// `modelctl.toml` under the root, when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
     pub format: ValidateFormat,

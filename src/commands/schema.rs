@@ -1,11 +1,54 @@
-//! `modelctl schema`: not built yet.
+//! `modelctl schema [--check]`: writes the JSON Schemas generated from the
+//! spec types to `schemas/`, or (with `--check`) exits 1 with a diff when the
+//! committed files are stale.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use modelctl_spec::schema::{SchemaKind, schema_text};
+
 use crate::cli::SchemaArgs;
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &SchemaArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl schema` is not built yet")
+pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    let dir = root.join("schemas");
+    let mut stale = 0;
+    for kind in SchemaKind::all() {
+        let rel = Path::new("schemas").join(kind.file_name());
+        let path = dir.join(kind.file_name());
+        let want = schema_text(kind);
+        let have = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", rel.display())),
+        };
+        if have.as_deref() == Some(want.as_str()) {
+            continue;
+        }
+        if args.check {
+            stale += 1;
+            let old = have.unwrap_or_default();
+            let diff = similar::TextDiff::from_lines(old.as_str(), want.as_str());
+            print!(
+                "{}",
+                diff.unified_diff().context_radius(3).header(
+                    &format!("a/{}", rel.display()),
+                    &format!("b/{}", rel.display())
+                )
+            );
+        } else {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::write(&path, &want).with_context(|| format!("writing {}", rel.display()))?;
+            eprintln!("wrote {}", rel.display());
+        }
+    }
+    if stale > 0 {
+        eprintln!("error: {stale} schema file(s) in schemas/ are stale; run `modelctl schema`");
+        return Ok(ExitCode::from(1));
+    }
+    if args.check {
+        eprintln!("ok: schemas/ is up to date");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,103 @@
-//! `modelctl validate`: not built yet.
+//! `modelctl validate [PATH…]`: runs every check of the spec language over
+//! `modelctl.toml` and the model specs and reports every problem at once.
+//!
+//! Exit codes: 0 valid, 1 invalid, 2 a file could not be read. Human frames
+//! go to stderr (coloured only on a terminal without `NO_COLOR`); JSON and
+//! GitHub annotations are data and go to stdout.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::ValidateArgs;
+use modelctl_spec::diag::{github, human, json};
+use modelctl_spec::repo::model_files;
+use modelctl_spec::{Report, Source, check_sources, read_source};
+
+use crate::cli::{ValidateArgs, ValidateFormat};
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl validate` is not built yet")
+pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let mut report = Report::new();
+    let (config_path, model_paths) = inputs(root, args, &mut report);
+    let read = |path: &Path, report: &mut Report| match read_source(root, path) {
+        Ok(src) => Some(src),
+        Err(r) => {
+            report.extend(r);
+            None
+        }
+    };
+    let config = config_path.and_then(|p| read(&p, &mut report));
+    let models: Vec<Source> = model_paths
+        .iter()
+        .filter_map(|p| read(p, &mut report))
+        .collect();
+    let (_, checked) = check_sources(config.as_ref(), &models);
+    report.extend(checked);
+    report.sort();
+
+    match args.format {
+        ValidateFormat::Human => {
+            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal();
+            eprint!("{}", human::render(&report, color));
+            if report.is_empty() {
+                eprintln!("{}", success(config.is_some(), models.len()));
+            } else {
+                eprintln!("error: {}", report.summary());
+            }
+        }
+        ValidateFormat::Json => println!("{}", json::render(&report)),
+        ValidateFormat::Github => print!("{}", github::render(&report)),
+    }
+    Ok(if report.has_io_errors() {
+        ExitCode::from(2)
+    } else if report.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The settings file (if any) and the model files to check, as given.
+fn inputs(
+    root: &Path,
+    args: &ValidateArgs,
+    report: &mut Report,
+) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let default_config = || {
+        let p = PathBuf::from("modelctl.toml");
+        root.join(&p).is_file().then_some(p)
+    };
+    if args.paths.is_empty() {
+        let models = model_files(root).unwrap_or_else(|r| {
+            report.extend(r);
+            Vec::new()
+        });
+        let config = args
+            .config
+            .clone()
+            .or_else(|| Some(PathBuf::from("modelctl.toml")));
+        return (config, models);
+    }
+    let is_config = |p: &PathBuf| p.file_name().is_some_and(|n| n == "modelctl.toml");
+    let named = args.paths.iter().find(|p| is_config(p)).cloned();
+    let models = args
+        .paths
+        .iter()
+        .filter(|p| !is_config(p))
+        .cloned()
+        .collect();
+    (
+        args.config.clone().or(named).or_else(default_config),
+        models,
+    )
+}
+
+fn success(config: bool, models: usize) -> String {
+    let plural = if models == 1 { "" } else { "s" };
+    if config {
+        format!("ok: modelctl.toml and {models} model spec{plural} are valid")
+    } else {
+        format!("ok: {models} model spec{plural} valid")
+    }
 }

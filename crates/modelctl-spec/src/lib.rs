@@ -1,15 +1,32 @@
 //! modelctl's spec language: the types of `models/<name>.toml` and
-//! `modelctl.toml`, parsing with positions, and validation.
+//! `modelctl.toml`, parsing with positions, and validation in three stages:
 //!
-//! Everything downstream (compile, cluster) sees only a [`Repo`] that passed
-//! every rule. This crate does no network I/O and knows nothing of Kubernetes
-//! clients.
+//! 1. TOML syntax and types ([`document`], then serde with
+//!    `deny_unknown_fields`);
+//! 2. single values, inside the newtypes of [`values`];
+//! 3. rules across fields and files ([`rules`]).
+//!
+//! Every problem becomes a [`Diagnostic`] with a file, a span, a message and
+//! a hint; [`load_repo`] and [`load_sources`] return all of them in one
+//! [`Report`]. Everything downstream (compile, cluster) sees only a [`Repo`]
+//! that passed every rule. This crate does no network I/O and knows nothing
+//! of Kubernetes clients.
 
 pub mod config;
+mod deserialize;
+pub mod diag;
+pub mod document;
+mod locate;
+mod merge;
 pub mod model;
+pub mod read;
 pub mod repo;
+pub mod rules;
+pub mod schema;
 pub mod values;
 
 pub use config::{Config, EnvSettings, RouteKind};
+pub use diag::{Diagnostic, Report, Stage};
 pub use model::ModelSpec;
-pub use repo::{Model, Repo, Source, load_repo, load_sources};
+pub use read::read_source;
+pub use repo::{Model, Repo, Source, check_sources, load_repo, load_sources};

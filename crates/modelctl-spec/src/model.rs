@@ -3,7 +3,7 @@
 //! These are the wire types serde reads. Every single-value rule lives in the
 //! newtypes of [`crate::values`], so a value that reaches these structs is
 //! already well formed; cross-field and cross-file rules live in
-//! [`crate::validate`]. This module does no I/O and knows nothing of
+//! [`crate::rules`]. This module does no I/O and knows nothing of
 //! Kubernetes.
 
 use std::collections::BTreeMap;
@@ -177,13 +177,51 @@ pub struct Serve {
 }
 
 /// Replica count: fixed, or a range the HorizontalPodAutoscaler moves in.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+///
+/// Deserialized by hand (not `untagged`) so a wrong value gets a precise
+/// message at its position instead of "did not match any variant".
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Replicas {
     /// A fixed number of replicas.
     Fixed(u32),
     /// An autoscaled range.
     Range(ReplicaRange),
+}
+
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(ReplicasVisitor)
+    }
+}
+
+struct ReplicasVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReplicasVisitor {
+    type Value = Replicas;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number of replicas or a table `{ min, max, target-cpu }`")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Replicas, E> {
+        u32::try_from(v).map(Replicas::Fixed).map_err(|_| {
+            E::custom(format!(
+                "{v} is not a replica count{}write a whole number from 0 to {}, or `{{ min, max }}`",
+                crate::values::HELP_SEPARATOR,
+                u32::MAX
+            ))
+        })
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Replicas, E> {
+        self.visit_i64(i64::try_from(v).unwrap_or(-1))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Replicas, A::Error> {
+        ReplicaRange::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            .map(Replicas::Range)
+    }
 }
 
 /// An autoscaled replica range.

@@ -1,14 +1,25 @@
-//! A whole repository of specs: `modelctl.toml` plus `models/*.toml`, loaded,
-//! validated, and resolved per environment.
+//! A whole repository of specs: `modelctl.toml` plus `models/*.toml`, read,
+//! validated through all three stages, and resolved per environment.
 //!
-//! PROVISIONAL: a first loader without diagnostics; the validation work
-//! replaces its error type with the full report while keeping these signatures.
+//! [`check_sources`] is the one pipeline: it collects every problem of every
+//! file into one [`Report`] and returns a [`Repo`] only when there are none.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
 use crate::config::Config;
+use crate::deserialize::deserialize_all;
+use crate::diag::{Diagnostic, Report, Stage};
+use crate::document;
+use crate::locate::{Target, locate};
+use crate::merge;
 use crate::model::ModelSpec;
+use crate::read::read_source;
+use crate::rules::{self, Checker};
+use crate::schema::{self, SchemaKind};
 use crate::values::ModelName;
 
 /// One input file: its path as shown to users (relative to the repo root,
@@ -51,81 +62,297 @@ impl Model {
     }
 }
 
-/// Loads `<root>/modelctl.toml` and `<root>/models/*.toml`.
-pub fn load_repo(root: &Path) -> Result<Repo, String> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(root.join(p)).map_err(|e| format!("reading {}: {e}", p.display()))
-    };
-    let config = Source {
-        path: PathBuf::from("modelctl.toml"),
-        text: read(Path::new("modelctl.toml"))?,
+/// Loads and validates `<root>/modelctl.toml` and `<root>/models/*.toml`.
+pub fn load_repo(root: &Path) -> Result<Repo, Report> {
+    let mut report = Report::new();
+    let config = match read_source(root, Path::new("modelctl.toml")) {
+        Ok(s) => Some(s),
+        Err(r) => {
+            report.extend(r);
+            None
+        }
     };
     let mut models = Vec::new();
-    let dir = root.join("models");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".toml") {
-            let path = PathBuf::from("models").join(&name);
-            models.push(Source {
-                text: read(&path)?,
-                path,
-            });
+    match model_files(root) {
+        Ok(paths) => {
+            for path in paths {
+                match read_source(root, &path) {
+                    Ok(s) => models.push(s),
+                    Err(r) => report.extend(r),
+                }
+            }
         }
+        Err(r) => report.extend(r),
     }
-    load_sources(&config, &models)
+    let (repo, checked) = check_sources(config.as_ref(), &models);
+    report.extend(checked);
+    report.sort();
+    match repo {
+        Some(repo) if report.is_empty() => Ok(repo),
+        _ => Err(report),
+    }
+}
+
+/// `models/*.toml` under `root`, relative to it, sorted.
+pub fn model_files(root: &Path) -> Result<Vec<PathBuf>, Report> {
+    let dir = root.join("models");
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        let d = Diagnostic::new(
+            Path::new("models"),
+            None,
+            Stage::Io,
+            format!("cannot list `models/`: {e}"),
+        )
+        .with_help("run modelctl in the repository root, or pass `--root`");
+        let mut report = Report::new();
+        report.push(d);
+        report
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .map(|n| PathBuf::from("models").join(n))
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 /// Validates a repository given as in-memory sources (used for `diff --base`).
-pub fn load_sources(config: &Source, models: &[Source]) -> Result<Repo, String> {
-    let config: Config =
-        toml::from_str(&config.text).map_err(|e| format!("{}: {e}", config.path.display()))?;
-    let mut out = Vec::new();
-    for src in models {
-        let stem = src
-            .path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let name: ModelName = stem
-            .parse()
-            .map_err(|e| format!("{}: {e}", src.path.display()))?;
-        let spec: ModelSpec =
-            toml::from_str(&src.text).map_err(|e| format!("{}: {e}", src.path.display()))?;
-        let mut resolved = BTreeMap::new();
-        for env in config.env_names() {
-            let mut base = toml::Table::try_from(&spec).map_err(|e| e.to_string())?;
-            base.remove("env");
-            if let Some(over) = spec.env.get(env) {
-                merge(&mut base, over);
-            }
-            let r: ModelSpec = toml::Value::Table(base)
-                .try_into()
-                .map_err(|e| format!("{} [env.{env}]: {e}", src.path.display()))?;
-            resolved.insert(env.to_owned(), r);
+pub fn load_sources(config: &Source, models: &[Source]) -> Result<Repo, Report> {
+    match check_sources(Some(config), models) {
+        (Some(repo), report) if report.is_empty() => Ok(repo),
+        (_, mut report) => {
+            report.sort();
+            Err(report)
         }
-        out.push(Model {
-            name,
-            source: src.path.clone(),
-            spec,
-            resolved,
-        });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Repo {
-        config,
-        models: out,
+}
+
+/// Runs every stage over `config` (when given) and `models`, and returns the
+/// repository (when the config is present and nothing is wrong) and every
+/// problem found. Without a config, models are checked on their own and
+/// `[env.*]` names are not checked.
+pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo>, Report) {
+    let mut report = Report::new();
+    let config = config.and_then(|src| check_config(src, &mut report));
+    let env_names: Option<Vec<String>> = config
+        .as_ref()
+        .map(|c| c.env_names().map(str::to_owned).collect());
+    let mut checked = Vec::new();
+    let mut claims = Vec::new();
+    for src in models {
+        if let Some(m) = check_model(src, env_names.as_deref(), &mut claims, &mut report) {
+            checked.push(m);
+        }
+    }
+    rules::repo::check(&checked, &claims, &mut report);
+    report.sort();
+    let ok = report.is_empty() && checked.len() == models.len();
+    let repo = config.filter(|_| ok).map(|config| {
+        let mut models = checked;
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        Repo { config, models }
+    });
+    (repo, report)
+}
+
+fn check_config(src: &Source, report: &mut Report) -> Option<Config> {
+    report.add_source(&src.path, &src.text);
+    let before = report.len();
+    let tree = document::parse(&src.path, &src.text, report)?;
+    let config: Config = deserialize_all(&src.path, &tree, report)?;
+    schema_check(&src.path, SchemaKind::Config, &tree, report);
+    let mut c = Checker {
+        file: &src.path,
+        tree: tree.get_ref(),
+        report,
+    };
+    rules::config::check(&mut c, &config);
+    (report.len() == before).then_some(config)
+}
+
+/// Where a model's route is claimed, for the cross-file duplicate check.
+pub(crate) struct RouteClaim {
+    pub model: String,
+    pub file: PathBuf,
+    pub env: String,
+    pub host: String,
+    pub path: String,
+    pub span: std::ops::Range<usize>,
+}
+
+fn check_model(
+    src: &Source,
+    env_names: Option<&[String]>,
+    claims: &mut Vec<RouteClaim>,
+    report: &mut Report,
+) -> Option<Model> {
+    report.add_source(&src.path, &src.text);
+    let before = report.len();
+    let name = check_name(&src.path, report);
+    let tree = document::parse(&src.path, &src.text, report)?;
+    check_env_keys(&src.path, &tree, env_names, report);
+    let spec: ModelSpec = deserialize_all(&src.path, &tree, report)?;
+    schema_check(&src.path, SchemaKind::Model, &tree, report);
+    rules::model::check(
+        &mut Checker {
+            file: &src.path,
+            tree: tree.get_ref(),
+            report,
+        },
+        &spec,
+    );
+    let mut resolved = BTreeMap::new();
+    let envs: Vec<String> = match env_names {
+        Some(names) => names.to_vec(),
+        None => spec.env.keys().cloned().collect(),
+    };
+    let mut base_view = spec.clone();
+    base_view.env.clear();
+    for env in envs {
+        let view = if spec.env.contains_key(&env) {
+            let merged = merge::resolve(&tree, &env);
+            let Some(view) = deserialize_all::<ModelSpec>(&src.path, &merged, report) else {
+                continue;
+            };
+            rules::model::check(
+                &mut Checker {
+                    file: &src.path,
+                    tree: merged.get_ref(),
+                    report,
+                },
+                &view,
+            );
+            claim_route(src, &name, &env, &view, &merged, claims);
+            view
+        } else {
+            claim_route(src, &name, &env, &base_view, &tree, claims);
+            base_view.clone()
+        };
+        resolved.insert(env, view);
+    }
+    if env_names.is_none() {
+        claim_route(src, &name, "", &base_view, &tree, claims);
+    }
+    let name = name?;
+    (report.len() == before).then_some(Model {
+        name,
+        source: src.path.clone(),
+        spec,
+        resolved,
     })
 }
 
-fn merge(base: &mut toml::Table, over: &toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
+fn claim_route(
+    src: &Source,
+    name: &Option<ModelName>,
+    env: &str,
+    spec: &ModelSpec,
+    tree: &Spanned<DeTable<'_>>,
+    claims: &mut Vec<RouteClaim>,
+) {
+    let Some(route) = spec.serve.as_ref().and_then(|s| s.route.as_ref()) else {
+        return;
+    };
+    claims.push(RouteClaim {
+        model: name
+            .as_ref()
+            .map_or_else(|| stem(&src.path), |n| n.to_string()),
+        file: src.path.clone(),
+        env: env.to_owned(),
+        host: route.host.to_string(),
+        path: route
+            .path
+            .as_ref()
+            .map_or("/", |p| p.as_str())
+            .trim_end_matches('/')
+            .to_owned(),
+        span: locate(tree.get_ref(), &["serve", "route", "host"], Target::Value),
+    });
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The file stem must be a valid, short enough model name.
+fn check_name(path: &Path, report: &mut Report) -> Option<ModelName> {
+    let stem = stem(path);
+    let problem = match stem.parse::<ModelName>() {
+        Ok(name) if stem.len() <= rules::MAX_MODEL_NAME => return Some(name),
+        Ok(_) => (
+            format!("model name `{stem}` is longer than {} characters", rules::MAX_MODEL_NAME),
+            "object names such as `<model>-train-<hash>` must fit in 63 characters; rename the file".to_owned(),
+        ),
+        Err(e) => (
+            format!("the file name makes the model name: {}", e.message),
+            format!("rename the file; {}", e.help),
+        ),
+    };
+    report.push(Diagnostic::new(path, Some(0..0), Stage::Value, problem.0).with_help(problem.1));
+    None
+}
+
+/// Each `[env.<name>]` must name an environment of `modelctl.toml`.
+fn check_env_keys(
+    file: &Path,
+    tree: &Spanned<DeTable<'_>>,
+    env_names: Option<&[String]>,
+    report: &mut Report,
+) {
+    let (Some(names), Some(env)) = (env_names, tree.get_ref().get("env")) else {
+        return;
+    };
+    let DeValue::Table(table) = env.get_ref() else {
+        return;
+    };
+    for (key, _) in table.iter() {
+        let k: &str = key.get_ref();
+        if names.iter().any(|n| n == k) {
+            continue;
         }
+        let help = match names
+            .iter()
+            .min_by_key(|n| crate::deserialize::edit_distance(k, n))
+        {
+            Some(n) if crate::deserialize::edit_distance(k, n) <= 2 => {
+                format!("did you mean `{n}`?")
+            }
+            _ if names.is_empty() => "add it under `[environments]` in `modelctl.toml`".to_owned(),
+            _ => format!(
+                "the environments are {}; add it to `modelctl.toml` or remove this table",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        report.push(
+            Diagnostic::new(
+                file,
+                Some(key.span()),
+                Stage::Rule,
+                format!("`modelctl.toml` has no environment `{k}`"),
+            )
+            .with_help(help),
+        );
+    }
+}
+
+/// Runs the generated JSON Schema over a file that passed stages 1 and 2.
+fn schema_check(file: &Path, kind: SchemaKind, tree: &Spanned<DeTable<'_>>, report: &mut Report) {
+    let json = schema::to_json(tree.get_ref());
+    for e in schema::check_json(kind, &json) {
+        let segments = schema::pointer_segments(&e.pointer);
+        let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let span = locate(tree.get_ref(), &path, Target::Value);
+        report.push(
+            Diagnostic::new(file, Some(span), Stage::Schema, format!("JSON Schema: {}", e.message))
+                .with_help("modelctl accepts this value but its JSON Schema does not, so editors will flag it; please report it"),
+        );
     }
 }

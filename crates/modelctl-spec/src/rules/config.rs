@@ -1,0 +1,155 @@
+//! Rules within `modelctl.toml`: route settings that fit their kind, GPU
+//! settings Kubernetes accepts, at least one environment.
+
+use super::Checker;
+use crate::config::{Config, RouteConfig, RouteKind, TolerationOperator};
+use crate::locate::Target::{Key, Value};
+use crate::values::names::{check_dns_label, check_dns_subdomain};
+use crate::values::regex;
+
+/// An extended resource name: `domain/name`.
+const RESOURCE_NAME: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
+
+/// Checks every rule of the repository settings.
+pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
+    if config.environments.is_empty() {
+        c.error(
+            &["environments"],
+            Key,
+            "`modelctl.toml` defines no environment".to_owned(),
+            "add one: `[environments.production]`",
+        );
+    }
+    check_route(c, &["defaults", "route"], &config.defaults.route);
+    for (name, env) in &config.environments {
+        if let Some(route) = &env.route {
+            check_route(c, &["environments", name.as_str(), "route"], route);
+        }
+        if env
+            .context
+            .as_deref()
+            .is_some_and(|ctx| ctx.trim().is_empty())
+        {
+            c.error(
+                &["environments", name.as_str(), "context"],
+                Value,
+                "`context` is empty".to_owned(),
+                "name a context of your kubeconfig, or leave `context` out for the current one",
+            );
+        }
+    }
+    let gpu = &config.defaults.gpu;
+    if !regex!(RESOURCE_NAME).is_match(&gpu.resource) || gpu.resource.len() > 253 {
+        c.error(
+            &["defaults", "gpu", "resource"],
+            Value,
+            format!("`{}` is not an extended resource name", gpu.resource),
+            "write `<domain>/<name>`, e.g. `nvidia.com/gpu` or `amd.com/gpu`",
+        );
+    }
+    for (i, t) in gpu.tolerations.iter().enumerate() {
+        let idx = i.to_string();
+        let at = |k: &'static str| ["defaults", "gpu", "tolerations", idx.as_str(), k];
+        match (t.operator, &t.value) {
+            (TolerationOperator::Equal, None) => c.error(
+                &at("operator"),
+                Value,
+                "toleration with `operator = \"Equal\"` has no `value`".to_owned(),
+                "add the taint's `value`, or use `operator = \"Exists\"`",
+            ),
+            (TolerationOperator::Exists, Some(_)) => c.error(
+                &at("value"),
+                Key,
+                "toleration with `operator = \"Exists\"` cannot have a `value`".to_owned(),
+                "remove `value`, or use `operator = \"Equal\"`",
+            ),
+            _ => {}
+        }
+        if let Some(effect) = &t.effect
+            && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect.as_str())
+        {
+            c.error(
+                &at("effect"),
+                Value,
+                format!("`{effect}` is not a taint effect"),
+                "use `NoSchedule`, `PreferNoSchedule` or `NoExecute`, or leave it out for all",
+            );
+        }
+        if t.key.is_empty() {
+            c.error(
+                &at("key"),
+                Value,
+                "toleration `key` is empty".to_owned(),
+                "name the taint's key, e.g. `nvidia.com/gpu`",
+            );
+        }
+    }
+    if let Some(p) = &config.defaults.part_of {
+        let ok = p.len() <= 63 && regex!(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").is_match(p);
+        if !ok {
+            c.error(
+                &["defaults", "part-of"],
+                Value,
+                format!("`{p}` is not a label value"),
+                "use at most 63 letters, digits, `-`, `_` and `.`",
+            );
+        }
+    }
+}
+
+fn check_route(c: &mut Checker<'_, '_>, at: &[&str], route: &RouteConfig) {
+    let path = |k: &'static str| {
+        let mut p = at.to_vec();
+        p.push(k);
+        p
+    };
+    match route.kind {
+        RouteKind::Gateway => match &route.gateway {
+            None => c.error(
+                &path("kind"),
+                Value,
+                "route kind `gateway` needs `gateway`".to_owned(),
+                "name the Gateway HTTPRoutes attach to: `gateway = \"ml-gateway\"`",
+            ),
+            Some(g) => {
+                if let Err(e) = check_dns_subdomain(g) {
+                    c.error(&path("gateway"), Value, e.message, e.help);
+                }
+            }
+        },
+        _ => {
+            for key in ["gateway", "gateway-namespace"] {
+                let set = if key == "gateway" {
+                    route.gateway.is_some()
+                } else {
+                    route.gateway_namespace.is_some()
+                };
+                if set {
+                    c.error(
+                        &path(key),
+                        Key,
+                        format!("`{key}` applies only to route kind `gateway`"),
+                        "remove it, or set `kind = \"gateway\"`",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(ns) = &route.gateway_namespace
+        && let Err(e) = check_dns_label(ns)
+    {
+        c.error(&path("gateway-namespace"), Value, e.message, e.help);
+    }
+    if let Some(class) = &route.ingress_class {
+        if route.kind != RouteKind::Ingress {
+            c.error(
+                &path("ingress-class"),
+                Key,
+                "`ingress-class` applies only to route kind `ingress`".to_owned(),
+                "remove it, or set `kind = \"ingress\"`",
+            );
+        } else if let Err(e) = check_dns_subdomain(class) {
+            c.error(&path("ingress-class"), Value, e.message, e.help);
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! Rules within one model spec: sections that must go together, ranges that
+//! must be ordered, resources that must make sense, bounded sweeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    Checker, MAX_BATCH, MAX_BATCH_DELAY_MS, MAX_GPUS_PER_POD, MAX_REPLICAS, MAX_RETRIES,
+    MAX_SWEEP_COMBINATIONS,
+};
+use crate::locate::Target::{Key, Value};
+use crate::model::{DataSource, ModelSpec, Replicas, Resources, Serve, Train};
+use crate::values::QuantitySuffix;
+use crate::values::UriScheme;
+
+/// Checks every rule of one (possibly environment-resolved) spec.
+pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
+    if spec.train.is_none() && spec.serve.is_none() {
+        c.error(
+            &[],
+            Value,
+            "the spec has neither `[train]` nor `[serve]`".to_owned(),
+            "add a `[train]` section to train the model, a `[serve]` section to serve it, or both",
+        );
+    }
+    if let Some(d) = &spec.description
+        && (d.contains('\n') || d.trim().is_empty() || d.chars().count() > 200)
+    {
+        c.error(
+            &["description"],
+            Value,
+            "`description` must be one non-empty line of at most 200 characters".to_owned(),
+            "say in one line what the model does; put details in the model's repository",
+        );
+    }
+    if spec.owner.as_deref().is_some_and(|o| o.trim().is_empty()) {
+        c.error(
+            &["owner"],
+            Value,
+            "`owner` is empty".to_owned(),
+            "name the owning team, e.g. `team-images`",
+        );
+    }
+    if let Some(train) = &spec.train {
+        check_train(c, train);
+    }
+    if let Some(serve) = &spec.serve {
+        check_serve(c, serve);
+    }
+}
+
+fn check_command(c: &mut Checker<'_, '_>, key: &str, cmd: &[String]) {
+    if cmd.first().is_none_or(|p| p.trim().is_empty()) {
+        c.error(
+            &["train", key],
+            Value,
+            format!("`train.{key}` has no program to run"),
+            "write the command as an array: `[\"python\", \"train.py\"]`",
+        );
+    }
+}
+
+fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
+    check_command(c, "command", &train.command);
+    if let Some(e) = &train.evaluate {
+        check_command(c, "evaluate", e);
+    }
+    if let Some(code) = &train.code {
+        if code.rev.is_empty() || code.rev.chars().any(char::is_whitespace) {
+            c.error(
+                &["train", "code", "rev"],
+                Value,
+                format!("`{}` is not a Git revision", code.rev),
+                "write a commit hash, tag or branch name",
+            );
+        }
+        if let Some(dir) = &code.dir
+            && (dir.is_empty() || dir.starts_with('/') || dir.split('/').any(|s| s == ".."))
+        {
+            c.error(
+                &["train", "code", "dir"],
+                Value,
+                format!("`{dir}` is not a directory inside the repository"),
+                "write a relative path without `..`, e.g. `training`",
+            );
+        }
+    }
+    check_data(c, train);
+    check_resources(c, "train", &train.resources);
+    if train.retries.is_some_and(|r| r > MAX_RETRIES) {
+        c.error(
+            &["train", "retries"],
+            Value,
+            format!("`retries` is more than {MAX_RETRIES}"),
+            "a run that fails this often will not succeed; fix the cause",
+        );
+    }
+    let env_names: BTreeSet<&str> = train.env.keys().map(|k| k.as_str()).collect();
+    if let Some(sweep) = &train.sweep {
+        check_sweep(c, sweep, &env_names);
+    }
+    if let Some(output) = &train.output
+        && output.uses_params()
+        && train.sweep.is_none()
+    {
+        c.error(
+            &["train", "output"],
+            Value,
+            "`train.output` uses `params` but there is no `[train.sweep]`".to_owned(),
+            "add a `[train.sweep]` grid, or remove `params` from the template",
+        );
+    }
+}
+
+fn check_data(c: &mut Checker<'_, '_>, train: &Train) {
+    let mut mounts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut envs: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, d) in train.data.iter().enumerate() {
+        let idx = i.to_string();
+        let at = |key: &'static str| vec!["train", "data", idx.as_str(), key];
+        let kinds = [d.pvc.is_some(), d.hdfs.is_some(), d.uri.is_some()];
+        match kinds.iter().filter(|k| **k).count() {
+            1 => {}
+            0 => c.error(
+                &["train", "data", &idx],
+                Value,
+                format!("data source {i} names no source"),
+                "set one of `pvc`, `hdfs` or `uri`",
+            ),
+            _ => c.error(
+                &["train", "data", &idx],
+                Value,
+                format!("data source {i} sets more than one of `pvc`, `hdfs` and `uri`"),
+                "split it into one entry per source",
+            ),
+        }
+        check_data_source(c, d, i, &at);
+        if let Some(m) = &d.mount
+            && let Some(first) = mounts.insert(m.as_str(), i)
+        {
+            c.error(
+                &at("mount"),
+                Value,
+                format!("`{m}` is already the mount of data source {first}"),
+                "mount each source at its own path",
+            );
+        }
+        if d.pvc.is_none() {
+            let name = d
+                .env
+                .as_ref()
+                .map_or_else(|| format!("DATA_{i}"), |e| e.to_string());
+            if let Some(first) = envs.insert(name.clone(), i) {
+                c.error(
+                    &at("env"),
+                    Value,
+                    format!("`{name}` already carries data source {first}"),
+                    "give each source its own `env` name",
+                );
+            }
+            if train.env.keys().any(|k| k.as_str() == name) {
+                c.error(
+                    &at("env"),
+                    Value,
+                    format!("`{name}` is also set in `train.env`"),
+                    "rename one of them",
+                );
+            }
+        }
+    }
+}
+
+fn check_data_source<'p>(
+    c: &mut Checker<'_, '_>,
+    d: &DataSource,
+    i: usize,
+    at: &dyn Fn(&'static str) -> Vec<&'p str>,
+) {
+    if d.pvc.is_some() && d.mount.is_none() {
+        c.error(
+            &at("pvc"),
+            Value,
+            format!("data source {i} mounts a claim but has no `mount`"),
+            "add `mount = \"/data\"` (an absolute path in the training container)",
+        );
+    }
+    if d.pvc.is_none() {
+        if d.mount.is_some() {
+            c.error(
+                &at("mount"),
+                Key,
+                "`mount` applies only to `pvc` sources".to_owned(),
+                "HDFS and object-store sources reach the code as environment variables; remove `mount`",
+            );
+        }
+        if d.read_only {
+            c.error(
+                &at("read-only"),
+                Key,
+                "`read-only` applies only to `pvc` sources".to_owned(),
+                "remove `read-only`",
+            );
+        }
+    } else if d.env.is_some() {
+        c.error(
+            &at("env"),
+            Key,
+            "`env` applies only to `hdfs` and `uri` sources".to_owned(),
+            "a claim is mounted at `mount`; remove `env`",
+        );
+    }
+    if let Some(h) = &d.hdfs
+        && h.scheme() != UriScheme::Hdfs
+    {
+        c.error(
+            &at("hdfs"),
+            Value,
+            format!("`hdfs` source `{h}` is not an `hdfs://` URI"),
+            "use `uri = …` for object-store and web sources",
+        );
+    }
+    if let Some(u) = &d.uri
+        && u.scheme() == UriScheme::Hdfs
+    {
+        c.error(
+            &at("uri"),
+            Key,
+            format!("`{u}` is an HDFS URI"),
+            "write HDFS sources as `hdfs = …`",
+        );
+    }
+}
+
+fn check_resources(c: &mut Checker<'_, '_>, section: &str, r: &Resources) {
+    if let Some(cpu) = &r.cpu {
+        if cpu.suffix() == QuantitySuffix::Binary {
+            c.error(
+                &[section, "resources", "cpu"],
+                Value,
+                format!("CPU `{cpu}` has a memory suffix"),
+                "write CPU in cores (`2`) or millicores (`500m`)",
+            );
+        } else if cpu.as_f64() < 0.001 {
+            c.error(
+                &[section, "resources", "cpu"],
+                Value,
+                format!("CPU `{cpu}` is less than one millicore"),
+                "request at least `1m`; leave `cpu` out for the cluster's default",
+            );
+        }
+    }
+    if let Some(mem) = &r.memory {
+        let s = mem.as_str();
+        if s.ends_with(['m', 'u', 'n']) {
+            let num = s.trim_end_matches(['m', 'u', 'n']);
+            c.error(
+                &[section, "resources", "memory"],
+                Value,
+                format!("memory `{s}` means {} bytes", mem.as_f64()),
+                format!("`m` is milli; did you mean `{num}Mi`?"),
+            );
+        } else if mem.as_f64() < 1024.0 * 1024.0 {
+            c.error(
+                &[section, "resources", "memory"],
+                Value,
+                format!("memory `{s}` is less than 1Mi"),
+                "write memory with a suffix: `512Mi`, `2Gi`",
+            );
+        }
+    }
+    if let Some(gpu) = r.gpu
+        && gpu > MAX_GPUS_PER_POD
+    {
+        c.error(
+            &[section, "resources", "gpu"],
+            Value,
+            format!("{gpu} GPUs is more than one node has ({MAX_GPUS_PER_POD})"),
+            format!("request at most {MAX_GPUS_PER_POD} GPUs per pod"),
+        );
+    }
+}
+
+fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: &BTreeSet<&str>) {
+    if sweep.grid.is_empty() {
+        c.error(
+            &["train", "sweep", "grid"],
+            Value,
+            "the sweep grid is empty".to_owned(),
+            "add parameters: `grid = { learning-rate = [\"0.001\", \"0.01\"] }`",
+        );
+    }
+    let mut combinations: u64 = 1;
+    for (name, values) in &sweep.grid {
+        let path = ["train", "sweep", "grid", name.as_str()];
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !valid_name {
+            c.error(
+                &path,
+                Key,
+                format!("`{name}` is not a parameter name"),
+                "use letters, digits, `-` and `_`, starting with a letter (`learning-rate`)",
+            );
+        }
+        let var = name.to_ascii_uppercase().replace('-', "_");
+        if env_names.contains(var.as_str()) {
+            c.error(
+                &path,
+                Key,
+                format!("parameter `{name}` sets `{var}`, which `train.env` also sets"),
+                "remove it from `train.env` or rename the parameter",
+            );
+        }
+        if values.is_empty() {
+            c.error(
+                &path,
+                Value,
+                format!("parameter `{name}` has no values"),
+                "list at least one value, or remove the parameter",
+            );
+        }
+        let distinct: BTreeSet<&String> = values.iter().collect();
+        if distinct.len() != values.len() {
+            c.error(
+                &path,
+                Value,
+                format!("parameter `{name}` lists a value twice"),
+                "remove the repeated value; each combination runs once",
+            );
+        }
+        combinations = combinations.saturating_mul(values.len() as u64);
+    }
+    if combinations > MAX_SWEEP_COMBINATIONS {
+        c.error(
+            &["train", "sweep", "grid"],
+            Value,
+            format!(
+                "the sweep grid has {combinations} combinations, more than {MAX_SWEEP_COMBINATIONS}"
+            ),
+            "each combination is a training pod; trim the grid or split the sweep",
+        );
+    }
+    if sweep.parallelism == Some(0) {
+        c.error(
+            &["train", "sweep", "parallelism"],
+            Value,
+            "`parallelism` is 0, so no combination would run".to_owned(),
+            "run at least 1 combination at a time",
+        );
+    }
+}
+
+fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
+    match &serve.replicas {
+        Some(Replicas::Range(r)) => {
+            if r.min == 0 {
+                c.error(
+                    &["serve", "replicas", "min"],
+                    Value,
+                    "`min` replicas is 0".to_owned(),
+                    "the autoscaler needs at least 1 replica; use `replicas = 0` to stop serving",
+                );
+            }
+            if r.min > r.max {
+                c.error(
+                    &["serve", "replicas", "min"],
+                    Value,
+                    format!("`min` ({}) is greater than `max` ({})", r.min, r.max),
+                    "make `min` at most `max`, or write a fixed `replicas = N`",
+                );
+            }
+            if r.max > MAX_REPLICAS {
+                c.error(
+                    &["serve", "replicas", "max"],
+                    Value,
+                    format!("`max` ({}) is more than {MAX_REPLICAS} replicas", r.max),
+                    format!("use at most {MAX_REPLICAS}"),
+                );
+            }
+        }
+        Some(Replicas::Fixed(n)) if *n > MAX_REPLICAS => c.error(
+            &["serve", "replicas"],
+            Value,
+            format!("{n} replicas is more than {MAX_REPLICAS}"),
+            format!("use at most {MAX_REPLICAS}"),
+        ),
+        _ => {}
+    }
+    check_resources(c, "serve", &serve.resources);
+    if let Some(b) = &serve.batching {
+        if b.max_batch == 0 || b.max_batch > MAX_BATCH {
+            c.error(
+                &["serve", "batching", "max-batch"],
+                Value,
+                format!("`max-batch` must be from 1 to {MAX_BATCH}"),
+                "leave `batching` out for lowest latency, or batch up to a few hundred rows",
+            );
+        }
+        if b.max_delay.as_std().as_millis() > MAX_BATCH_DELAY_MS {
+            c.error(
+                &["serve", "batching", "max-delay"],
+                Value,
+                format!("`max-delay` {} is longer than 10s", b.max_delay),
+                "a request waits this long for others; use milliseconds (`2ms`)",
+            );
+        }
+    }
+    if let Some(canary) = &serve.canary {
+        if serve.route.is_none() {
+            c.error(
+                &["serve", "canary"],
+                Key,
+                "`[serve.canary]` needs `serve.route`".to_owned(),
+                "traffic is split between versions at the route; add `route = { host = … }` to `[serve]`",
+            );
+        }
+        if canary.weight.get() > 99 {
+            c.error(
+                &["serve", "canary", "weight"],
+                Value,
+                format!(
+                    "canary weight {} leaves no traffic for the main version",
+                    canary.weight.get()
+                ),
+                "use 1 to 99; to switch over completely, set `serve.model` and remove the canary",
+            );
+        }
+        if canary.model == serve.model {
+            c.error(
+                &["serve", "canary", "model"],
+                Value,
+                "the canary serves the same model as `serve.model`".to_owned(),
+                "point the canary at the new model version",
+            );
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Durations written as a whole number and a unit: `2ms`, `30s`, `15m`,
+//! `12h`, `2d`.
+
+use super::{ValueError, quoted, regex, string_value};
+
+const DURATION: &str = r"^[0-9]+(ms|s|m|h|d)$";
+
+string_value!(
+    /// A duration: a whole number and a unit (`ms`, `s`, `m`, `h`, `d`),
+    /// e.g. `12h`, `2ms`. Must be greater than zero.
+    Duration,
+    check = check_duration,
+    pattern = Some(r"^[0-9]*[1-9][0-9]*(ms|s|m|h|d)$"),
+    max = 32,
+    desc = "A duration: a whole number and a unit (`ms`, `s`, `m`, `h`, `d`), e.g. `12h`, `2ms`."
+);
+
+/// Splits `12h` into (12, "h"); `None` when the number does not fit or the
+/// text is not a duration.
+fn split(s: &str) -> Option<(u64, &str)> {
+    if !regex!(DURATION).is_match(s) {
+        return None;
+    }
+    let at = s.find(|c: char| !c.is_ascii_digit())?;
+    let n = s[..at].parse().ok()?;
+    Some((n, &s[at..]))
+}
+
+fn millis(n: u64, unit: &str) -> Option<u64> {
+    let factor: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => 86_400_000,
+    };
+    n.checked_mul(factor)
+}
+
+fn check_duration(s: &str) -> Result<(), ValueError> {
+    match split(s) {
+        Some((0, _)) => Err(ValueError::new(
+            format!("{} is zero", quoted(s)),
+            "a duration must be greater than zero",
+        )),
+        Some((n, unit)) if millis(n, unit).is_none() => Err(ValueError::new(
+            format!("{} is too long", quoted(s)),
+            "use a duration below 500 million years",
+        )),
+        Some(_) => Ok(()),
+        None => Err(ValueError::new(
+            format!("{} is not a duration", quoted(s)),
+            duration_hint(s),
+        )),
+    }
+}
+
+fn duration_hint(s: &str) -> String {
+    let t = s.trim().replace(' ', "");
+    let at = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(at);
+    let unit = match unit {
+        "sec" | "secs" | "second" | "seconds" => Some("s"),
+        "min" | "mins" | "minute" | "minutes" => Some("m"),
+        "hr" | "hrs" | "hour" | "hours" => Some("h"),
+        "day" | "days" => Some("d"),
+        "msec" | "millis" | "milliseconds" => Some("ms"),
+        "" if !num.is_empty() => None,
+        _ => None,
+    };
+    match unit {
+        Some(u) if !num.is_empty() => format!("write `{num}{u}`"),
+        _ if at == t.len() && !num.is_empty() => {
+            format!("add a unit: `{num}s`, `{num}m`, `{num}h`")
+        }
+        _ => "write a whole number and one of the units `ms`, `s`, `m`, `h`, `d`: `30s`, `12h`"
+            .to_owned(),
+    }
+}
+
+impl Duration {
+    /// The duration as a `std::time::Duration`.
+    pub fn as_std(&self) -> std::time::Duration {
+        let ms = split(self.as_str()).and_then(|(n, unit)| millis(n, unit));
+        std::time::Duration::from_millis(ms.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        let d = |s: &str| s.parse::<Duration>().unwrap().as_std().as_millis();
+        assert_eq!(d("2ms"), 2);
+        assert_eq!(d("30s"), 30_000);
+        assert_eq!(d("15m"), 900_000);
+        assert_eq!(d("12h"), 43_200_000);
+        assert_eq!(d("2d"), 172_800_000);
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        for bad in [
+            "",
+            "12",
+            "h",
+            "1.5h",
+            "12 h",
+            "12H",
+            "0s",
+            "-1s",
+            "1w",
+            "99999999999999999d",
+        ] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hints_at_the_fix() {
+        assert_eq!(
+            "30".parse::<Duration>().unwrap_err().help,
+            "add a unit: `30s`, `30m`, `30h`"
+        );
+        assert_eq!(
+            "2 hours".parse::<Duration>().unwrap_err().help,
+            "write `2h`"
+        );
+        assert_eq!(
+            "0ms".parse::<Duration>().unwrap_err().help,
+            "a duration must be greater than zero"
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Validated single values: each newtype's `Deserialize` rejects a bad value,
+//! so the TOML parser reports the error at the value's position.
+//!
+//! Owns the single-value rules (names, quantities, durations, images, URIs,
+//! paths, percentages, templates). Must not look at other fields: rules that
+//! relate two values live in [`crate::rules`].
+//!
+//! Every string newtype has one check function used by `Deserialize`,
+//! `FromStr` and `TryFrom<String>`, and a JSON Schema (with a `pattern` where
+//! the rule is a regular language) so editors flag the same values.
+
+use std::fmt;
+
+use schemars::{Schema, json_schema};
+
+mod duration;
+mod image;
+pub(crate) mod names;
+mod paths;
+mod percent;
+mod quantity;
+mod template;
+mod uri;
+
+pub use duration::Duration;
+pub use image::ImageRef;
+pub use names::{EnvName, EnvVarName, Hostname, ModelName, Namespace, ResourceName};
+pub use paths::{MountPath, UrlPath};
+pub use percent::Percent;
+pub use quantity::{Quantity, QuantitySuffix};
+pub use template::{TEMPLATE_VARIABLES, Template};
+pub use uri::{DataUri, GitUrl, ModelUri, UriScheme};
+
+/// Why a single value was rejected: the message, and a hint on how to fix it.
+///
+/// Serde carries only a string, so `Display` joins the two with
+/// [`HELP_SEPARATOR`]; [`crate::diag`] splits them again into the frame's
+/// message and its `help:` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// What is wrong (`` `12x` is not a duration ``).
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+/// Separates a value error's message from its hint inside a serde message.
+pub const HELP_SEPARATOR: &str = "\n  help: ";
+
+impl ValueError {
+    /// A new error.
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{HELP_SEPARATOR}{}", self.message, self.help)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+/// Builds the JSON Schema of a string newtype.
+pub(crate) fn string_schema(description: &str, pattern: Option<&str>, max_len: usize) -> Schema {
+    let mut schema = json_schema!({
+        "type": "string",
+        "description": description,
+        "minLength": 1,
+        "maxLength": max_len,
+    });
+    if let Some(p) = pattern {
+        schema.insert("pattern".to_owned(), p.into());
+    }
+    schema
+}
+
+/// Declares a string newtype validated by `$check`, described in the schema
+/// by `$desc` and (optionally) the regular expression `$pattern`.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident, check = $check:path, pattern = $pattern:expr, max = $max:expr, desc = $desc:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Wraps a value known to be valid (constants in code).
+            #[allow(dead_code)]
+            pub(crate) fn new_unchecked(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::values::ValueError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                if s.len() > $max {
+                    return Err($crate::values::ValueError::new(
+                        format!("value is {} bytes long", s.len()),
+                        format!("{} is at most {} bytes", stringify!($name), $max),
+                    ));
+                }
+                if s.is_empty() {
+                    return Err($crate::values::ValueError::new(
+                        "the value is empty",
+                        $desc,
+                    ));
+                }
+                $check(&s)?;
+                Ok(Self(s))
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::values::ValueError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::try_from(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                $crate::values::string_schema($desc, $pattern, $max)
+            }
+        }
+    };
+}
+pub(crate) use string_value;
+
+/// Quotes a user value for a message, shortening long ones.
+pub(crate) fn quoted(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        format!("`{s}`")
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("`{head}…`")
+    }
+}
+
+/// Matches `s` against a regular expression compiled once.
+macro_rules! regex {
+    ($re:expr) => {{
+        static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        RE.get_or_init(|| regex::Regex::new($re).expect("built-in pattern compiles"))
+    }};
+}
+pub(crate) use regex;

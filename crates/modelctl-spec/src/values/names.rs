@@ -1,0 +1,205 @@
+//! Names: DNS-1123 labels and subdomains (models, namespaces, environments,
+//! claims), host names and environment variable names.
+
+use super::{ValueError, quoted, regex, string_value};
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace or Service name.
+pub(crate) const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A DNS-1123 subdomain: labels joined by dots.
+pub(crate) const DNS_SUBDOMAIN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A host name for a route: a subdomain, optionally with a leading `*.` wildcard.
+const HOSTNAME: &str = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$";
+/// A C identifier, the portable form of an environment variable name.
+const ENV_VAR: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+
+string_value!(
+    /// A model name: a DNS-1123 label (lower-case letters, digits and `-`, at
+    /// most 63 characters), the stem of the spec's file name.
+    ModelName,
+    check = check_dns_label,
+    pattern = Some(DNS_LABEL),
+    max = 63,
+    desc = "A DNS-1123 label: lower-case letters, digits and `-`, at most 63 characters."
+);
+string_value!(
+    /// A Kubernetes namespace name (DNS-1123 label).
+    Namespace,
+    check = check_dns_label,
+    pattern = Some(DNS_LABEL),
+    max = 63,
+    desc = "A Kubernetes namespace name (DNS-1123 label)."
+);
+string_value!(
+    /// An environment name (DNS-1123 label).
+    EnvName,
+    check = check_dns_label,
+    pattern = Some(DNS_LABEL),
+    max = 63,
+    desc = "An environment name (DNS-1123 label)."
+);
+string_value!(
+    /// A Kubernetes object name such as a PersistentVolumeClaim (DNS-1123 subdomain).
+    ResourceName,
+    check = check_dns_subdomain,
+    pattern = Some(DNS_SUBDOMAIN),
+    max = 253,
+    desc = "A Kubernetes object name (DNS-1123 subdomain)."
+);
+string_value!(
+    /// A host name (`image-tagging.ml.example.com`, `*.ml.example.com`): no
+    /// scheme, no port, no path.
+    Hostname,
+    check = check_hostname,
+    pattern = Some(HOSTNAME),
+    max = 253,
+    desc = "A host name such as `image-tagging.ml.example.com`: no scheme, port or path."
+);
+string_value!(
+    /// An environment variable name: letters, digits and `_`, not starting with a digit.
+    EnvVarName,
+    check = check_env_var,
+    pattern = Some(ENV_VAR),
+    max = 253,
+    desc = "An environment variable name: letters, digits and `_`, not starting with a digit."
+);
+
+/// Checks a DNS-1123 label.
+pub(crate) fn check_dns_label(s: &str) -> Result<(), ValueError> {
+    if s.len() <= 63 && regex!(DNS_LABEL).is_match(s) {
+        return Ok(());
+    }
+    Err(ValueError::new(
+        format!("{} is not a DNS-1123 label", quoted(s)),
+        label_hint(s, 63),
+    ))
+}
+
+/// Checks a DNS-1123 subdomain.
+pub(crate) fn check_dns_subdomain(s: &str) -> Result<(), ValueError> {
+    if s.len() <= 253 && regex!(DNS_SUBDOMAIN).is_match(s) {
+        return Ok(());
+    }
+    Err(ValueError::new(
+        format!("{} is not a DNS-1123 subdomain", quoted(s)),
+        label_hint(s, 253),
+    ))
+}
+
+fn label_hint(s: &str, max: usize) -> String {
+    let lower = s.to_ascii_lowercase().replace(['_', ' '], "-");
+    if s.is_empty() {
+        "the name must not be empty".to_owned()
+    } else if s.len() > max {
+        format!("use at most {max} characters")
+    } else if lower != s && regex!(DNS_SUBDOMAIN).is_match(&lower) {
+        format!("use lower-case letters, digits and `-`: `{lower}`")
+    } else {
+        "use lower-case letters, digits and `-`, starting and ending with a letter or digit"
+            .to_owned()
+    }
+}
+
+fn check_hostname(s: &str) -> Result<(), ValueError> {
+    if regex!(HOSTNAME).is_match(s) && s.split('.').all(|l| l.len() <= 63) {
+        return Ok(());
+    }
+    let help = if let Some((_, rest)) = s.split_once("://") {
+        format!(
+            "write the host only, without the scheme: `{}`",
+            host_part(rest)
+        )
+    } else if s.contains(['/', ':']) {
+        format!(
+            "write the host only, without port or path: `{}`",
+            host_part(s)
+        )
+    } else if !s.contains('.') {
+        "use a fully qualified name such as `my-model.ml.example.com`".to_owned()
+    } else {
+        "use lower-case letters, digits, `-` and `.` (a leading `*.` is a wildcard)".to_owned()
+    };
+    Err(ValueError::new(
+        format!("{} is not a host name", quoted(s)),
+        help,
+    ))
+}
+
+fn host_part(s: &str) -> &str {
+    s.split(['/', ':']).next().unwrap_or(s)
+}
+
+fn check_env_var(s: &str) -> Result<(), ValueError> {
+    if regex!(ENV_VAR).is_match(s) {
+        return Ok(());
+    }
+    let fixed: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Err(ValueError::new(
+        format!("{} is not an environment variable name", quoted(s)),
+        format!("use letters, digits and `_`, not starting with a digit, e.g. `{fixed}`"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        for ok in ["a", "digits", "image-tagging", "a1", &"a".repeat(63)] {
+            assert!(ok.parse::<ModelName>().is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(bad.parse::<ModelName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_hint_suggests_lower_case() {
+        let err = "Image_Tagging".parse::<ModelName>().unwrap_err();
+        assert_eq!(
+            err.help,
+            "use lower-case letters, digits and `-`: `image-tagging`"
+        );
+    }
+
+    #[test]
+    fn subdomains() {
+        assert!("hotel-photos.v2".parse::<ResourceName>().is_ok());
+        assert!("hotel..photos".parse::<ResourceName>().is_err());
+    }
+
+    #[test]
+    fn hostnames() {
+        for ok in ["a.example.com", "*.ml.example.com", "x-1.y"] {
+            assert!(ok.parse::<Hostname>().is_ok(), "{ok}");
+        }
+        let err = "https://a.example.com/x".parse::<Hostname>().unwrap_err();
+        assert_eq!(
+            err.help,
+            "write the host only, without the scheme: `a.example.com`"
+        );
+        let err = "a.example.com:8080".parse::<Hostname>().unwrap_err();
+        assert!(err.help.contains("`a.example.com`"));
+        assert!("localhost".parse::<Hostname>().is_err());
+        assert!("A.example.com".parse::<Hostname>().is_err());
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert!("EPOCHS".parse::<EnvVarName>().is_ok());
+        assert!("_x1".parse::<EnvVarName>().is_ok());
+        let err = "learning-rate".parse::<EnvVarName>().unwrap_err();
+        assert!(err.help.contains("`LEARNING_RATE`"));
+        assert!("1X".parse::<EnvVarName>().is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! Paths: where data is mounted in the training container (`MountPath`) and
+//! the path prefix a model is routed at (`UrlPath`).
+
+use super::{ValueError, quoted, regex, string_value};
+
+/// Absolute, no empty, `.` or `..` segments, no trailing slash.
+const MOUNT_PATH: &str = r"^(/[A-Za-z0-9_@+=,~-][A-Za-z0-9._@+=,~-]*)+$";
+/// `/`, or `/`-separated segments of URL path characters.
+const URL_PATH: &str = r"^/([A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?)?$";
+
+/// Directories of the training container modelctl owns.
+const RESERVED_MOUNTS: [&str; 3] = ["/workspace", "/etc/modelctl", "/tmp"];
+
+string_value!(
+    /// An absolute path in the training container (`/data`). Must not be `/`,
+    /// contain `.` or `..` segments, or lie under `/workspace`, `/etc/modelctl`
+    /// or `/tmp`, which modelctl uses.
+    MountPath,
+    check = check_mount_path,
+    pattern = Some(MOUNT_PATH),
+    max = 1024,
+    desc = "An absolute path in the container, such as `/data`."
+);
+string_value!(
+    /// A URL path prefix starting with `/` (`/`, `/bidding`).
+    UrlPath,
+    check = check_url_path,
+    pattern = Some(URL_PATH),
+    max = 1024,
+    desc = "A URL path prefix starting with `/`, such as `/` or `/bidding`."
+);
+
+fn check_mount_path(s: &str) -> Result<(), ValueError> {
+    let what = || format!("{} is not a mount path", quoted(s));
+    if !s.starts_with('/') {
+        return Err(ValueError::new(
+            what(),
+            format!("use an absolute path: `/{s}`"),
+        ));
+    }
+    let segments: Vec<&str> = s[1..].split('/').collect();
+    if segments.iter().any(|seg| *seg == "." || *seg == "..") {
+        return Err(ValueError::new(what(), "remove the `.` and `..` segments"));
+    }
+    if s == "/" {
+        return Err(ValueError::new(
+            what(),
+            "mounting over `/` hides the image; use `/data`",
+        ));
+    }
+    if !regex!(MOUNT_PATH).is_match(s) {
+        return Err(ValueError::new(
+            what(),
+            "use `/`-separated names of letters, digits, `-`, `_` and `.` without a trailing `/`",
+        ));
+    }
+    if let Some(dir) = RESERVED_MOUNTS.iter().find(|r| {
+        s == **r
+            || s.strip_prefix(**r)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }) {
+        return Err(ValueError::new(
+            format!("{} is reserved", quoted(s)),
+            format!(
+                "modelctl uses `{dir}` in the training container; mount somewhere else, e.g. `/data`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_url_path(s: &str) -> Result<(), ValueError> {
+    if regex!(URL_PATH).is_match(s) && !s.split('/').any(|seg| seg == "." || seg == "..") {
+        return Ok(());
+    }
+    let help = if !s.starts_with('/') {
+        format!("start the path with `/`: `/{s}`")
+    } else if s.contains(['?', '#']) {
+        "a route path has no query or fragment".to_owned()
+    } else if s.contains("//") {
+        "remove the empty segment (`//`)".to_owned()
+    } else {
+        "use `/`-separated URL path segments, e.g. `/bidding`".to_owned()
+    };
+    Err(ValueError::new(
+        format!("{} is not a URL path", quoted(s)),
+        help,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_paths() {
+        for ok in ["/data", "/mnt/photos-2026", "/data/a_b.c"] {
+            assert!(ok.parse::<MountPath>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "data",
+            "/",
+            "/data/",
+            "/a/../b",
+            "/a//b",
+            "/workspace",
+            "/workspace/x",
+            "/tmp",
+        ] {
+            assert!(bad.parse::<MountPath>().is_err(), "{bad}");
+        }
+        assert!("/workspaces".parse::<MountPath>().is_ok());
+        assert_eq!(
+            "data".parse::<MountPath>().unwrap_err().help,
+            "use an absolute path: `/data`"
+        );
+    }
+
+    #[test]
+    fn url_paths() {
+        for ok in ["/", "/bidding", "/v1/models/", "/a-b/c_d"] {
+            assert!(ok.parse::<UrlPath>().is_ok(), "{ok}");
+        }
+        for bad in ["", "bidding", "/a?b", "//", "/a//b", "/a b", "/../x"] {
+            assert!(bad.parse::<UrlPath>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! minijinja templates written in specs (`train.output`): they must parse and
+//! use only the variables modelctl provides.
+
+use super::{ValueError, quoted, string_value};
+
+/// The variables a template may use: the model's name, the training run's id,
+/// the environment, its namespace and the sweep parameters.
+pub const TEMPLATE_VARIABLES: [&str; 5] = ["model", "run", "env", "namespace", "params"];
+
+string_value!(
+    /// A minijinja template over `model`, `run`, `env`, `namespace` and
+    /// `params` (`s3://ml-models/{{ model }}/{{ run }}`).
+    Template,
+    check = check_template,
+    pattern = None,
+    max = 4096,
+    desc = "A minijinja template over `model`, `run`, `env`, `namespace` and `params`."
+);
+
+fn check_template(s: &str) -> Result<(), ValueError> {
+    let env = minijinja::Environment::new();
+    let tmpl = env.template_from_str(s).map_err(|e| {
+        ValueError::new(
+            format!(
+                "{} is not a valid template: {}",
+                quoted(s),
+                e.detail().unwrap_or("syntax error")
+            ),
+            "write variables as `{{ run }}`; see https://docs.rs/minijinja for the syntax",
+        )
+    })?;
+    let mut unknown: Vec<String> = tmpl
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !TEMPLATE_VARIABLES.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        return Err(ValueError::new(
+            format!("template uses unknown variable `{first}`"),
+            format!("the variables are {}", list(&TEMPLATE_VARIABLES)),
+        ));
+    }
+    Ok(())
+}
+
+fn list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Template {
+    /// Whether the template reads the sweep parameters (`params`).
+    pub fn uses_params(&self) -> bool {
+        let env = minijinja::Environment::new();
+        env.template_from_str(self.as_str())
+            .map(|t| t.undeclared_variables(false).contains("params"))
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_variables_pass() {
+        let t: Template = "s3://m/{{ model }}/{{ env }}/{{ run }}".parse().unwrap();
+        assert!(!t.uses_params());
+        let t: Template = "s3://m/{{ params['learning-rate'] }}".parse().unwrap();
+        assert!(t.uses_params());
+    }
+
+    #[test]
+    fn unknown_variable_is_named() {
+        let err = "s3://m/{{ runid }}".parse::<Template>().unwrap_err();
+        assert_eq!(err.message, "template uses unknown variable `runid`");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let err = "s3://m/{{ run ".parse::<Template>().unwrap_err();
+        assert!(
+            err.message.contains("is not a valid template"),
+            "{}",
+            err.message
+        );
+    }
+}
