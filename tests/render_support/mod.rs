@@ -1,0 +1,118 @@
+//! Shared by the render, compile and diff tests: the fixture repositories,
+//! loading them, rendering them to text, and running the binary.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use modelctl::compile::{Manifest, render_env, render_files};
+use modelctl_spec::{Repo, load_repo};
+
+/// The example repository at the crate root.
+pub fn example_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every fixture repository under `tests/fixtures/render/`, by name.
+pub fn fixtures() -> Vec<(String, PathBuf)> {
+    let dir = example_root().join("tests/fixtures/render");
+    let mut out: Vec<(String, PathBuf)> = fs::read_dir(&dir)
+        .expect("tests/fixtures/render exists")
+        .map(|e| e.expect("readable fixture entry").path())
+        .filter(|p| p.join("modelctl.toml").is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no fixtures under {}", dir.display());
+    out
+}
+
+/// Every repository the object tests check: the example repo and the fixtures.
+pub fn all_repos() -> Vec<(String, Repo)> {
+    let mut repos = vec![("example".to_owned(), load(&example_root()))];
+    repos.extend(fixtures().into_iter().map(|(name, dir)| (name, load(&dir))));
+    repos
+}
+
+/// Loads a repository that must be valid.
+pub fn load(root: &Path) -> Repo {
+    load_repo(root).unwrap_or_else(|e| panic!("{} is invalid:\n{e}", root.display()))
+}
+
+/// Every manifest of every environment, with the environment's name.
+pub fn manifests(repo: &Repo) -> Vec<(String, Manifest)> {
+    let mut out = Vec::new();
+    for env in repo.config.env_names() {
+        for m in render_env(repo, env).expect("environment exists") {
+            out.push((env.to_owned(), m));
+        }
+    }
+    out
+}
+
+/// Every generated file of every environment as one text: `=== env/path`
+/// headers followed by the file's bytes.
+pub fn rendered_text(repo: &Repo) -> String {
+    let mut text = String::new();
+    for env in repo.config.env_names() {
+        for (path, body) in render_files(repo, env).expect("environment exists") {
+            text.push_str(&format!("=== {env}/{}\n", path.display()));
+            text.push_str(&body);
+        }
+    }
+    text
+}
+
+/// Copies `modelctl.toml` and `models/` of `from` into `to`.
+pub fn copy_repo(from: &Path, to: &Path) {
+    fs::create_dir_all(to.join("models")).unwrap();
+    fs::copy(from.join("modelctl.toml"), to.join("modelctl.toml")).unwrap();
+    for entry in fs::read_dir(from.join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, to.join("models").join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// Runs `modelctl -C root args…`.
+pub fn modelctl(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelctl"))
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("modelctl runs")
+}
+
+/// The exit code of a finished command.
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.push((
+                    path.strip_prefix(base).unwrap().to_path_buf(),
+                    fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
