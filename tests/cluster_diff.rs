@@ -10,7 +10,16 @@ use modelctl::cluster::diff::{Change, DiffOptions, diff};
 use modelctl::cluster::report::{ReportFormat, render};
 use modelctl::cluster::{ClusterError, Target};
 
-const KINDS: &[&str] = &["namespace", "configmap", "service", "deployment", "hpa", "pdb", "httproute", "job"];
+const KINDS: &[&str] = &[
+    "namespace",
+    "configmap",
+    "service",
+    "deployment",
+    "hpa",
+    "pdb",
+    "httproute",
+    "job",
+];
 
 fn target() -> Target {
     Target {
@@ -21,12 +30,31 @@ fn target() -> Target {
 
 /// Every PATCH the double saw is a server-side apply dry run by modelctl.
 fn assert_dry_run_applies(double: &KubeDouble) {
-    let patches: Vec<_> = double.requests().into_iter().filter(|r| r.method == "PATCH").collect();
+    let patches: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
     assert!(!patches.is_empty());
     for r in patches {
-        assert_eq!(r.content_type.as_deref(), Some("application/apply-patch+yaml"), "{}", r.path);
-        assert_eq!(r.query.get("fieldManager").map(String::as_str), Some("modelctl"), "{}", r.path);
-        assert_eq!(r.query.get("dryRun").map(String::as_str), Some("All"), "{}", r.path);
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/apply-patch+yaml"),
+            "{}",
+            r.path
+        );
+        assert_eq!(
+            r.query.get("fieldManager").map(String::as_str),
+            Some("modelctl"),
+            "{}",
+            r.path
+        );
+        assert_eq!(
+            r.query.get("dryRun").map(String::as_str),
+            Some("All"),
+            "{}",
+            r.path
+        );
         assert_eq!(r.query.get("force"), None, "{}", r.path);
     }
 }
@@ -38,20 +66,29 @@ async fn new_objects_are_shown_whole() {
         double.record(&format!("02-ssa-dryrun-create-{kind}"));
     }
     let objects = fixtures::rendered(KINDS);
-    let report = diff(&double.cluster().await, &target(), &objects, &DiffOptions::default())
-        .await
-        .expect("diff runs");
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &objects,
+        &DiffOptions::default(),
+    )
+    .await
+    .expect("diff runs");
 
     // The namespace exists in the double; everything else is new.
     let changes: Vec<Change> = report.objects.iter().map(|o| o.change).collect();
     assert_eq!(changes[0], Change::Unchanged);
-    assert!(changes[1..].iter().all(|c| *c == Change::Create), "{changes:?}");
+    assert!(
+        changes[1..].iter().all(|c| *c == Change::Create),
+        "{changes:?}"
+    );
     assert!(report.has_changes() && !report.has_errors());
     // Each dry run is exactly the recorded request.
     for kind in &KINDS[1..] {
         let recorded = fixtures::load(&format!("02-ssa-dryrun-create-{kind}")).request;
         let sent = double.requests().into_iter().find(|r| r.matches(&recorded));
-        let sent = sent.unwrap_or_else(|| panic!("no request like {} {}", recorded.method, recorded.path));
+        let sent =
+            sent.unwrap_or_else(|| panic!("no request like {} {}", recorded.method, recorded.path));
         assert_eq!(sent.body, recorded.body, "{kind}");
     }
     assert_dry_run_applies(&double);
@@ -66,9 +103,14 @@ async fn unchanged_objects_give_an_empty_diff() {
     for kind in KINDS {
         double.record(&format!("04-ssa-dryrun-unchanged-{kind}"));
     }
-    let report = diff(&double.cluster().await, &target(), &fixtures::rendered(KINDS), &DiffOptions::default())
-        .await
-        .expect("diff runs");
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &fixtures::rendered(KINDS),
+        &DiffOptions::default(),
+    )
+    .await
+    .expect("diff runs");
     let changed: Vec<String> = report
         .objects
         .iter()
@@ -83,28 +125,73 @@ async fn unchanged_objects_give_an_empty_diff() {
 #[tokio::test]
 async fn changed_objects_show_a_unified_diff_without_server_fields() {
     let double = KubeDouble::start().await;
-    let kinds = ["configmap", "deployment-image", "hpa-maxreplicas", "httproute", "pdb", "service"];
-    double.seed(fixtures::live(&["configmap", "deployment", "hpa", "httproute", "pdb", "service"]));
+    let kinds = [
+        "configmap",
+        "deployment-image",
+        "hpa-maxreplicas",
+        "httproute",
+        "pdb",
+        "service",
+    ];
+    double.seed(fixtures::live(&[
+        "configmap",
+        "deployment",
+        "hpa",
+        "httproute",
+        "pdb",
+        "service",
+    ]));
     let mut objects = Vec::new();
     for kind in kinds {
         let stem = format!("04-ssa-dryrun-change-{kind}");
         double.record(&stem);
         objects.push(fixtures::request_body(&stem));
     }
-    let report = diff(&double.cluster().await, &target(), &objects, &DiffOptions::default())
-        .await
-        .expect("diff runs");
-    assert!(report.objects.iter().all(|o| o.change == Change::Update), "{report:#?}");
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &objects,
+        &DiffOptions::default(),
+    )
+    .await
+    .expect("diff runs");
+    assert!(
+        report.objects.iter().all(|o| o.change == Change::Update),
+        "{report:#?}"
+    );
     let deployment = &report.objects[1].diff;
-    assert!(deployment.contains("-        image: registry.example.com/ml/model-server:0.1.0"), "{deployment}");
-    assert!(deployment.contains("+        image: registry.example.com/ml/model-server:0.2.0"), "{deployment}");
+    assert!(
+        deployment.contains("-        image: registry.example.com/ml/model-server:0.1.0"),
+        "{deployment}"
+    );
+    assert!(
+        deployment.contains("+        image: registry.example.com/ml/model-server:0.2.0"),
+        "{deployment}"
+    );
     for o in &report.objects {
-        for noise in ["generation", "resourceVersion", "managedFields", "observedGeneration", "time:"] {
-            assert!(!o.diff.contains(noise), "{} diff mentions {noise}:\n{}", o.key, o.diff);
+        for noise in [
+            "generation",
+            "resourceVersion",
+            "managedFields",
+            "observedGeneration",
+            "time:",
+        ] {
+            assert!(
+                !o.diff.contains(noise),
+                "{} diff mentions {noise}:\n{}",
+                o.key,
+                o.diff
+            );
         }
     }
-    insta::assert_snapshot!("cluster_diff_changed_objects", render(&report, ReportFormat::Text { color: false }));
-    insta::assert_snapshot!("cluster_diff_changed_markdown", render(&report, ReportFormat::Markdown));
+    insta::assert_snapshot!(
+        "cluster_diff_changed_objects",
+        render(&report, ReportFormat::Text { color: false })
+    );
+    insta::assert_snapshot!(
+        "cluster_diff_changed_markdown",
+        render(&report, ReportFormat::Markdown)
+    );
 }
 
 #[tokio::test]
@@ -113,16 +200,33 @@ async fn secret_values_are_masked_but_changes_are_visible() {
     double.seed([fixtures::response_body("13-secret-get")]);
     double.record("13-secret-ssa-dryrun-change");
     let object = fixtures::request_body("13-secret-ssa-dryrun-change");
-    let report = diff(&double.cluster().await, &target(), &[object.clone()], &DiffOptions::default())
-        .await
-        .expect("diff runs");
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        std::slice::from_ref(&object),
+        &DiffOptions::default(),
+    )
+    .await
+    .expect("diff runs");
     let shown = render(&report, ReportFormat::Json);
     assert_eq!(report.objects[0].change, Change::Update);
-    assert!(report.objects[0].diff.contains("*** (before)"), "{}", report.objects[0].diff);
+    assert!(
+        report.objects[0].diff.contains("*** (before)"),
+        "{}",
+        report.objects[0].diff
+    );
     assert!(report.objects[0].diff.contains("*** (after)"));
     let live = fixtures::response_body("13-secret-get");
-    for value in live["data"].as_object().unwrap().values().chain(object["data"].as_object().unwrap().values()) {
-        assert!(!shown.contains(value.as_str().unwrap()), "secret value leaked: {value}");
+    for value in live["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .chain(object["data"].as_object().unwrap().values())
+    {
+        assert!(
+            !shown.contains(value.as_str().unwrap()),
+            "secret value leaked: {value}"
+        );
     }
 }
 
@@ -132,7 +236,14 @@ async fn unchanged_secret_shows_no_difference() {
     double.seed([fixtures::response_body("13-secret-get")]);
     double.record("13-secret-ssa-dryrun-unchanged");
     let object = fixtures::request_body("13-secret-ssa-dryrun-unchanged");
-    let report = diff(&double.cluster().await, &target(), &[object], &DiffOptions::default()).await.unwrap();
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &[object],
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.objects[0].change, Change::Unchanged);
     assert!(report.objects[0].after.contains("'***'") || report.objects[0].after.contains("***"));
 }
@@ -142,11 +253,21 @@ async fn conflict_with_another_manager_names_it_and_the_field() {
     let double = KubeDouble::start().await;
     double.record("05-conflict-deployment-2b-modelctl-409-dryrun");
     let object = fixtures::request_body("05-conflict-deployment-2b-modelctl-409-dryrun");
-    let report = diff(&double.cluster().await, &target(), &[object], &DiffOptions::default()).await.unwrap();
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &[object],
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.errors.len(), 1);
     let error = &report.errors[0].error;
     assert!(error.contains("\"other-team\""), "{error}");
-    assert!(error.contains(".spec.template.spec.containers[name=\"server\"].image"), "{error}");
+    assert!(
+        error.contains(".spec.template.spec.containers[name=\"server\"].image"),
+        "{error}"
+    );
     assert!(error.contains("--force-conflicts"), "{error}");
 }
 
@@ -158,9 +279,13 @@ async fn invalid_object_names_the_object_and_every_field() {
     let multiple = fixtures::request_body("06-invalid-deployment-multiple-causes");
     let unknown = fixtures::request_body("06-invalid-deployment-unknown-field");
     let cluster = double.cluster().await;
-    let report = diff(&cluster, &target(), &[multiple], &DiffOptions::default()).await.unwrap();
+    let report = diff(&cluster, &target(), &[multiple], &DiffOptions::default())
+        .await
+        .unwrap();
     insta::assert_snapshot!("cluster_diff_invalid_object", &report.errors[0].error);
-    let report = diff(&cluster, &target(), &[unknown], &DiffOptions::default()).await.unwrap();
+    let report = diff(&cluster, &target(), &[unknown], &DiffOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         report.errors[0].error,
         "Deployment ml/digits is invalid:\n  spec.replica: field not declared in schema"
@@ -174,8 +299,19 @@ async fn missing_crd_gives_one_message_per_kind() {
     let route = fixtures::request_body("02-ssa-dryrun-create-httproute");
     let mut canary = route.clone();
     canary["metadata"]["name"] = "digits-canary".into();
-    let objects = vec![fixtures::request_body("02-ssa-dryrun-create-service"), route, canary];
-    let report = diff(&double.cluster().await, &target(), &objects, &DiffOptions::default()).await.unwrap();
+    let objects = vec![
+        fixtures::request_body("02-ssa-dryrun-create-service"),
+        route,
+        canary,
+    ];
+    let report = diff(
+        &double.cluster().await,
+        &target(),
+        &objects,
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.missing_kinds.len(), 1);
     assert_eq!(report.missing_kinds[0].kind, "HTTPRoute");
     assert_eq!(report.missing_kinds[0].objects.len(), 2);
@@ -184,7 +320,11 @@ async fn missing_crd_gives_one_message_per_kind() {
     let text = render(&report, ReportFormat::Text { color: false });
     assert_eq!(text.matches("not served").count(), 1, "{text}");
     // Discovery of the group version was asked once, not once per object.
-    let asked = double.requests().iter().filter(|r| r.path == "/apis/gateway.networking.k8s.io/v1").count();
+    let asked = double
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/apis/gateway.networking.k8s.io/v1")
+        .count();
     assert_eq!(asked, 1);
 }
 
@@ -193,9 +333,16 @@ async fn rbac_denial_names_verb_resource_and_namespace() {
     let double = KubeDouble::start().await;
     let cluster = double.cluster_as("unprivileged").await;
     let objects = fixtures::rendered(&["deployment"]);
-    let err = diff(&cluster, &target(), &objects, &DiffOptions::default()).await.unwrap_err();
+    let err = diff(&cluster, &target(), &objects, &DiffOptions::default())
+        .await
+        .unwrap_err();
     match &err {
-        ClusterError::Forbidden { verb, resource, namespace, .. } => {
+        ClusterError::Forbidden {
+            verb,
+            resource,
+            namespace,
+            ..
+        } => {
             assert!(matches!(verb.as_deref(), Some("get" | "patch")), "{verb:?}");
             assert_eq!(resource.as_deref(), Some("deployments.apps"));
             assert_eq!(namespace.as_deref(), Some("ml"));
@@ -209,7 +356,10 @@ async fn rbac_denial_names_verb_resource_and_namespace() {
 async fn recorded_forbidden_answer_is_understood() {
     let double = KubeDouble::start().await;
     let recorded = fixtures::load("08-forbidden-ssa-dryrun-deployment");
-    let message = recorded.response.body["message"].as_str().unwrap().to_owned();
+    let message = recorded.response.body["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let status: kube::core::Status = serde_json::from_value(recorded.response.body).unwrap();
     let err = ClusterError::classify(kube::Error::Api(Box::new(status)), None, "applying");
     assert_eq!(
@@ -223,9 +373,14 @@ async fn recorded_forbidden_answer_is_understood() {
 async fn unknown_token_is_unauthorized() {
     let double = KubeDouble::start().await;
     let cluster = double.cluster_as("invalid").await;
-    let err = diff(&cluster, &target(), &fixtures::rendered(&["deployment"]), &DiffOptions::default())
-        .await
-        .unwrap_err();
+    let err = diff(
+        &cluster,
+        &target(),
+        &fixtures::rendered(&["deployment"]),
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, ClusterError::Unauthorized), "{err:?}");
 }
 
@@ -236,12 +391,35 @@ async fn missing_namespace_that_is_rendered_too_counts_as_create() {
     namespace["metadata"]["name"] = "ml-staging".into();
     let mut deployment = fixtures::request_body("02-ssa-dryrun-create-deployment");
     deployment["metadata"]["namespace"] = "ml-staging".into();
-    let staging = Target { env: "staging".into(), namespace: "ml-staging".into() };
-    let report = diff(&double.cluster().await, &staging, &[namespace, deployment.clone()], &DiffOptions::default())
-        .await
-        .unwrap();
-    assert!(report.objects.iter().all(|o| o.change == Change::Create), "{report:#?}");
+    let staging = Target {
+        env: "staging".into(),
+        namespace: "ml-staging".into(),
+    };
+    let report = diff(
+        &double.cluster().await,
+        &staging,
+        &[namespace, deployment.clone()],
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.objects.iter().all(|o| o.change == Change::Create),
+        "{report:#?}"
+    );
     // Without the Namespace object it is an error naming the namespace.
-    let report = diff(&double.cluster().await, &staging, &[deployment], &DiffOptions::default()).await.unwrap();
-    assert!(report.errors[0].error.contains("namespace \"ml-staging\" does not exist"), "{report:#?}");
+    let report = diff(
+        &double.cluster().await,
+        &staging,
+        &[deployment],
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.errors[0]
+            .error
+            .contains("namespace \"ml-staging\" does not exist"),
+        "{report:#?}"
+    );
 }

@@ -43,9 +43,7 @@ impl Cluster {
                     })?
             }
             None => Config::infer().await.map_err(|e| ClusterError::NoCluster {
-                reason: format!(
-                    "{e} (set KUBECONFIG, pass --context, or run inside a cluster)"
-                ),
+                reason: format!("{e} (set KUBECONFIG, pass --context, or run inside a cluster)"),
             })?,
         };
         Self::from_config(config)
@@ -144,7 +142,10 @@ impl Cluster {
     ) -> Result<(Api<DynamicObject>, bool), ClusterError> {
         let (ar, caps) = self.resource(api_version, kind).await?;
         Ok(match caps.scope {
-            Scope::Namespaced => (Api::namespaced_with(self.client.clone(), namespace, &ar), true),
+            Scope::Namespaced => (
+                Api::namespaced_with(self.client.clone(), namespace, &ar),
+                true,
+            ),
             Scope::Cluster => (Api::all_with(self.client.clone(), &ar), false),
         })
     }

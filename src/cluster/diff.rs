@@ -150,16 +150,14 @@ pub async fn diff(
         match outcome {
             Ok(found) => report.objects.push(found),
             Err(ClusterError::KindNotServed { kind, api_version }) => {
-                missing
-                    .entry((kind, api_version))
-                    .or_default()
-                    .extend(key);
+                missing.entry((kind, api_version)).or_default().extend(key);
             }
             // The namespace is rendered too and does not exist yet: the
             // object would be created along with it.
-            Err(ClusterError::NamespaceMissing { namespace, object: k })
-                if new_namespaces.contains(&namespace) =>
-            {
+            Err(ClusterError::NamespaceMissing {
+                namespace,
+                object: k,
+            }) if new_namespaces.contains(&namespace) => {
                 report.objects.push(create(k, object));
             }
             Err(err) if err.is_per_object() => report.errors.push(ObjectFailure {
@@ -194,9 +192,14 @@ pub async fn preview(
         params = params.force();
     }
     let patch = Patch::Apply(object);
-    let (live, merged) = futures::join!(api.get_opt(&key.name), api.patch(&key.name, &params, &patch));
-    let merged = merged.map_err(|e| ClusterError::classify(e, Some(&key), &format!("dry-run apply of {key}")))?;
-    let live = live.map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
+    let (live, merged) = futures::join!(
+        api.get_opt(&key.name),
+        api.patch(&key.name, &params, &patch)
+    );
+    let merged = merged
+        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("dry-run apply of {key}")))?;
+    let live =
+        live.map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
     let Some(live) = live else {
         return Ok(create(key, object));
     };

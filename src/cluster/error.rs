@@ -42,10 +42,12 @@ pub enum ClusterError {
     Unreachable {
         /// The transport error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// 401: the server does not know the credentials.
-    #[error("the API server rejected the credentials (401 Unauthorized); check the kubeconfig user or refresh its token")]
+    #[error(
+        "the API server rejected the credentials (401 Unauthorized); check the kubeconfig user or refresh its token"
+    )]
     Unauthorized,
     /// 403: RBAC denies one verb on one resource.
     #[error("{}", forbidden_message(user, verb, resource, namespace, message))]
@@ -87,7 +89,9 @@ pub enum ClusterError {
         api_version: String,
     },
     /// The object's namespace does not exist.
-    #[error("{object}: namespace {namespace:?} does not exist; create it or render it with the environment")]
+    #[error(
+        "{object}: namespace {namespace:?} does not exist; create it or render it with the environment"
+    )]
     NamespaceMissing {
         /// The object.
         object: ObjectKey,
@@ -112,7 +116,7 @@ pub enum ClusterError {
         context: String,
         /// The error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Several objects failed in the same step.
     #[error("{}", several(.0))]
@@ -207,12 +211,14 @@ impl ClusterError {
         let status = match err {
             kube::Error::Api(status) => status,
             kube::Error::HyperError(_) | kube::Error::Service(_) => {
-                return ClusterError::Unreachable { source: err };
+                return ClusterError::Unreachable {
+                    source: Box::new(err),
+                };
             }
             other => {
                 return ClusterError::Client {
                     context: doing.to_owned(),
-                    source: other,
+                    source: Box::new(other),
                 };
             }
         };
@@ -281,8 +287,16 @@ fn from_status(status: Status, object: Option<&ObjectKey>, doing: &str) -> Clust
         },
         // Server-side apply rejects fields it cannot type (unknown fields,
         // malformed quantities) with a 500 and no reason.
-        500 if object.is_some() && status.message.starts_with("failed to create typed patch object") => {
-            let message = status.message.rsplit("): ").next().unwrap_or(&status.message);
+        500 if object.is_some()
+            && status
+                .message
+                .starts_with("failed to create typed patch object") =>
+        {
+            let message = status
+                .message
+                .rsplit("): ")
+                .next()
+                .unwrap_or(&status.message);
             ClusterError::Invalid {
                 object: object.cloned().unwrap_or_default(),
                 causes: vec![split_field(message)],
@@ -318,7 +332,11 @@ fn split_field(message: &str) -> FieldError {
 }
 
 fn conflicts(status: &Status) -> Vec<FieldConflict> {
-    let causes = status.details.as_ref().map(|d| d.causes.as_slice()).unwrap_or_default();
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default();
     let found: Vec<FieldConflict> = causes
         .iter()
         .filter(|c| c.reason == "FieldManagerConflict")
@@ -338,7 +356,11 @@ fn conflicts(status: &Status) -> Vec<FieldConflict> {
 }
 
 fn invalid_causes(status: &Status) -> Vec<FieldError> {
-    let causes = status.details.as_ref().map(|d| d.causes.as_slice()).unwrap_or_default();
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default();
     let found: Vec<FieldError> = causes
         .iter()
         .map(|c| FieldError {
@@ -370,9 +392,12 @@ fn parse_forbidden(message: &str) -> ClusterError {
         let at = message.find(marker)? + marker.len();
         quoted(&message[at..])
     };
-    let verb = message
-        .find("\" cannot ")
-        .and_then(|at| message[at + 9..].split_whitespace().next().map(str::to_owned));
+    let verb = message.find("\" cannot ").and_then(|at| {
+        message[at + 9..]
+            .split_whitespace()
+            .next()
+            .map(str::to_owned)
+    });
     let resource = after("resource ").map(|r| match after("in API group ") {
         Some(group) if !group.is_empty() => format!("{r}.{group}"),
         _ => r,
@@ -406,7 +431,9 @@ mod tests {
         let err = parse_forbidden(
             "deployments.apps is forbidden: User \"unprivileged\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope",
         );
-        assert!(matches!(err, ClusterError::Forbidden { namespace: None, ref verb, .. } if verb.as_deref() == Some("list")));
+        assert!(
+            matches!(err, ClusterError::Forbidden { namespace: None, ref verb, .. } if verb.as_deref() == Some("list"))
+        );
     }
 
     #[test]

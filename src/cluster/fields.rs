@@ -210,9 +210,15 @@ mod tests {
     #[test]
     fn shared_list_items_stay() {
         let paths = owned_by_others_only(&object());
-        let item: FieldPath = ["f:spec", "f:template", "f:spec", "f:containers", "k:{\"name\":\"server\"}"]
-            .map(str::to_owned)
-            .to_vec();
+        let item: FieldPath = [
+            "f:spec",
+            "f:template",
+            "f:spec",
+            "f:containers",
+            "k:{\"name\":\"server\"}",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         assert!(!paths.contains(&item));
     }
 }

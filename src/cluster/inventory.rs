@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::api::{Api, Patch, PatchParams};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use super::connect::Cluster;
@@ -52,7 +52,10 @@ pub async fn read(cluster: &Cluster, target: &Target) -> Result<BTreeSet<ObjectK
             return Err(ClusterError::classify(
                 err,
                 None,
-                &format!("reading the inventory ConfigMap {}/{name}", target.namespace),
+                &format!(
+                    "reading the inventory ConfigMap {}/{name}",
+                    target.namespace
+                ),
             ));
         }
     };
@@ -99,7 +102,10 @@ pub async fn write(
             ClusterError::classify(
                 err,
                 None,
-                &format!("writing the inventory ConfigMap {}/{name}", target.namespace),
+                &format!(
+                    "writing the inventory ConfigMap {}/{name}",
+                    target.namespace
+                ),
             )
         })?;
     Ok(())

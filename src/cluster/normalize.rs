@@ -56,20 +56,21 @@ pub fn mask_secret(before: Option<&mut Value>, after: &mut Value) {
         .map(|b| secret_values(b))
         .unwrap_or_default();
     let after_data = secret_values(after);
-    let mask = |object: &mut Value, own: &Map<String, Value>, other: &Map<String, Value>, side: &str| {
-        for field in ["data", "stringData"] {
-            if let Some(map) = object.get_mut(field).and_then(Value::as_object_mut) {
-                for (key, value) in map.iter_mut() {
-                    let changed = other.get(key).is_some_and(|o| Some(o) != own.get(key));
-                    *value = if changed {
-                        Value::String(format!("{MASK} ({side})"))
-                    } else {
-                        Value::String(MASK.to_owned())
-                    };
+    let mask =
+        |object: &mut Value, own: &Map<String, Value>, other: &Map<String, Value>, side: &str| {
+            for field in ["data", "stringData"] {
+                if let Some(map) = object.get_mut(field).and_then(Value::as_object_mut) {
+                    for (key, value) in map.iter_mut() {
+                        let changed = other.get(key).is_some_and(|o| Some(o) != own.get(key));
+                        *value = if changed {
+                            Value::String(format!("{MASK} ({side})"))
+                        } else {
+                            Value::String(MASK.to_owned())
+                        };
+                    }
                 }
             }
-        }
-    };
+        };
     if let Some(before) = before {
         mask(before, &before_data, &after_data, "before");
     }
@@ -93,12 +94,15 @@ fn secret_values(object: &Value) -> Map<String, Value> {
 
 /// Standard base64 with padding, as Kubernetes stores Secret data.
 fn base64_encode(text: &str) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -146,7 +150,10 @@ mod tests {
 
     #[test]
     fn string_data_compares_as_base64() {
-        assert_eq!(base64_encode("AKIAIOSFODNN7EXAMPLE"), "QUtJQUlPU0ZPRE5ON0VYQU1QTEU=");
+        assert_eq!(
+            base64_encode("AKIAIOSFODNN7EXAMPLE"),
+            "QUtJQUlPU0ZPRE5ON0VYQU1QTEU="
+        );
         let mut before = json!({"kind": "Secret", "data": {"a": "MQ=="}});
         let mut after = json!({"kind": "Secret", "stringData": {"a": "1"}});
         mask_secret(Some(&mut before), &mut after);

@@ -69,7 +69,10 @@ async fn list_managed(
             ClusterError::classify(
                 err,
                 None,
-                &format!("listing {kind} ({api_version}) in namespace {}", target.namespace),
+                &format!(
+                    "listing {kind} ({api_version}) in namespace {}",
+                    target.namespace
+                ),
             )
         })?;
     Ok(list
@@ -102,6 +105,10 @@ pub async fn delete(cluster: &Cluster, key: &ObjectKey, dry_run: bool) -> Result
     match api.delete(&key.name, &params).await {
         Ok(_) => Ok(()),
         Err(err) if super::error::is_not_found(&err) => Ok(()),
-        Err(err) => Err(ClusterError::classify(err, Some(key), &format!("deleting {key}"))),
+        Err(err) => Err(ClusterError::classify(
+            err,
+            Some(key),
+            &format!("deleting {key}"),
+        )),
     }
 }

@@ -43,7 +43,12 @@ pub fn summary(report: &DiffReport) -> String {
         count(Change::Unchanged),
         report.prune.len()
     );
-    let failed = report.errors.len() + report.missing_kinds.iter().map(|m| m.objects.len()).sum::<usize>();
+    let failed = report.errors.len()
+        + report
+            .missing_kinds
+            .iter()
+            .map(|m| m.objects.len())
+            .sum::<usize>();
     if failed > 0 {
         let _ = write!(out, ", {failed} failed");
     }
@@ -70,7 +75,11 @@ fn paint(line: &str, color: bool) -> String {
 
 fn text(report: &DiffReport, color: bool) -> String {
     let mut out = String::new();
-    for object in report.objects.iter().filter(|o| o.change != Change::Unchanged) {
+    for object in report
+        .objects
+        .iter()
+        .filter(|o| o.change != Change::Unchanged)
+    {
         let verb = match object.change {
             Change::Create => "create",
             _ => "update",
@@ -82,7 +91,11 @@ fn text(report: &DiffReport, color: bool) -> String {
     }
     for key in &report.prune {
         let line = format!("would prune {key}");
-        let line = if color { format!("\x1b[31m{line}\x1b[0m") } else { line };
+        let line = if color {
+            format!("\x1b[31m{line}\x1b[0m")
+        } else {
+            line
+        };
         let _ = writeln!(out, "{line}");
     }
     for missing in &report.missing_kinds {
@@ -104,13 +117,25 @@ fn text(report: &DiffReport, color: bool) -> String {
 fn markdown(report: &DiffReport) -> String {
     let mut out = String::from("### modelctl diff\n\n");
     let _ = writeln!(out, "{}\n", summary(report));
-    for object in report.objects.iter().filter(|o| o.change != Change::Unchanged) {
+    for object in report
+        .objects
+        .iter()
+        .filter(|o| o.change != Change::Unchanged)
+    {
         let verb = match object.change {
             Change::Create => "create",
             _ => "update",
         };
-        let _ = writeln!(out, "<details><summary>{verb} <code>{}</code></summary>\n", object.key);
-        let _ = writeln!(out, "```diff\n{}```\n</details>\n", fence_safe(&object.diff));
+        let _ = writeln!(
+            out,
+            "<details><summary>{verb} <code>{}</code></summary>\n",
+            object.key
+        );
+        let _ = writeln!(
+            out,
+            "```diff\n{}```\n</details>\n",
+            fence_safe(&object.diff)
+        );
     }
     if !report.prune.is_empty() {
         out.push_str("**Would prune**\n\n");
@@ -131,7 +156,12 @@ fn markdown(report: &DiffReport) -> String {
             );
         }
         for failure in &report.errors {
-            let _ = writeln!(out, "- `{}`:\n  ```\n  {}\n  ```", failure.key, failure.error.replace('\n', "\n  "));
+            let _ = writeln!(
+                out,
+                "- `{}`:\n  ```\n  {}\n  ```",
+                failure.key,
+                failure.error.replace('\n', "\n  ")
+            );
         }
     }
     out

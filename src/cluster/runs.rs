@@ -24,15 +24,30 @@ pub const RUN_LABEL: &str = "modelctl.io/run";
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
 /// The newest training Job of `model` in `namespace`, if any.
-pub async fn latest_run(cluster: &Cluster, namespace: &str, model: &str) -> Result<Option<Job>, ClusterError> {
+pub async fn latest_run(
+    cluster: &Cluster,
+    namespace: &str,
+    model: &str,
+) -> Result<Option<Job>, ClusterError> {
     let api: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
     let selector = format!("{NAME_LABEL}={model},{COMPONENT_LABEL}=train");
     let jobs = api
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|e| ClusterError::classify(e, None, &format!("listing the training Jobs of {model} in {namespace}")))?;
+        .map_err(|e| {
+            ClusterError::classify(
+                e,
+                None,
+                &format!("listing the training Jobs of {model} in {namespace}"),
+            )
+        })?;
     Ok(jobs.items.into_iter().max_by(|a, b| {
-        let key = |j: &Job| (j.metadata.creation_timestamp.clone(), j.metadata.name.clone());
+        let key = |j: &Job| {
+            (
+                j.metadata.creation_timestamp.clone(),
+                j.metadata.name.clone(),
+            )
+        };
         key(a).cmp(&key(b))
     }))
 }
@@ -64,7 +79,10 @@ pub fn adhoc_job(rendered: &Value, suffix: &str) -> Result<Value, ClusterError> 
     let name = format!("{}-{suffix}", base.trim_end_matches('-'));
     let mut job = rendered.clone();
     job["metadata"]["name"] = json!(name);
-    if let Some(labels) = job.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+    if let Some(labels) = job
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
         labels.insert(RUN_LABEL.to_owned(), json!("adhoc"));
     } else {
         job["metadata"]["labels"] = json!({ RUN_LABEL: "adhoc" });
@@ -75,19 +93,29 @@ pub fn adhoc_job(rendered: &Value, suffix: &str) -> Result<Value, ClusterError> 
 
 /// Five lowercase base-36 characters, different on every call.
 pub fn unique_suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let digest = Sha256::digest(format!("{nanos}-{}", std::process::id()).as_bytes());
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    digest.iter().take(5).map(|b| ALPHABET[usize::from(*b) % 36] as char).collect()
+    digest
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[usize::from(*b) % 36] as char)
+        .collect()
 }
 
 /// Creates the run (server-side apply) and returns its key.
 pub async fn start_run(cluster: &Cluster, job: &Value) -> Result<ObjectKey, ClusterError> {
     let key = ObjectKey::of(job)?;
     let api = cluster.api_for(&key).await?;
-    api.patch(&key.name, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(job))
-        .await
-        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
+    api.patch(
+        &key.name,
+        &PatchParams::apply(FIELD_MANAGER),
+        &Patch::Apply(job),
+    )
+    .await
+    .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
     Ok(key)
 }
 
@@ -107,7 +135,10 @@ pub async fn stream_logs(
     let doing = |what: &str| format!("{what} of Job {namespace}/{name}");
     let mut done: BTreeSet<String> = BTreeSet::new();
     loop {
-        let job = jobs.get(name).await.map_err(|e| ClusterError::classify(e, None, &doing("reading")))?;
+        let job = jobs
+            .get(name)
+            .await
+            .map_err(|e| ClusterError::classify(e, None, &doing("reading")))?;
         let progress = job_progress(&job);
         let finished = !matches!(progress, Progress::Pending { .. });
         let list = pods
@@ -116,24 +147,36 @@ pub async fn stream_logs(
             .map_err(|e| ClusterError::classify(e, None, &doing("listing the pods")))?;
         let mut items = list.items;
         items.sort_by_key(|p| (prefix(p), p.metadata.creation_timestamp.clone()));
-        let streams = items.iter().filter(|p| started(p) && !done.contains(&pod_name(p))).map(|pod| async {
-            let pod_name = pod_name(pod);
-            let params = LogParams {
-                container: pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()),
-                follow: follow && !finished,
-                ..LogParams::default()
-            };
-            let tag = prefix(pod);
-            let reader = pods
-                .log_stream(&pod_name, &params)
-                .await
-                .map_err(|e| ClusterError::classify(e, None, &format!("reading the logs of pod {namespace}/{pod_name}")))?;
-            let mut lines = reader.lines();
-            while let Some(line) = lines.try_next().await.map_err(|e| ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}")))? {
-                out(&format!("[{tag}] {line}"));
-            }
-            Ok::<String, ClusterError>(pod_name)
-        });
+        let streams = items
+            .iter()
+            .filter(|p| started(p) && !done.contains(&pod_name(p)))
+            .map(|pod| async {
+                let pod_name = pod_name(pod);
+                let params = LogParams {
+                    container: pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.containers.first())
+                        .map(|c| c.name.clone()),
+                    follow: follow && !finished,
+                    ..LogParams::default()
+                };
+                let tag = prefix(pod);
+                let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
+                    ClusterError::classify(
+                        e,
+                        None,
+                        &format!("reading the logs of pod {namespace}/{pod_name}"),
+                    )
+                })?;
+                let mut lines = reader.lines();
+                while let Some(line) = lines.try_next().await.map_err(|e| {
+                    ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}"))
+                })? {
+                    out(&format!("[{tag}] {line}"));
+                }
+                Ok::<String, ClusterError>(pod_name)
+            });
         let finished_pods: Vec<String> = futures::stream::iter(streams)
             .buffer_unordered(16)
             .try_collect()
@@ -141,10 +184,11 @@ pub async fn stream_logs(
         // A pod whose container ended is read completely; a running one is
         // read again only by a later follow.
         for name in finished_pods {
-            if let Some(pod) = items.iter().find(|p| pod_name(p) == name) {
-                if terminated(pod) || follow {
-                    done.insert(name);
-                }
+            if items
+                .iter()
+                .any(|p| pod_name(p) == name && (follow || terminated(p)))
+            {
+                done.insert(name);
             }
         }
         if finished || !follow {
@@ -172,7 +216,11 @@ fn prefix(pod: &Pod) -> String {
 fn started(pod: &Pod) -> bool {
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
-    pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() && phase != "Pending"
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_some()
+        && phase != "Pending"
 }
 
 fn terminated(pod: &Pod) -> bool {

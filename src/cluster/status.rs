@@ -74,14 +74,22 @@ async fn model_status(
         .into_iter()
         .find(|(k, o)| label(o, COMPONENT_LABEL) == Some("serve") && !k.name.ends_with("-canary"));
     if let Some((key, _)) = serve {
-        let api: Api<Deployment> = Api::namespaced(client.clone(), key.namespace.as_deref().unwrap_or(namespace));
+        let api: Api<Deployment> = Api::namespaced(
+            client.clone(),
+            key.namespace.as_deref().unwrap_or(namespace),
+        );
         let live = api
             .get_opt(&key.name)
             .await
             .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
         if let Some(d) = live {
             row.desired = Some(d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
-            row.ready = Some(d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0));
+            row.ready = Some(
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0),
+            );
             row.model_uri = d
                 .spec
                 .as_ref()
@@ -109,8 +117,10 @@ async fn model_status(
         }
     }
     if let Some((key, _)) = find("HorizontalPodAutoscaler").into_iter().next() {
-        let api: Api<HorizontalPodAutoscaler> =
-            Api::namespaced(client.clone(), key.namespace.as_deref().unwrap_or(namespace));
+        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(
+            client.clone(),
+            key.namespace.as_deref().unwrap_or(namespace),
+        );
         let live = api
             .get_opt(&key.name)
             .await
@@ -118,9 +128,13 @@ async fn model_status(
         row.autoscaler = live.map(|hpa| autoscaler_summary(&hpa));
     }
     if !find("Job").is_empty() {
-        row.last_run = latest_run(cluster, namespace, model)
-            .await?
-            .map(|job| format!("{} {}", job.metadata.name.clone().unwrap_or_default(), run_state(&job)));
+        row.last_run = latest_run(cluster, namespace, model).await?.map(|job| {
+            format!(
+                "{} {}",
+                job.metadata.name.clone().unwrap_or_default(),
+                run_state(&job)
+            )
+        });
     }
     Ok(row)
 }

@@ -39,13 +39,20 @@ pub fn deployment_progress(d: &Deployment) -> Progress {
     let generation = d.metadata.generation.unwrap_or(0);
     let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u64;
     let Some(status) = &d.status else {
-        return Progress::Pending { done: 0, total: desired };
+        return Progress::Pending {
+            done: 0,
+            total: desired,
+        };
     };
     let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u64;
     if let Some(cond) = status.conditions.iter().flatten().find(|c| {
         c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     }) {
-        return Progress::Failed(cond.message.clone().unwrap_or_else(|| "progress deadline exceeded".into()));
+        return Progress::Failed(
+            cond.message
+                .clone()
+                .unwrap_or_else(|| "progress deadline exceeded".into()),
+        );
     }
     let observed = status.observed_generation.unwrap_or(0) >= generation;
     let updated = n(status.updated_replicas);
@@ -63,7 +70,12 @@ pub fn deployment_progress(d: &Deployment) -> Progress {
 
 /// Where a Job stands.
 pub fn job_progress(job: &Job) -> Progress {
-    let total = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1).max(0) as u64;
+    let total = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.completions)
+        .unwrap_or(1)
+        .max(0) as u64;
     let Some(status) = &job.status else {
         return Progress::Pending { done: 0, total };
     };
@@ -96,7 +108,12 @@ pub async fn wait(
 ) -> Result<(), ClusterError> {
     let watched: Vec<&ObjectKey> = keys
         .iter()
-        .filter(|k| matches!((k.api_version.as_str(), k.kind.as_str()), ("apps/v1", "Deployment") | ("batch/v1", "Job")))
+        .filter(|k| {
+            matches!(
+                (k.api_version.as_str(), k.kind.as_str()),
+                ("apps/v1", "Deployment") | ("batch/v1", "Job")
+            )
+        })
         .collect();
     if watched.is_empty() {
         return Ok(());
@@ -109,7 +126,11 @@ pub async fn wait(
     let style = ProgressStyle::with_template("{spinner} {prefix:<40} [{bar:20}] {pos}/{len} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let watches = watched.iter().map(|key| {
-        let bar = bars.add(ProgressBar::new(1).with_style(style.clone()).with_prefix(key.to_string()));
+        let bar = bars.add(
+            ProgressBar::new(1)
+                .with_style(style.clone())
+                .with_prefix(key.to_string()),
+        );
         watch_one(cluster, key, bar, terminal)
     });
     let results = match tokio::time::timeout(timeout, future::join_all(watches)).await {
@@ -130,7 +151,10 @@ pub async fn wait(
     let errors: Vec<ClusterError> = results.into_iter().filter_map(Result::err).collect();
     match errors.len() {
         0 => Ok(()),
-        1 => Err(errors.into_iter().next().unwrap_or(ClusterError::Several(Vec::new()))),
+        1 => Err(errors
+            .into_iter()
+            .next()
+            .unwrap_or(ClusterError::Several(Vec::new()))),
         _ => Err(ClusterError::Several(errors)),
     }
 }
@@ -142,7 +166,10 @@ async fn watch_one(
     bar: ProgressBar,
     terminal: bool,
 ) -> Result<(), ClusterError> {
-    let namespace = key.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let namespace = key
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
     let client = cluster.client().clone();
     let mut last = None;
@@ -175,7 +202,11 @@ async fn watch_one(
             Progress::Ready => Some(Ok(())),
             Progress::Failed(why) => Some(Err(ClusterError::Api {
                 context: key.to_string(),
-                status: super::error::ApiStatus { code: 0, reason: "Failed".into(), message: why },
+                status: super::error::ApiStatus {
+                    code: 0,
+                    reason: "Failed".into(),
+                    message: why,
+                },
             })),
             Progress::Pending { .. } => None,
         }
@@ -183,7 +214,10 @@ async fn watch_one(
     macro_rules! follow {
         ($ty:ty, $progress:expr) => {{
             let api: Api<$ty> = Api::namespaced(client, &namespace);
-            let mut events = watcher(api, config).default_backoff().applied_objects().boxed();
+            let mut events = watcher(api, config)
+                .default_backoff()
+                .applied_objects()
+                .boxed();
             while let Some(event) = events.next().await {
                 match event {
                     Ok(object) => {
@@ -208,20 +242,27 @@ async fn watch_one(
 /// retries with backoff (an expired resourceVersion re-lists).
 fn fatal_watch_error(err: watcher::Error, key: &ObjectKey) -> Result<(), ClusterError> {
     let inner = match err {
-        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
         _ => return Ok(()),
     };
     match &inner {
-        kube::Error::Api(s) if matches!(s.code, 401 | 403) => {
-            Err(ClusterError::classify(inner, Some(key), &format!("watching {key}")))
-        }
+        kube::Error::Api(s) if matches!(s.code, 401 | 403) => Err(ClusterError::classify(
+            inner,
+            Some(key),
+            &format!("watching {key}"),
+        )),
         _ => Ok(()),
     }
 }
 
 /// Why `key` is not ready yet, or `None` when it is.
 pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<String>, ClusterError> {
-    let namespace = key.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let namespace = key
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     let client = cluster.client().clone();
     let classify = |e| ClusterError::classify(e, Some(key), &format!("reading {key}"));
     let (progress, selector) = if key.kind == "Deployment" {
@@ -229,7 +270,11 @@ pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Stri
             .get(&key.name)
             .await
             .map_err(classify)?;
-        let labels = d.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
+        let labels = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.clone())
+            .unwrap_or_default();
         let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         (deployment_progress(&d), selector.join(","))
     } else {
@@ -237,7 +282,10 @@ pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Stri
             .get(&key.name)
             .await
             .map_err(classify)?;
-        (job_progress(&job), format!("batch.kubernetes.io/job-name={}", key.name))
+        (
+            job_progress(&job),
+            format!("batch.kubernetes.io/job-name={}", key.name),
+        )
     };
     let state = match progress {
         Progress::Ready => return Ok(None),
@@ -261,9 +309,14 @@ pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Stri
             .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
             .await
             .map_err(classify)?;
-        for event in found.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")) {
+        for event in found
+            .items
+            .iter()
+            .filter(|e| e.type_.as_deref() == Some("Warning"))
+        {
             reasons.push(format!(
-                "{name}: {} {}",
+                "{} {name}: {} {}",
+                event.involved_object.kind.as_deref().unwrap_or("object"),
                 event.reason.as_deref().unwrap_or(""),
                 event.message.as_deref().unwrap_or("").trim()
             ));
@@ -288,7 +341,12 @@ fn pod_state(pod: &Pod) -> String {
     };
     let phase = status.phase.clone().unwrap_or_else(|| "Unknown".into());
     let mut parts = vec![phase];
-    if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none() {
+    if pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_none()
+    {
         let why = status
             .conditions
             .iter()
@@ -309,7 +367,10 @@ fn pod_state(pod: &Pod) -> String {
                 waiting.message.as_deref().unwrap_or("")
             ));
         } else if !cs.ready {
-            parts.push(format!("container {} not ready (readiness probe not passing yet)", cs.name));
+            parts.push(format!(
+                "container {} not ready (readiness probe not passing yet)",
+                cs.name
+            ));
         }
         if cs.restart_count > 0 {
             parts.push(format!("{} restarts", cs.restart_count));

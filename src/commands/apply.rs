@@ -1,11 +1,108 @@
-//! `modelctl apply`: not built yet.
+//! `modelctl apply [--env E] [--prune] [--wait] [--timeout D] [--dry-run]
+//! [--force-conflicts]`: server-side apply of the rendered objects in stages,
+//! opt-in prune, and an optional wait for rollouts and Jobs. Exit 0, or 2 on
+//! any error.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::{Context, bail};
+
+use super::diff_cluster::{prepare, runtime};
 use crate::cli::ApplyArgs;
+use crate::cluster::apply::{Applied, ApplyOptions, apply};
+use crate::cluster::diff::DEFAULT_CONCURRENCY;
+use crate::cluster::wait::wait;
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl apply` is not built yet")
+pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let timeout =
+        parse_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
+    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let options = ApplyOptions {
+        dry_run: args.dry_run,
+        force_conflicts: args.force_conflicts,
+        prune: args.prune,
+        concurrency: DEFAULT_CONCURRENCY,
+    };
+    let env = prepared.target.env.clone();
+    runtime()?.block_on(async {
+        let cluster = prepared.connect().await?;
+        let progress = |line: &str| eprintln!("{line}");
+        let outcome = apply(
+            &cluster,
+            &prepared.target,
+            &prepared.objects(),
+            &options,
+            &progress,
+        )
+        .await
+        .with_context(|| format!("applying environment `{env}`"))?;
+        let count = |a: Applied| outcome.applied.iter().filter(|(_, x)| *x == a).count();
+        eprintln!(
+            "{}applied {} object(s) to `{env}`: {} created, {} configured, {} unchanged, {} pruned",
+            if args.dry_run { "(dry run) " } else { "" },
+            outcome.applied.len(),
+            count(Applied::Created),
+            count(Applied::Configured),
+            count(Applied::Unchanged),
+            outcome.pruned.len()
+        );
+        if args.wait && !args.dry_run {
+            let keys: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();
+            wait(&cluster, &keys, timeout, std::io::stderr().is_terminal())
+                .await
+                .context("waiting for rollouts and Jobs")?;
+            eprintln!("every Deployment is ready and every Job complete");
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `90`, `30s`, `5m`, `1h`, `1h30m`.
+pub(crate) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => bail!("unknown unit {c:?}: write durations like 90s, 5m or 1h30m"),
+        };
+        let n: u64 = number
+            .parse()
+            .with_context(|| format!("a number must come before {c:?}"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        bail!("a unit must follow the number: write durations like 90s, 5m or 1h30m");
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("5m3").is_err());
+    }
 }

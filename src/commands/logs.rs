@@ -1,11 +1,45 @@
-//! `modelctl logs`: not built yet.
+//! `modelctl logs MODEL [--env E] [--follow]`: the logs of the model's latest
+//! training run, every pod of a sweep prefixed with its index; with
+//! `--follow`, until the Job ends, exiting 1 when it failed.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::{Context, anyhow};
+
+use super::diff_cluster::{prepare, runtime};
+use super::train::exit_code;
 use crate::cli::LogsArgs;
+use crate::cluster::runs::{latest_run, stream_logs};
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl logs` is not built yet")
+pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let namespace = prepared.target.namespace.clone();
+    runtime()?.block_on(async {
+        let cluster = prepared.connect().await?;
+        let job = latest_run(&cluster, &namespace, &args.model)
+            .await?
+            .ok_or_else(|| {
+                anyhow!(
+                    "no training run of `{}` in namespace {namespace}",
+                    args.model
+                )
+            })?;
+        let name = job.metadata.name.clone().unwrap_or_default();
+        eprintln!("logs of Job {namespace}/{name}");
+        let print = |line: &str| println!("{line}");
+        let end = stream_logs(
+            &cluster,
+            &namespace,
+            &name,
+            args.follow,
+            Duration::from_secs(2),
+            &print,
+        )
+        .await
+        .with_context(|| format!("reading the logs of Job {namespace}/{name}"))?;
+        Ok(exit_code(&end, &format!("Job {namespace}/{name}")))
+    })
 }

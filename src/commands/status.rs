@@ -1,11 +1,99 @@
-//! `modelctl status`: not built yet.
+//! `modelctl status [--env E] [--format text|json]`: one row per model with
+//! ready/desired replicas, the served model URI, route host, autoscaler and
+//! last training run, read from the live cluster.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::StatusArgs;
+use anyhow::Context;
+
+use super::diff_cluster::{prepare, runtime};
+use crate::cli::{DiffFormat, StatusArgs};
+use crate::cluster::status::{ModelStatus, status};
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl status` is not built yet")
+pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let objects: Vec<(String, serde_json::Value)> = prepared
+        .manifests
+        .iter()
+        .map(|m| (m.model.clone(), m.object.clone()))
+        .collect();
+    let rows = runtime()?.block_on(async {
+        let cluster = prepared.connect().await?;
+        status(&cluster, &prepared.target.namespace, &objects)
+            .await
+            .with_context(|| {
+                format!(
+                    "reading the status of environment `{}`",
+                    prepared.target.env
+                )
+            })
+    })?;
+    match args.format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        DiffFormat::Markdown => print!("{}", table(&rows, true)),
+        DiffFormat::Text => print!("{}", table(&rows, false)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Aligned columns, or a Markdown table.
+fn table(rows: &[ModelStatus], markdown: bool) -> String {
+    let header = [
+        "MODEL",
+        "READY",
+        "MODEL URI",
+        "ROUTE",
+        "AUTOSCALER",
+        "LAST RUN",
+    ];
+    let dash = || "-".to_owned();
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.model.clone(),
+                match (r.ready, r.desired) {
+                    (Some(ready), Some(desired)) => format!("{ready}/{desired}"),
+                    _ => dash(),
+                },
+                r.model_uri.clone().unwrap_or_else(dash),
+                r.route.clone().unwrap_or_else(dash),
+                r.autoscaler.clone().unwrap_or_else(dash),
+                r.last_run.clone().unwrap_or_else(dash),
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    if markdown {
+        out.push_str(&format!(
+            "| {} |\n|{}\n",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        ));
+        for row in &cells {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        return out;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cols: Vec<&str>| {
+        let padded: Vec<String> = cols
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    out.push_str(&line(header.to_vec()));
+    for row in &cells {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }

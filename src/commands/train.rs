@@ -1,11 +1,70 @@
-//! `modelctl train`: not built yet.
+//! `modelctl train MODEL [--env E] [--follow]`: starts an ad-hoc training
+//! run now (the rendered Job under a unique name, deleted a day after it
+//! finishes) and, with `--follow`, streams its logs and exits with its result.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::{Context, bail};
+
+use super::diff_cluster::{prepare, runtime};
 use crate::cli::TrainArgs;
+use crate::cluster::runs::{adhoc_job, start_run, stream_logs, unique_suffix};
+use crate::cluster::wait::Progress;
 
 /// Runs the command.
-pub fn run(_root: &Path, _args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`modelctl train` is not built yet")
+pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let Some(rendered) = prepared
+        .manifests
+        .iter()
+        .find(|m| m.model == args.model && m.object["kind"] == "Job")
+    else {
+        bail!(
+            "model `{}` has no training Job in environment `{}` (does models/{}.toml have a [train] section?)",
+            args.model,
+            prepared.target.env,
+            args.model
+        );
+    };
+    let job = adhoc_job(&rendered.object, &unique_suffix())?;
+    let namespace = prepared.target.namespace.clone();
+    runtime()?.block_on(async {
+        let cluster = prepared.connect().await?;
+        let key = start_run(&cluster, &job)
+            .await
+            .context("starting the training run")?;
+        eprintln!("started {key}");
+        if !args.follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let print = |line: &str| println!("{line}");
+        let end = stream_logs(
+            &cluster,
+            &namespace,
+            &key.name,
+            true,
+            Duration::from_secs(2),
+            &print,
+        )
+        .await
+        .with_context(|| format!("following {key}"))?;
+        Ok(exit_code(&end, &key.to_string()))
+    })
+}
+
+/// 0 when the Job completed, 1 when it failed.
+pub(crate) fn exit_code(end: &Progress, what: &str) -> ExitCode {
+    match end {
+        Progress::Failed(why) => {
+            eprintln!("{what} failed: {why}");
+            ExitCode::from(1)
+        }
+        Progress::Ready => {
+            eprintln!("{what} completed");
+            ExitCode::SUCCESS
+        }
+        Progress::Pending { .. } => ExitCode::SUCCESS,
+    }
 }

@@ -74,7 +74,8 @@ pub fn load(stem: &str) -> Exchange {
     let path = dir().join(format!("{stem}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing fixture {}: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("parsing fixture {}: {e}", path.display()))
 }
 
 /// Every fixture whose stem starts with `prefix`, sorted by name.
@@ -86,7 +87,10 @@ pub fn load_all(prefix: &str) -> Vec<(String, Exchange)> {
         .filter(|stem| stem.starts_with(prefix))
         .collect();
     names.sort();
-    names.into_iter().map(|stem| (stem.clone(), load(&stem))).collect()
+    names
+        .into_iter()
+        .map(|stem| (stem.clone(), load(&stem)))
+        .collect()
 }
 
 /// The request body of a fixture: the object modelctl sent.

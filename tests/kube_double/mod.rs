@@ -116,8 +116,11 @@ impl KubeDouble {
 
     /// A connected [`Cluster`] using kubeconfig context `context`.
     pub async fn cluster_as(&self, context: &str) -> Cluster {
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).expect("kubeconfig parses");
-        Cluster::from_kubeconfig(kubeconfig, Some(context)).await.expect("connects to the double")
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml())
+            .expect("kubeconfig parses");
+        Cluster::from_kubeconfig(kubeconfig, Some(context))
+            .await
+            .expect("connects to the double")
     }
 
     /// A connected [`Cluster`] as the administrator.
@@ -155,7 +158,12 @@ impl KubeDouble {
     /// Replays a recorded watch on the next watch of its collection.
     pub fn script_watch(&self, stem: &str) {
         let exchange = fixtures::load(stem);
-        let events: Vec<Value> = exchange.response.body.as_array().cloned().unwrap_or_default();
+        let events: Vec<Value> = exchange
+            .response
+            .body
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let times = exchange.response.event_arrival_seconds.clone();
         let script = WatchScript {
             events: events
@@ -173,7 +181,9 @@ impl KubeDouble {
 
     /// The text `pods/<pod>/log` answers for a pod that has a node.
     pub fn set_logs(&self, namespace: &str, pod: &str, text: &str) {
-        self.lock().logs.insert((namespace.to_owned(), pod.to_owned()), text.to_owned());
+        self.lock()
+            .logs
+            .insert((namespace.to_owned(), pod.to_owned()), text.to_owned());
     }
 
     /// Every request so far.

@@ -31,7 +31,9 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Mutex<S
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(shared.clone(), req));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -44,19 +46,33 @@ enum Reply {
     Watch(Vec<(f64, Value)>, f64, Duration),
 }
 
-async fn handle(shared: Arc<Mutex<Shared>>, req: HttpRequest<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    shared: Arc<Mutex<Shared>>,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = parse_query(req.uri().query().unwrap_or(""));
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let content_type = header("content-type");
     let accept = header("accept").unwrap_or_default();
     let token = header("authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned));
-    let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let body: Value = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     let request = Request {
         method,
@@ -74,38 +90,45 @@ async fn handle(shared: Arc<Mutex<Shared>>, req: HttpRequest<Incoming>) -> Resul
 }
 
 fn respond(reply: Reply) -> Response<Body> {
-    let builder = |status: u16| Response::builder().status(status).header("Cache-Control", "no-cache, private");
-    let full = |b: Bytes| Full::new(b).boxed();
-    let response = match reply {
-        Reply::Json(status, value) => builder(status)
-            .header("Content-Type", "application/json")
-            .body(full(Bytes::from(value.to_string()))),
-        Reply::Text(status, content_type, text) => builder(status)
-            .header("Content-Type", content_type)
-            .header("X-Content-Type-Options", "nosniff")
-            .body(full(Bytes::from(text))),
-        Reply::Empty(status) => builder(status).body(full(Bytes::new())),
-        Reply::Watch(events, speedup, hold) => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
-            tokio::spawn(async move {
-                let mut elapsed = 0.0;
-                for (at, event) in events {
-                    let wait = ((at - elapsed) / speedup).max(0.0);
-                    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-                    elapsed = at;
-                    let line = format!("{event}\n");
-                    if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() {
-                        return;
-                    }
-                }
-                tokio::time::sleep(hold).await;
-            });
-            let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-            builder(200)
-                .header("Content-Type", "application/json")
-                .body(StreamBody::new(stream).boxed())
-        }
+    let builder = |status: u16| {
+        Response::builder()
+            .status(status)
+            .header("Cache-Control", "no-cache, private")
     };
+    let full = |b: Bytes| Full::new(b).boxed();
+    let response =
+        match reply {
+            Reply::Json(status, value) => builder(status)
+                .header("Content-Type", "application/json")
+                .body(full(Bytes::from(value.to_string()))),
+            Reply::Text(status, content_type, text) => builder(status)
+                .header("Content-Type", content_type)
+                .header("X-Content-Type-Options", "nosniff")
+                .body(full(Bytes::from(text))),
+            Reply::Empty(status) => builder(status).body(full(Bytes::new())),
+            Reply::Watch(events, speedup, hold) => {
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
+                tokio::spawn(async move {
+                    let mut elapsed = 0.0;
+                    for (at, event) in events {
+                        let wait = ((at - elapsed) / speedup).max(0.0);
+                        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                        elapsed = at;
+                        let line = format!("{event}\n");
+                        if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(hold).await;
+                });
+                let stream = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|f| (f, rx))
+                });
+                builder(200)
+                    .header("Content-Type", "application/json")
+                    .body(StreamBody::new(stream).boxed())
+            }
+        };
     response.unwrap_or_else(|_| Response::new(full(Bytes::new())))
 }
 
@@ -163,13 +186,17 @@ enum Target {
 fn parse(store: &Store, path: &str) -> Target {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (gv, rest) = match segs.as_slice() {
-        ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _] | ["apis", _, _] => return Target::Discovery,
+        ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _] | ["apis", _, _] => {
+            return Target::Discovery;
+        }
         ["api", version, rest @ ..] => (version.to_string(), rest),
         ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
         _ => return Target::NotServed,
     };
     let (namespace, plural, name, sub) = match rest {
-        ["namespaces", ns, plural, more @ ..] => (Some(ns.to_string()), *plural, more.first(), more.get(1)),
+        ["namespaces", ns, plural, more @ ..] => {
+            (Some(ns.to_string()), *plural, more.first(), more.get(1))
+        }
         [plural, more @ ..] => (None, *plural, more.first(), more.get(1)),
         [] => return Target::Discovery,
     };
@@ -183,7 +210,11 @@ fn parse(store: &Store, path: &str) -> Target {
             let slot = Slot {
                 group_version: gv,
                 plural: plural.to_owned(),
-                namespace: if resource.namespaced { namespace.unwrap_or_default() } else { String::new() },
+                namespace: if resource.namespaced {
+                    namespace.unwrap_or_default()
+                } else {
+                    String::new()
+                },
                 name: name.to_string(),
             };
             Target::Object(resource, slot, sub.map(|s| s.to_string()))
@@ -209,7 +240,11 @@ fn status(code: u16, reason: &str, message: String, details: Option<Value>) -> R
 }
 
 fn not_served() -> Reply {
-    Reply::Text(404, "text/plain; charset=utf-8", "404 page not found\n".to_owned())
+    Reply::Text(
+        404,
+        "text/plain; charset=utf-8",
+        "404 page not found\n".to_owned(),
+    )
 }
 
 fn route(shared: &mut Shared, req: &Request, token: Option<&str>, accept: &str) -> Reply {
@@ -234,7 +269,9 @@ fn route(shared: &mut Shared, req: &Request, token: Option<&str>, accept: &str) 
     match target {
         Target::Discovery => discovery(&shared.store, &req.path, accept),
         Target::NotServed => not_served(),
-        Target::Collection(resource, namespace) => collection(shared, req, &resource, namespace.as_deref()),
+        Target::Collection(resource, namespace) => {
+            collection(shared, req, &resource, namespace.as_deref())
+        }
         Target::Object(resource, slot, None) => object(&mut shared.store, req, &resource, &slot),
         Target::Object(resource, slot, Some(sub)) if sub == "log" && resource.plural == "pods" => {
             logs(shared, &slot)
@@ -257,7 +294,7 @@ fn replay(exchange: &fixtures::Exchange) -> Reply {
 /// A replayed successful write changes the state the way it did when recorded.
 fn replay_effects(store: &mut Store, req: &Request, exchange: &fixtures::Exchange) {
     let ok = (200..300).contains(&exchange.response.status);
-    if !ok || req.query.get("dryRun").is_some() {
+    if !ok || req.query.contains_key("dryRun") {
         return;
     }
     match req.method.as_str() {
@@ -273,8 +310,14 @@ fn replay_effects(store: &mut Store, req: &Request, exchange: &fixtures::Exchang
 
 fn discovery(store: &Store, path: &str, accept: &str) -> Reply {
     let aggregated = accept.contains("as=APIGroupDiscoveryList");
-    let gv = path.trim_start_matches("/apis/").trim_start_matches("/api/");
-    if store.unserved.iter().any(|u| path.starts_with(&format!("/apis/{u}")) || gv == u.split('/').next().unwrap_or("")) {
+    let gv = path
+        .trim_start_matches("/apis/")
+        .trim_start_matches("/api/");
+    if store
+        .unserved
+        .iter()
+        .any(|u| path.starts_with(&format!("/apis/{u}")) || gv == u.split('/').next().unwrap_or(""))
+    {
         return not_served();
     }
     for (stem, exchange) in fixtures::load_all("01-") {
@@ -287,7 +330,14 @@ fn discovery(store: &Store, path: &str, accept: &str) -> Reply {
 
 fn verb(req: &Request, target: &Target) -> &'static str {
     match (req.method.as_str(), target) {
-        ("GET", Target::Collection(..)) if req.query.get("watch").is_some_and(|w| w == "true" || w == "1") => "watch",
+        ("GET", Target::Collection(..))
+            if req
+                .query
+                .get("watch")
+                .is_some_and(|w| w == "true" || w == "1") =>
+        {
+            "watch"
+        }
         ("GET", Target::Collection(..)) => "list",
         ("GET", _) => "get",
         ("PATCH", _) => "patch",
@@ -301,7 +351,11 @@ fn forbidden(req: &Request, target: &Target) -> Reply {
     let verb = verb(req, target);
     let (resource, namespace, name) = match target {
         Target::Collection(r, ns) => (r, ns.clone(), None),
-        Target::Object(r, slot, _) => (r, (!slot.namespace.is_empty()).then(|| slot.namespace.clone()), Some(slot.name.clone())),
+        Target::Object(r, slot, _) => (
+            r,
+            (!slot.namespace.is_empty()).then(|| slot.namespace.clone()),
+            Some(slot.name.clone()),
+        ),
         _ => return not_served(),
     };
     let subject = match &name {
@@ -342,17 +396,34 @@ fn object(store: &mut Store, req: &Request, resource: &Resource, slot: &Slot) ->
         },
         "PATCH" => {
             if req.content_type.as_deref() != Some("application/apply-patch+yaml") {
-                return status(415, "UnsupportedMediaType", format!("the double only imitates server-side apply, not {:?}", req.content_type), None);
+                return status(
+                    415,
+                    "UnsupportedMediaType",
+                    format!(
+                        "the double only imitates server-side apply, not {:?}",
+                        req.content_type
+                    ),
+                    None,
+                );
             }
             let Some(manager) = req.query.get("fieldManager") else {
                 return status(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(), None);
             };
             if resource.namespaced && !store.has_namespace(&slot.namespace) {
-                return status(404, "NotFound", format!("namespaces \"{}\" not found", slot.namespace),
-                              Some(json!({"name": slot.namespace, "kind": "namespaces"})));
+                return status(
+                    404,
+                    "NotFound",
+                    format!("namespaces \"{}\" not found", slot.namespace),
+                    Some(json!({"name": slot.namespace, "kind": "namespaces"})),
+                );
             }
             if req.body["metadata"]["name"].as_str() != Some(slot.name.as_str()) {
-                return status(400, "BadRequest", "the name of the object does not match the name on the URL".into(), None);
+                return status(
+                    400,
+                    "BadRequest",
+                    "the name of the object does not match the name on the URL".into(),
+                    None,
+                );
             }
             let force = req.query.get("force").is_some_and(|f| f == "true");
             match store.apply(resource, slot, &req.body, manager, force, dry_run) {
@@ -370,40 +441,90 @@ fn object(store: &mut Store, req: &Request, resource: &Resource, slot: &Slot) ->
             if resource.kind == "Service" {
                 return Reply::Json(200, found);
             }
-            Reply::Json(200, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            Reply::Json(
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": slot.name, "group": resource.group(), "kind": resource.plural,
-                            "uid": found["metadata"]["uid"]}}))
+                            "uid": found["metadata"]["uid"]}}),
+            )
         }
-        _ => status(405, "MethodNotAllowed", format!("{} is not supported by the double", req.method), None),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            format!("{} is not supported by the double", req.method),
+            None,
+        ),
     }
 }
 
-fn collection(shared: &mut Shared, req: &Request, resource: &Resource, namespace: Option<&str>) -> Reply {
+fn collection(
+    shared: &mut Shared,
+    req: &Request,
+    resource: &Resource,
+    namespace: Option<&str>,
+) -> Reply {
     if req.method != "GET" {
-        return status(405, "MethodNotAllowed", format!("{} on a collection is not supported by the double", req.method), None);
+        return status(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "{} on a collection is not supported by the double",
+                req.method
+            ),
+            None,
+        );
     }
-    if req.query.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        let timeout = req.query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(290u64);
-        let script = shared.watches.get_mut(&req.path).and_then(|q| q.pop_front());
+    if req
+        .query
+        .get("watch")
+        .is_some_and(|w| w == "true" || w == "1")
+    {
+        let timeout = req
+            .query
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(290u64);
+        let script = shared
+            .watches
+            .get_mut(&req.path)
+            .and_then(|q| q.pop_front());
         return match script {
             Some(script) => Reply::Watch(script.events, shared.speedup, Duration::ZERO),
             None => Reply::Watch(Vec::new(), shared.speedup, Duration::from_secs(timeout)),
         };
     }
-    let labels = req.query.get("labelSelector").map(String::as_str).unwrap_or("");
-    let fields = req.query.get("fieldSelector").map(String::as_str).unwrap_or("");
+    let labels = req
+        .query
+        .get("labelSelector")
+        .map(String::as_str)
+        .unwrap_or("");
+    let fields = req
+        .query
+        .get("fieldSelector")
+        .map(String::as_str)
+        .unwrap_or("");
     let mut items: Vec<Value> = shared
         .store
         .objects
         .iter()
-        .filter(|(slot, _)| slot.group_version == resource.group_version && slot.plural == resource.plural)
+        .filter(|(slot, _)| {
+            slot.group_version == resource.group_version && slot.plural == resource.plural
+        })
         .filter(|(slot, _)| namespace.is_none_or(|ns| slot.namespace == ns))
         .map(|(_, object)| object)
         .filter(|object| matches_labels(object, labels) && matches_fields(object, fields))
         .cloned()
         .collect();
-    let start: usize = req.query.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let limit: usize = req.query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
+    let start: usize = req
+        .query
+        .get("continue")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = req
+        .query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(usize::MAX);
     let total = items.len();
     items = items.into_iter().skip(start).take(limit).collect();
     for item in &mut items {
@@ -416,8 +537,11 @@ fn collection(shared: &mut Shared, req: &Request, resource: &Resource, namespace
     if start + items.len() < total {
         metadata["continue"] = json!((start + items.len()).to_string());
     }
-    Reply::Json(200, json!({"kind": format!("{}List", resource.kind), "apiVersion": resource.group_version,
-                            "metadata": metadata, "items": items}))
+    Reply::Json(
+        200,
+        json!({"kind": format!("{}List", resource.kind), "apiVersion": resource.group_version,
+                            "metadata": metadata, "items": items}),
+    )
 }
 
 fn matches_labels(object: &Value, selector: &str) -> bool {
@@ -459,12 +583,20 @@ fn matches_fields(object: &Value, selector: &str) -> bool {
 
 fn logs(shared: &Shared, slot: &Slot) -> Reply {
     let Some(pod) = shared.store.objects.get(slot) else {
-        return status(404, "NotFound", format!("pods \"{}\" not found", slot.name),
-                      Some(json!({"name": slot.name, "kind": "pods"})));
+        return status(
+            404,
+            "NotFound",
+            format!("pods \"{}\" not found", slot.name),
+            Some(json!({"name": slot.name, "kind": "pods"})),
+        );
     };
     if pod.pointer("/spec/nodeName").is_none() {
         return Reply::Empty(204);
     }
-    let text = shared.logs.get(&(slot.namespace.clone(), slot.name.clone())).cloned().unwrap_or_default();
+    let text = shared
+        .logs
+        .get(&(slot.namespace.clone(), slot.name.clone()))
+        .cloned()
+        .unwrap_or_default();
     Reply::Text(200, "text/plain", text)
 }

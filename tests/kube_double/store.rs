@@ -73,7 +73,14 @@ pub struct Store {
 }
 
 /// Kinds that carry `metadata.generation`.
-const GENERATIONAL: &[&str] = &["Deployment", "Job", "PodDisruptionBudget", "HTTPRoute", "Route", "Ingress"];
+const GENERATIONAL: &[&str] = &[
+    "Deployment",
+    "Job",
+    "PodDisruptionBudget",
+    "HTTPRoute",
+    "Route",
+    "Ingress",
+];
 
 impl Store {
     /// A store serving every group version of the recorded discovery documents.
@@ -91,7 +98,12 @@ impl Store {
                 continue;
             };
             let table = store.resources.entry(gv.to_owned()).or_default();
-            for r in body.get("resources").and_then(Value::as_array).into_iter().flatten() {
+            for r in body
+                .get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (Some(plural), Some(kind)) = (r["name"].as_str(), r["kind"].as_str()) else {
                     continue;
                 };
@@ -122,7 +134,10 @@ impl Store {
 
     /// The resource of an object's apiVersion and kind.
     pub fn resource_of_kind(&self, group_version: &str, kind: &str) -> Option<&Resource> {
-        self.resources.get(group_version)?.values().find(|r| r.kind == kind)
+        self.resources
+            .get(group_version)?
+            .values()
+            .find(|r| r.kind == kind)
     }
 
     /// Next resourceVersion.
@@ -143,13 +158,22 @@ impl Store {
             group_version: gv,
             plural: resource.plural.clone(),
             namespace: if resource.namespaced {
-                object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned()
+                object["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_owned()
             } else {
                 String::new()
             },
-            name: object["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            name: object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         };
-        if let Some(rv) = object["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok()) {
+        if let Some(rv) = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+        {
             self.revision = self.revision.max(rv);
         }
         self.objects.insert(slot, object);
@@ -198,10 +222,18 @@ impl Store {
                 let clash = leaves.iter().find(|(p, value)| {
                     *p == path
                         && !value.is_object()
-                        && live.as_ref().and_then(|l| value_at(l, p)).is_some_and(|lv| lv != value)
+                        && live
+                            .as_ref()
+                            .and_then(|l| value_at(l, p))
+                            .is_some_and(|lv| lv != value)
                 });
                 match clash {
-                    Some(_) if !force => conflicts.push((owner.clone(), entry["operation"].clone(), entry["apiVersion"].clone(), path.clone())),
+                    Some(_) if !force => conflicts.push((
+                        owner.clone(),
+                        entry["operation"].clone(),
+                        entry["apiVersion"].clone(),
+                        path.clone(),
+                    )),
                     Some(_) => {}
                     None => keep.push(path),
                 }
@@ -224,9 +256,9 @@ impl Store {
             .flat_map(|e| owned_paths(&e["fieldsV1"]))
             .collect();
         let new_paths: BTreeSet<FieldPath> = leaves.iter().map(|(p, _)| p.clone()).collect();
-        let mut merged = live.clone().unwrap_or_else(|| {
-            json!({"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": {}})
-        });
+        let mut merged = live.clone().unwrap_or_else(
+            || json!({"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": {}}),
+        );
         let dropped: Vec<FieldPath> = previous
             .into_iter()
             .filter(|p| !new_paths.contains(p) && !others.contains(p))
@@ -248,8 +280,13 @@ impl Store {
         let created = live.is_none();
         if created {
             self.serial += 1;
-            let meta = merged["metadata"].as_object_mut().expect("metadata is an object");
-            meta.insert("uid".into(), json!(format!("00000000-0000-4000-8000-{:012}", self.serial)));
+            let meta = merged["metadata"]
+                .as_object_mut()
+                .expect("metadata is an object");
+            meta.insert(
+                "uid".into(),
+                json!(format!("00000000-0000-4000-8000-{:012}", self.serial)),
+            );
             meta.insert("creationTimestamp".into(), json!("2026-11-25T02:30:00Z"));
             if GENERATIONAL.contains(&resource.kind.as_str()) {
                 meta.insert("generation".into(), json!(1));
@@ -258,7 +295,11 @@ impl Store {
                 merged["spec"]["replicas"] = json!(1);
             }
             if resource.kind == "Service" && merged.pointer("/spec/clusterIP").is_none() {
-                let ip = if dry_run { "10.0.0.0".to_owned() } else { format!("10.96.{}.{}", self.serial / 250, self.serial % 250 + 1) };
+                let ip = if dry_run {
+                    "10.0.0.0".to_owned()
+                } else {
+                    format!("10.96.{}.{}", self.serial / 250, self.serial % 250 + 1)
+                };
                 merged["spec"]["clusterIP"] = json!(ip);
                 merged["spec"]["clusterIPs"] = json!([ip]);
             }
@@ -270,14 +311,14 @@ impl Store {
         }
         merged["metadata"]["managedFields"] = Value::Array(entries);
 
-        if let Some(live) = &live {
-            if same_except_times(live, &merged) {
-                return Ok((200, live.clone()));
-            }
+        if let Some(live) = live.as_ref().filter(|l| same_except_times(l, &merged)) {
+            return Ok((200, live.clone()));
         }
         if dry_run {
             if created {
-                merged["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+                merged["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.remove("resourceVersion"));
             }
             return Ok((if created { 201 } else { 200 }, merged));
         }
@@ -291,7 +332,12 @@ impl Store {
 fn same_except_times(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        for entry in v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut).into_iter().flatten() {
+        for entry in v
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             entry.as_object_mut().map(|e| e.remove("time"));
         }
         v
@@ -302,7 +348,10 @@ fn same_except_times(a: &Value, b: &Value) -> bool {
 fn conflict_status(conflicts: &[(String, Value, Value, FieldPath)]) -> Value {
     let describe = |(manager, operation, api_version, _): &(String, Value, Value, FieldPath)| {
         if operation == "Update" {
-            format!("conflict with \"{manager}\" using {}", api_version.as_str().unwrap_or(""))
+            format!(
+                "conflict with \"{manager}\" using {}",
+                api_version.as_str().unwrap_or("")
+            )
         } else {
             format!("conflict with \"{manager}\"")
         }
@@ -314,9 +363,16 @@ fn conflict_status(conflicts: &[(String, Value, Value, FieldPath)]) -> Value {
     let n = conflicts.len();
     let first = &conflicts[0];
     let message = if n == 1 {
-        format!("Apply failed with 1 conflict: {}: {}", describe(first), display_path(&first.3))
+        format!(
+            "Apply failed with 1 conflict: {}: {}",
+            describe(first),
+            display_path(&first.3)
+        )
     } else {
-        let all: Vec<String> = conflicts.iter().map(|c| format!("{}: {}", describe(c), display_path(&c.3))).collect();
+        let all: Vec<String> = conflicts
+            .iter()
+            .map(|c| format!("{}: {}", describe(c), display_path(&c.3)))
+            .collect();
         format!("Apply failed with {n} conflicts: {}", all.join("\n"))
     };
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -356,7 +412,11 @@ pub fn leaf_paths(body: &Value) -> Vec<(FieldPath, Value)> {
         if key == "metadata" {
             for (mk, mv) in value.as_object().into_iter().flatten() {
                 if matches!(mk.as_str(), "labels" | "annotations") {
-                    walk(mv, &mut vec!["f:metadata".into(), format!("f:{mk}")], &mut out);
+                    walk(
+                        mv,
+                        &mut vec!["f:metadata".into(), format!("f:{mk}")],
+                        &mut out,
+                    );
                 }
             }
             continue;
@@ -375,7 +435,12 @@ fn walk(value: &Value, prefix: &mut FieldPath, out: &mut Vec<(FieldPath, Value)>
                 prefix.pop();
             }
         }
-        Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Value::is_string)) => {
+        Value::Array(items)
+            if !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| i.get("name").is_some_and(Value::is_string)) =>
+        {
             for item in items {
                 let key = json!({"name": item["name"]}).to_string();
                 prefix.push(format!("k:{key}"));
@@ -396,7 +461,9 @@ fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
             node.get(field)?
         } else if let Some(key) = element.strip_prefix("k:") {
             let key: Map<String, Value> = serde_json::from_str(key).ok()?;
-            node.as_array()?.iter().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))?
+            node.as_array()?
+                .iter()
+                .find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))?
         } else {
             return None;
         };
@@ -422,7 +489,10 @@ pub fn fields_tree(paths: &[FieldPath]) -> Value {
     for path in ends {
         let mut node = &mut root;
         for element in path {
-            node = node.get_mut(element).and_then(Value::as_object_mut).expect("inserted above");
+            node = node
+                .get_mut(element)
+                .and_then(Value::as_object_mut)
+                .expect("inserted above");
         }
         if !node.is_empty() && !node.contains_key(".") {
             node.insert(".".into(), json!({}));
@@ -446,7 +516,9 @@ pub fn merge(target: &mut Value, patch: &Value) {
             }
         }
         (Value::Array(t), Value::Array(p))
-            if p.iter().chain(t.iter()).all(|i| i.get("name").is_some_and(Value::is_string)) =>
+            if p.iter()
+                .chain(t.iter())
+                .all(|i| i.get("name").is_some_and(Value::is_string)) =>
         {
             let mut out = Vec::with_capacity(p.len());
             for item in p {
@@ -460,7 +532,11 @@ pub fn merge(target: &mut Value, patch: &Value) {
                 }
             }
             // Items only other managers set stay, after ours.
-            out.extend(t.iter().filter(|e| !p.iter().any(|i| i["name"] == e["name"])).cloned());
+            out.extend(
+                t.iter()
+                    .filter(|e| !p.iter().any(|i| i["name"] == e["name"]))
+                    .cloned(),
+            );
             *t = out;
         }
         (t, p) => *t = p.clone(),

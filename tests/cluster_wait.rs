@@ -1,0 +1,145 @@
+//! `apply --wait` against the test double: Deployments watched until their
+//! pods are ready and Jobs until they complete, from the recorded watch
+//! streams; failures and timeouts name the objects and the reasons.
+
+mod kube_double;
+
+use std::time::Duration;
+
+use kube_double::{KubeDouble, fixtures};
+use modelctl::cluster::wait::wait;
+use modelctl::cluster::{ClusterError, ObjectKey};
+use serde_json::{Value, json};
+
+fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
+    ObjectKey {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: Some("ml".into()),
+        name: name.into(),
+    }
+}
+
+fn deployment() -> ObjectKey {
+    key("apps/v1", "Deployment", "digits")
+}
+
+#[tokio::test]
+async fn deployment_is_ready_once_its_pods_are() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-deployment"]);
+    double.script_watch("11-watch-deployment-pods-become-ready");
+    wait(
+        &double.cluster().await,
+        &[deployment()],
+        Duration::from_secs(20),
+        false,
+    )
+    .await
+    .expect("the rollout finishes");
+
+    // The initial list and the watch look like the recorded ones.
+    let requests = double.requests();
+    let list = fixtures::load("11-list-deployment-by-name").request;
+    assert!(requests.iter().any(|r| r.matches(&list)), "{requests:#?}");
+    let recorded = fixtures::load("11-watch-deployment-pods-become-ready").request;
+    let watch = requests
+        .iter()
+        .find(|r| r.query.get("watch").is_some())
+        .expect("a watch request");
+    assert_eq!(watch.path, recorded.path);
+    for param in ["watch", "fieldSelector", "allowWatchBookmarks"] {
+        assert_eq!(watch.query.get(param), recorded.query.get(param), "{param}");
+    }
+}
+
+#[tokio::test]
+async fn job_is_done_when_complete() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job"]);
+    double.script_watch("11-watch-job-complete");
+    let job = key("batch/v1", "Job", "image-tagging-train-1a2b3c4d");
+    wait(
+        &double.cluster().await,
+        &[job],
+        Duration::from_secs(20),
+        false,
+    )
+    .await
+    .expect("the Job completes");
+}
+
+#[tokio::test]
+async fn failed_job_is_an_error_with_the_reason() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["11-ssa-create-job-adhoc"]);
+    double.script_watch("11-watch-job-failed");
+    let job = key("batch/v1", "Job", "image-tagging-train-1a2b3c4d-r7x2k");
+    let err = wait(
+        &double.cluster().await,
+        &[job],
+        Duration::from_secs(20),
+        false,
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("BackoffLimitExceeded"), "{text}");
+    assert!(
+        text.contains("image-tagging-train-1a2b3c4d-r7x2k"),
+        "{text}"
+    );
+}
+
+/// A Warning event about `pod`, shaped like the recorded core/v1 events.
+fn probe_failure(pod: &str) -> Value {
+    let mut event = fixtures::list_items("14-list-events-deployment", "v1", "Event").remove(0);
+    event["metadata"]["name"] = json!(format!("{pod}.probe"));
+    event["type"] = json!("Warning");
+    event["reason"] = json!("Unhealthy");
+    event["message"] = json!("Readiness probe failed: HTTP probe failed with statuscode: 503");
+    event["involvedObject"] =
+        json!({"kind": "Pod", "namespace": "ml", "name": pod, "apiVersion": "v1"});
+    event
+}
+
+#[tokio::test]
+async fn timeout_names_what_is_not_ready_and_why() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-deployment"]);
+    double.seed(fixtures::list_items("12-list-pods-deployment", "v1", "Pod"));
+    double.seed(fixtures::list_items(
+        "14-list-events-name-digits",
+        "v1",
+        "Event",
+    ));
+    double.seed([probe_failure("digits-5fb747979b-2rzgs")]);
+    let err = wait(
+        &double.cluster().await,
+        &[deployment()],
+        Duration::from_millis(300),
+        false,
+    )
+    .await
+    .unwrap_err();
+    let ClusterError::Timeout { pending, .. } = &err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert_eq!(pending.len(), 1);
+    insta::assert_snapshot!("cluster_wait_timeout", err.to_string());
+}
+
+#[tokio::test]
+async fn objects_without_rollouts_are_not_waited_for() {
+    let double = KubeDouble::start().await;
+    let service = key("v1", "Service", "digits");
+    wait(
+        &double.cluster().await,
+        &[service],
+        Duration::from_millis(50),
+        false,
+    )
+    .await
+    .expect("nothing to wait for");
+    assert!(double.requests().is_empty());
+}
