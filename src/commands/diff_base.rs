@@ -80,6 +80,7 @@ fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
     if rev.starts_with('-') {
         bail!("`{rev}` is not a Git revision");
     }
+    let spec = format!("{rev}^{{commit}}");
     let commit = git(
         root,
         &[
@@ -87,11 +88,11 @@ fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
             "--verify",
             "--quiet",
             "--end-of-options",
-            &format!("{rev}^{{commit}}"),
+            &spec,
         ],
     )
-    .with_context(|| {
-        format!(
+    .map_err(|_| {
+        anyhow::anyhow!(
             "`{rev}` is not a commit of the Git repository at {}",
             root.display()
         )
@@ -114,13 +115,16 @@ fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
         root,
         &[
             "ls-tree",
+            "--full-tree",
             "--name-only",
+            "-z",
             &format!("{commit}:{prefix}models"),
         ],
     )
+    // A revision without `models/` has no models.
     .unwrap_or_default();
     let mut models = Vec::new();
-    for name in listing.lines().filter(|n| n.ends_with(".toml")) {
+    for name in listing.split('\0').filter(|n| n.ends_with(".toml")) {
         let text = git(
             root,
             &[
@@ -148,7 +152,11 @@ fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
         .context("running git (is it installed?)")?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!("git {} failed: {}", args.join(" "), stderr.trim());
+        let why = match stderr.trim() {
+            "" => output.status.to_string(),
+            text => text.to_owned(),
+        };
+        bail!("git {} failed: {why}", args.join(" "));
     }
     String::from_utf8(output.stdout)
         .with_context(|| format!("git {} printed non-UTF-8 text", args.join(" ")))
