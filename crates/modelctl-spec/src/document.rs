@@ -67,9 +67,13 @@ fn syntax_help(msg: &str) -> String {
     }
 }
 
-/// An empty span gets one character so the caret shows.
+/// Keeps a span on its first line, and gives an empty span one character so
+/// the caret shows.
 fn widen(text: &str, s: Range<usize>) -> Range<usize> {
-    if s.start == s.end && s.end < text.len() {
+    let start = s.start.min(text.len());
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let s = start..s.end.clamp(start, line_end);
+    if s.start == s.end && s.end < text.len() && !text[s.end..].starts_with('\n') {
         let next = text[s.end..].chars().next().map_or(1, char::len_utf8);
         s.start..s.end + next
     } else {

@@ -84,14 +84,15 @@ fn drop_null(value: &mut Json) {
                 }
             }
             let null = serde_json::json!({ "type": "null" });
-            if let Some(Json::Array(any)) = obj.get("anyOf") {
-                if any.len() == 2 && any.contains(&null) {
-                    let other = any.iter().find(|s| **s != null).cloned();
-                    obj.remove("anyOf");
-                    if let Some(Json::Object(other)) = other {
-                        for (k, v) in other {
-                            obj.entry(k).or_insert(v);
-                        }
+            if let Some(Json::Array(any)) = obj.get("anyOf")
+                && any.len() == 2
+                && any.contains(&null)
+            {
+                let other = any.iter().find(|s| **s != null).cloned();
+                obj.remove("anyOf");
+                if let Some(Json::Object(other)) = other {
+                    for (k, v) in other {
+                        obj.entry(k).or_insert(v);
                     }
                 }
             }
