@@ -1,0 +1,221 @@
+//! The cluster commands end to end: the `modelctl` binary renders this
+//! repository's example models and talks to the test double through a
+//! kubeconfig, the way an operator runs it.
+
+mod kube_double;
+
+use std::path::Path;
+use std::process::Output;
+
+use kube_double::KubeDouble;
+
+struct Cli {
+    double: KubeDouble,
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    async fn start() -> Cli {
+        let double = KubeDouble::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("kubeconfig"), double.kubeconfig_yaml())
+            .expect("writing kubeconfig");
+        Cli { double, dir }
+    }
+
+    /// Runs `modelctl -C <repo> <args>` with the double's kubeconfig.
+    async fn run(&self, args: &[&str]) -> Output {
+        let kubeconfig = self.dir.path().join("kubeconfig");
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_modelctl"))
+                .arg("-C")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")))
+                .args(&args)
+                .env("KUBECONFIG", kubeconfig)
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("running modelctl")
+        })
+        .await
+        .expect("joining the command")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_apply_diff_is_idempotent() {
+    let cli = Cli::start().await;
+    let first = cli
+        .run(&["diff", "--env", "production", "--context", "admin"])
+        .await;
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("create Deployment ml/digits"),
+        "{}",
+        text(&first.stdout)
+    );
+
+    let apply = cli
+        .run(&["apply", "--env", "production", "--context", "admin"])
+        .await;
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    assert!(
+        text(&apply.stderr).contains("Deployment ml/digits created"),
+        "{}",
+        text(&apply.stderr)
+    );
+    assert!(
+        cli.double
+            .object("/apis/apps/v1/namespaces/ml/deployments/digits")
+            .is_some()
+    );
+
+    let second = cli
+        .run(&[
+            "diff",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&second.stdout),
+        text(&second.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).expect("JSON report");
+    assert!(
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["change"] == "unchanged")
+    );
+
+    let status = cli
+        .run(&[
+            "status",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON rows");
+    let digits = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == "digits")
+        .expect("a digits row");
+    assert!(
+        digits["model_uri"].as_str().is_some_and(|u| !u.is_empty()),
+        "{digits}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_timeout_exits_2_naming_the_deployment() {
+    let cli = Cli::start().await;
+    let out = cli
+        .run(&[
+            "apply",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+            "--wait",
+            "--timeout",
+            "1s",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("timed out after 1s waiting for"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Deployment ml/digits: 0/"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_problems_exit_2_with_a_clear_message() {
+    let cli = Cli::start().await;
+    let denied = cli
+        .run(&["diff", "--env", "production", "--context", "unprivileged"])
+        .await;
+    assert_eq!(denied.status.code(), Some(2));
+    assert!(
+        text(&denied.stderr).contains("permission denied: unprivileged may not"),
+        "{}",
+        text(&denied.stderr)
+    );
+
+    let unknown = cli
+        .run(&["apply", "--env", "production", "--context", "invalid"])
+        .await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("401 Unauthorized"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let missing = cli
+        .run(&[
+            "status",
+            "--env",
+            "production",
+            "--context",
+            "no-such-context",
+        ])
+        .await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("no cluster to talk to"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let no_env = cli.run(&["diff", "--context", "admin"]).await;
+    assert_eq!(no_env.status.code(), Some(2));
+    assert!(
+        text(&no_env.stderr).contains("choose one with --env"),
+        "{}",
+        text(&no_env.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_of_a_model_without_training_fails_before_the_cluster() {
+    let cli = Cli::start().await;
+    let out = cli
+        .run(&[
+            "train",
+            "no-such-model",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("has no training Job"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(cli.double.requests().is_empty());
+}

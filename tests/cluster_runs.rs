@@ -1,0 +1,215 @@
+//! Training runs and `status` against the test double: the ad-hoc Job is
+//! the recorded one, logs are prefixed per sweep index and follow the Job to
+//! its end, and status rows come from the live objects.
+
+mod kube_double;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube_double::{KubeDouble, fixtures};
+use modelctl::cluster::runs::{adhoc_job, latest_run, start_run, stream_logs};
+use modelctl::cluster::status::status;
+use modelctl::cluster::wait::Progress;
+use serde_json::{Value, json};
+
+#[test]
+fn adhoc_run_is_the_rendered_job_with_a_unique_name_and_ttl() {
+    let rendered = fixtures::request_body("03-ssa-create-job");
+    let job = adhoc_job(&rendered, "r7x2k").unwrap();
+    assert_eq!(job, fixtures::request_body("11-ssa-create-job-adhoc"));
+}
+
+#[tokio::test]
+async fn starting_a_run_sends_the_recorded_apply() {
+    let double = KubeDouble::start().await;
+    double.record("11-ssa-create-job-adhoc");
+    let job = adhoc_job(&fixtures::request_body("03-ssa-create-job"), "r7x2k").unwrap();
+    let key = start_run(&double.cluster().await, &job).await.unwrap();
+    assert_eq!(key.to_string(), "Job ml/image-tagging-train-1a2b3c4d-r7x2k");
+    let recorded = fixtures::load("11-ssa-create-job-adhoc").request;
+    let sent = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert!(sent.matches(&recorded));
+    assert_eq!(sent.body, recorded.body);
+    assert!(
+        double
+            .object("/apis/batch/v1/namespaces/ml/jobs/image-tagging-train-1a2b3c4d-r7x2k")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn latest_run_is_the_newest_job_of_the_model() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job", "11-get-job-failed"]);
+    let job = latest_run(&double.cluster().await, "ml", "image-tagging")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.metadata.name.as_deref(),
+        Some("image-tagging-train-1a2b3c4d-r7x2k")
+    );
+    assert!(
+        latest_run(&double.cluster().await, "ml", "digits")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Pods of a recorded list, bound to the recorded node, in `phase`.
+fn started_pods(stem: &str, phase: &str, job: Option<&str>) -> Vec<Value> {
+    let mut pods = fixtures::list_items(stem, "v1", "Pod");
+    for (i, pod) in pods.iter_mut().enumerate() {
+        pod["spec"]["nodeName"] = json!("worker-1");
+        pod["status"]["phase"] = json!(phase);
+        if let Some(job) = job {
+            pod["metadata"]["name"] = json!(format!("{job}-{i}"));
+            pod["metadata"]["labels"]["batch.kubernetes.io/job-name"] = json!(job);
+        }
+    }
+    pods
+}
+
+fn collect() -> (Mutex<Vec<String>>, impl Fn(&Mutex<Vec<String>>, &str)) {
+    (
+        Mutex::new(Vec::new()),
+        |lines: &Mutex<Vec<String>>, line: &str| lines.lock().unwrap().push(line.to_owned()),
+    )
+}
+
+#[tokio::test]
+async fn sweep_logs_are_prefixed_by_index() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job-indexed"]);
+    let pods = started_pods("12-list-pods-job-indexed", "Running", None);
+    for pod in &pods {
+        let name = pod["metadata"]["name"].as_str().unwrap();
+        let index = &pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"];
+        double.set_logs(
+            "ml",
+            name,
+            &format!(
+                "epoch 1 lr from index {}\nepoch 2\n",
+                index.as_str().unwrap()
+            ),
+        );
+    }
+    double.seed(pods);
+    let (lines, push) = collect();
+    let out = |line: &str| push(&lines, line);
+    let end = stream_logs(
+        &double.cluster().await,
+        "ml",
+        "image-tagging-train-5e6f7a8b",
+        false,
+        Duration::ZERO,
+        &out,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(end, Progress::Pending { .. }));
+    assert_eq!(
+        lines.into_inner().unwrap(),
+        [
+            "[0] epoch 1 lr from index 0",
+            "[0] epoch 2",
+            "[1] epoch 1 lr from index 1",
+            "[1] epoch 2"
+        ]
+    );
+    let log_requests: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .collect();
+    assert_eq!(log_requests.len(), 2);
+    assert_eq!(
+        log_requests[0].query.get("container").map(String::as_str),
+        Some("train")
+    );
+}
+
+#[tokio::test]
+async fn following_a_failed_run_reports_the_failure() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["11-get-job-failed"]);
+    let job = "image-tagging-train-1a2b3c4d-r7x2k";
+    let pods = started_pods("12-list-pods-job", "Failed", Some(job));
+    double.set_logs(
+        "ml",
+        &format!("{job}-0"),
+        "Traceback (most recent call last):\nValueError: bad shape\n",
+    );
+    double.seed(pods);
+    let (lines, push) = collect();
+    let out = |line: &str| push(&lines, line);
+    let end = stream_logs(
+        &double.cluster().await,
+        "ml",
+        job,
+        true,
+        Duration::from_millis(10),
+        &out,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&end, Progress::Failed(why) if why.contains("BackoffLimitExceeded")),
+        "{end:?}"
+    );
+    let lines = lines.into_inner().unwrap();
+    assert_eq!(lines[1], format!("[{job}-0] ValueError: bad shape"));
+}
+
+#[tokio::test]
+async fn pending_pods_have_no_logs_yet() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job"]);
+    double.seed(fixtures::list_items("12-list-pods-job", "v1", "Pod"));
+    let out = |line: &str| panic!("unexpected log line {line}");
+    let end = stream_logs(
+        &double.cluster().await,
+        "ml",
+        "image-tagging-train-1a2b3c4d",
+        false,
+        Duration::ZERO,
+        &out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(end, Progress::Pending { done: 0, total: 1 });
+}
+
+#[tokio::test]
+async fn status_has_one_row_per_model_from_live_objects() {
+    let double = KubeDouble::start().await;
+    double.seed(fixtures::live(&[
+        "deployment",
+        "hpa",
+        "httproute",
+        "job",
+        "service",
+    ]));
+    let mut manifests: Vec<(String, Value)> =
+        fixtures::rendered(&["service", "deployment", "hpa", "httproute"])
+            .into_iter()
+            .map(|o| ("digits".to_owned(), o))
+            .collect();
+    manifests.push((
+        "image-tagging".to_owned(),
+        fixtures::request_body("02-ssa-dryrun-create-job"),
+    ));
+    let rows = status(&double.cluster().await, "ml", &manifests)
+        .await
+        .unwrap();
+    insta::assert_snapshot!(
+        "cluster_status_rows",
+        serde_json::to_string_pretty(&rows).unwrap()
+    );
+}
