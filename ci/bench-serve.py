@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Served load benchmark: model-server against the Python baseline, over HTTP.
+
+Single-row KServe V2 JSON requests (POST /v2/models/digits/infer) from `wrk`
+(Debian package) on 127.0.0.1, at concurrency 1 and 32:
+
+  model-server --max-batch 1                     (no batching)
+  model-server --max-batch 32 --max-delay 1ms    (dynamic batching)
+  ci/baseline/app.py                             (FastAPI + onnxruntime)
+
+for the MLP, then the compute-bound CNN with batching, whose served
+samples/s is compared with the in-process floor printed by
+`cargo bench -p model-server --bench compute` at the batch size the server
+reached (read from its /metrics). Also reports each server's time from
+process start to ready and its resident memory.
+
+The servers and the load generator are pinned to disjoint halves of the
+CPUs this process may use, so they do not steal each other's cores; the
+baseline gets the same cores and engine threads as model-server.
+
+  python3 ci/bench-serve.py [--duration 10] [--backend ort] [--no-floor]
+
+Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
+the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH (found in the
+onnxruntime wheel when unset). A benchmark, not a test: it prints figures
+and checks only that every request succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "tests" / "fixtures" / "models"
+LUA = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[{body}]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass
+class Load:
+    label: str
+    concurrency: int
+    rps: float
+    p50_us: int
+    p99_us: int
+    batch: float | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ort_dylib() -> str:
+    if os.environ.get("ORT_DYLIB_PATH"):
+        return os.environ["ORT_DYLIB_PATH"]
+    import onnxruntime
+
+    capi = Path(onnxruntime.__file__).parent / "capi"
+    found = sorted(capi.glob("libonnxruntime.so*"))
+    if not found:
+        sys.exit(f"no libonnxruntime.so in {capi}; set ORT_DYLIB_PATH")
+    return str(found[0])
+
+
+def server_binary() -> Path:
+    if os.environ.get("MODEL_SERVER"):
+        return Path(os.environ["MODEL_SERVER"])
+    for candidate in ("target-server/release", "target/release"):
+        path = ROOT / candidate / "model-server"
+        if path.is_file():
+            return path
+    sys.exit("no release model-server found; build it (cargo build --release -p model-server) or set MODEL_SERVER")
+
+
+def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except OSError:
+        return 0, ""
+
+
+class Server:
+    """A server process pinned to `cpus`, stopped with SIGTERM."""
+
+    def __init__(self, name: str, argv: list[str], port: int, cpus: set[int], log: Path, env: dict):
+        self.name, self.port, self.log = name, port, log
+        self.base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        )
+        deadline = started + 120
+        while get(f"{self.base}/v2/health/ready", 0.5)[0] != 200:
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                self.stop()
+                sys.exit(f"{name} never turned ready; log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.005)
+        self.ready_s = time.perf_counter() - started
+
+    def rss_mib(self) -> tuple[float, float]:
+        """Current and peak resident memory."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+        hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+        return rss / 1024, hwm / 1024
+
+    def batch_counters(self) -> tuple[float, float] | None:
+        """(sum, count) of the batch size histogram in /metrics, if it has one."""
+        status, text = get(f"{self.base}/metrics")
+        if status != 200:
+            return None
+        total = count = None
+        for line in text.splitlines():
+            if line.startswith("#") or "batch" not in line.split("{")[0].split(" ")[0]:
+                continue
+            name, value = line.split("{")[0].split(" ")[0], line.rsplit(" ", 1)[-1]
+            if name.endswith("_sum"):
+                total = float(value)
+            elif name.endswith("_count"):
+                count = float(value)
+        return (total, count) if total is not None and count is not None else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wrk(url: str, script: Path, concurrency: int, seconds: float, cpus: set[int]) -> tuple[float, int, int]:
+    threads = max(1, min(len(cpus), concurrency))
+    argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
+    run = subprocess.run(
+        argv, capture_output=True, text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    if run.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{run.stdout}{run.stderr}")
+    out = run.stdout
+    match = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
+    if not match:
+        sys.exit(f"unexpected wrk output:\n{out}")
+    requests, duration_us, p50, p99, bad_status, socket_errors = map(int, match.groups())
+    if bad_status or socket_errors:
+        sys.exit(f"{url}: {bad_status} non-2xx responses, {socket_errors} socket errors\n{out}")
+    return requests / (duration_us / 1e6), p50, p99
+
+
+def body_for(model: Path, row: list[float]) -> str:
+    shape = [1, 1, 8, 8] if "cnn" in model.name else [1, 64]
+    return json.dumps({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": row}]})
+
+
+def measure(server: Server, label: str, script: Path, concurrencies: list[int], seconds: float, cpus: set[int]) -> list[Load]:
+    url = f"{server.base}/v2/models/digits/infer"
+    wrk(url, script, max(concurrencies), min(2.0, seconds), cpus)  # warm the connections and caches
+    loads = []
+    for c in concurrencies:
+        before = server.batch_counters()
+        rps, p50, p99 = wrk(url, script, c, seconds, cpus)
+        after = server.batch_counters()
+        batch = None
+        if before and after and after[1] > before[1]:
+            batch = (after[0] - before[0]) / (after[1] - before[1])
+        loads.append(Load(label, c, rps, p50, p99, batch))
+        print(f"  {label:<34} c={c:<3} {rps:>9.0f} req/s  p50 {p50:>6} µs  p99 {p99:>6} µs"
+              + (f"  mean batch {batch:.1f}" if batch else ""), flush=True)
+    return loads
+
+
+def compute_floor(threads: int, backend: str, workdir: Path) -> dict[int, float] | None:
+    """Per-sample µs of digits-cnn.onnx at batch 1/8/32/128 from the compute bench."""
+    bench = ROOT / "crates" / "model-server" / "benches" / "compute.rs"
+    if not bench.is_file() or not shutil.which("cargo"):
+        print("  (no compute benchmark in this checkout: floor not measured)")
+        return None
+    only = workdir / "floor-models"
+    only.mkdir()
+    (only / "digits-cnn.onnx").symlink_to(MODELS / "digits-cnn.onnx")
+    env = dict(os.environ, MODEL_DIR=str(only), THREADS=str(threads), BENCH_SECONDS="2",
+               CARGO_TARGET_DIR=os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target-server")))
+    run = subprocess.run(["cargo", "bench", "-q", "-p", "model-server", "--bench", "compute"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"  compute benchmark failed:\n{run.stderr[-2000:]}")
+        return None
+    print("  " + "\n  ".join(run.stdout.strip().splitlines()))
+    for line in run.stdout.splitlines():
+        cols = line.split()
+        if len(cols) >= 6 and cols[0].startswith("digits-cnn") and cols[1] == backend:
+            try:
+                return dict(zip([1, 8, 32, 128], map(float, cols[2:6])))
+            except ValueError:
+                return None
+    return None
+
+
+def floor_at(floor: dict[int, float], batch: float) -> float:
+    """Per-sample µs at a fractional batch size, interpolated between measured sizes."""
+    sizes = sorted(floor)
+    if batch <= sizes[0]:
+        return floor[sizes[0]]
+    for lo, hi in zip(sizes, sizes[1:]):
+        if batch <= hi:
+            t = (batch - lo) / (hi - lo)
+            return floor[lo] + t * (floor[hi] - floor[lo])
+    return floor[sizes[-1]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="served load benchmark")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--backend", default="ort", choices=["ort", "tract"])
+    parser.add_argument("--no-floor", action="store_true", help="skip the in-process compute floor")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found (apt-get install wrk)")
+
+    cpus = sorted(os.sched_getaffinity(0))
+    half = max(1, len(cpus) // 2)
+    server_cpus, load_cpus = set(cpus[:half]), set(cpus[half:] or cpus)
+    threads = len(server_cpus)
+    binary = server_binary()
+    env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
+    test = json.loads((MODELS / "digits-test.json").read_text())
+    print(f"server on CPUs {sorted(server_cpus)} ({threads} engine thread(s)), wrk on CPUs {sorted(load_cpus)}, "
+          f"{args.duration:g}s per figure, backend {args.backend}")
+
+    results: dict = {"loads": [], "servers": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+
+        def start_model_server(model: str, batch_args: list[str], name: str) -> Server:
+            port = free_port()
+            argv = [str(binary), "--model-name", "digits", "--model-uri", str(MODELS / model),
+                    "--host", "127.0.0.1", "--port", str(port), "--backend", args.backend,
+                    "--warmup", "16", "--threads", str(threads), "--drain", "0s",
+                    "--cache-dir", str(work / "cache"), *batch_args]
+            return Server(name, argv, port, server_cpus, work / f"{name}.log", env)
+
+        def script_for(model: str) -> Path:
+            path = work / f"{model}.lua"
+            path.write_text(LUA.format(body=body_for(MODELS / model, test["inputs"][0])))
+            return path
+
+        mlp, cnn = "digits-mlp.onnx", "digits-cnn.onnx"
+        runs = [
+            ("model-server (mlp, max-batch 1)", mlp, ["--max-batch", "1"]),
+            ("model-server (mlp, max-batch 32, 1ms)", mlp, ["--max-batch", "32", "--max-delay", "1ms"]),
+        ]
+        print(f"\n{mlp}: single-row requests")
+        for label, model, extra in runs:
+            server = start_model_server(model, extra, label.split()[0] + str(len(results["servers"])))
+            try:
+                results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus)
+                results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
+            finally:
+                server.stop()
+
+        label = "python baseline (fastapi + onnxruntime)"
+        port = free_port()
+        baseline = Server("baseline", [sys.executable, str(ROOT / "ci" / "baseline" / "app.py"),
+                                       "--model", str(MODELS / mlp), "--model-name", "digits",
+                                       "--port", str(port), "--threads", str(threads)],
+                          port, server_cpus, work / "baseline.log", env)
+        try:
+            results["loads"] += measure(baseline, label, script_for(mlp), [1, 32], args.duration, load_cpus)
+            results["servers"][label] = {"ready_s": baseline.ready_s, "rss_mib": baseline.rss_mib()}
+        finally:
+            baseline.stop()
+
+        print(f"\n{cnn}: single-row requests, compute-bound")
+        cnn_loads = []
+        for label, extra in [("model-server (cnn, max-batch 1)", ["--max-batch", "1"]),
+                             ("model-server (cnn, max-batch 32, 1ms)", ["--max-batch", "32", "--max-delay", "1ms"])]:
+            server = start_model_server(cnn, extra, "cnn" + extra[1])
+            try:
+                cnn_loads += measure(server, label, script_for(cnn), [32], args.duration, load_cpus)
+                results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
+            finally:
+                server.stop()
+        results["loads"] += cnn_loads
+
+        floor = None if args.no_floor else compute_floor(threads, args.backend, work)
+
+    by = {(l.label, l.concurrency): l for l in results["loads"]}
+    print("\n| server | concurrency | requests/s | p50 µs | p99 µs | mean batch |\n| --- | --- | --- | --- | --- | --- |")
+    for l in results["loads"]:
+        batch = f"{l.batch:.1f}" if l.batch else "-"
+        print(f"| {l.label} | {l.concurrency} | {l.rps:.0f} | {l.p50_us} | {l.p99_us} | {batch} |")
+    print("\n| server | start to ready s | RSS MiB (peak) |\n| --- | --- | --- |")
+    for label, s in results["servers"].items():
+        print(f"| {label} | {s['ready_s']:.3f} | {s['rss_mib'][0]:.1f} ({s['rss_mib'][1]:.1f}) |")
+
+    batched = by.get(("model-server (mlp, max-batch 32, 1ms)", 32))
+    python = by.get(("python baseline (fastapi + onnxruntime)", 32))
+    single = by.get(("model-server (mlp, max-batch 1)", 1))
+    print()
+    if single:
+        print(f"p99 at concurrency 1 (no batching): {single.p99_us} µs (goal < 1000)")
+    if batched and python:
+        print(f"batched model-server vs Python at concurrency 32: {batched.rps / python.rps:.1f}x (goal >= 5x)")
+    cnn_batched = by.get(("model-server (cnn, max-batch 32, 1ms)", 32))
+    if cnn_batched and floor and cnn_batched.batch:
+        per_sample = floor_at(floor, cnn_batched.batch)
+        floor_sps = 1e6 / per_sample
+        print(f"cnn served {cnn_batched.rps:.0f} samples/s at mean batch {cnn_batched.batch:.1f}; "
+              f"in-process floor {per_sample:.1f} µs/sample = {floor_sps:.0f} samples/s; "
+              f"served/floor {cnn_batched.rps / floor_sps:.0%} (goal >= 80%)")
+        results["cnn_floor"] = {"per_sample_us": floor, "at_batch_us": per_sample}
+    elif cnn_batched:
+        print("cnn floor not compared (no compute benchmark figures or no batch size metric)")
+    if args.json:
+        results["loads"] = [l.__dict__ for l in results["loads"]]
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
