@@ -76,11 +76,18 @@ fn started_pods(stem: &str, phase: &str, job: Option<&str>) -> Vec<Value> {
     pods
 }
 
-fn collect() -> (Mutex<Vec<String>>, impl Fn(&Mutex<Vec<String>>, &str)) {
-    (
-        Mutex::new(Vec::new()),
-        |lines: &Mutex<Vec<String>>, line: &str| lines.lock().unwrap().push(line.to_owned()),
-    )
+/// Log lines a stream printed.
+#[derive(Default)]
+struct Lines(Mutex<Vec<String>>);
+
+impl Lines {
+    fn push(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+
+    fn take(self) -> Vec<String> {
+        self.0.into_inner().unwrap()
+    }
 }
 
 #[tokio::test]
@@ -101,8 +108,8 @@ async fn sweep_logs_are_prefixed_by_index() {
         );
     }
     double.seed(pods);
-    let (lines, push) = collect();
-    let out = |line: &str| push(&lines, line);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
     let end = stream_logs(
         &double.cluster().await,
         "ml",
@@ -115,7 +122,7 @@ async fn sweep_logs_are_prefixed_by_index() {
     .unwrap();
     assert!(matches!(end, Progress::Pending { .. }));
     assert_eq!(
-        lines.into_inner().unwrap(),
+        lines.take(),
         [
             "[0] epoch 1 lr from index 0",
             "[0] epoch 2",
@@ -147,8 +154,8 @@ async fn following_a_failed_run_reports_the_failure() {
         "Traceback (most recent call last):\nValueError: bad shape\n",
     );
     double.seed(pods);
-    let (lines, push) = collect();
-    let out = |line: &str| push(&lines, line);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
     let end = stream_logs(
         &double.cluster().await,
         "ml",
@@ -163,7 +170,7 @@ async fn following_a_failed_run_reports_the_failure() {
         matches!(&end, Progress::Failed(why) if why.contains("BackoffLimitExceeded")),
         "{end:?}"
     );
-    let lines = lines.into_inner().unwrap();
+    let lines = lines.take();
     assert_eq!(lines[1], format!("[{job}-0] ValueError: bad shape"));
 }
 

@@ -45,7 +45,7 @@ async fn deployment_is_ready_once_its_pods_are() {
     let recorded = fixtures::load("11-watch-deployment-pods-become-ready").request;
     let watch = requests
         .iter()
-        .find(|r| r.query.get("watch").is_some())
+        .find(|r| r.query.contains_key("watch"))
         .expect("a watch request");
     assert_eq!(watch.path, recorded.path);
     for param in ["watch", "fieldSelector", "allowWatchBookmarks"] {
