@@ -10,7 +10,9 @@ string_value!(
     /// `gs://`, `az://` or `pvc://<claim>/<path>` (the claim is mounted read-only).
     ModelUri,
     check = check_model_uri,
-    pattern = Some(r"^((file|https?|s3|gs|az|pvc)://\S+|[^\s:]+)$"),
+    pattern = Some(
+        r"^((s3|gs|az|pvc)://[^/\s]+/\S+|https?://[^/\s:]+(:[0-9]+)?(/\S*)?|file://\S+|[^\s:]+)$"
+    ),
     max = 2048,
     desc = "A model URI: a path, `file://`, `http(s)://`, `s3://`, `gs://`, `az://` or `pvc://<claim>/<path>`."
 );
@@ -18,7 +20,7 @@ string_value!(
     /// The URI of training data: `hdfs://`, `s3://`, `gs://` or `http(s)://`.
     DataUri,
     check = check_data_uri,
-    pattern = Some(r"^(hdfs|s3|gs|https?)://\S+$"),
+    pattern = Some(r"^((s3|gs)://[^/\s]+/\S+|(hdfs|https?)://[^/\s:]+(:[0-9]+)?(/\S*)?)$"),
     max = 2048,
     desc = "A data URI: `hdfs://`, `s3://`, `gs://` or `http(s)://`."
 );
