@@ -1,0 +1,167 @@
+"""Starts a real model-server on 127.0.0.1 for the served Python tests.
+
+The binary comes from MODEL_SERVER, else target-server/ or target/ (release,
+then debug). ORT_DYLIB_PATH defaults to the library inside the pinned
+onnxruntime wheel. BACKENDS (default "ort,tract") picks the backends every
+test runs against. Each server gets a free port and its own cache dir, and is
+stopped with SIGTERM at the end; it must exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "tests" / "fixtures" / "models"
+MODEL_FILES = ["digits-mlp.onnx", "digits-mlp-int8.onnx", "digits-cnn.onnx", "digits-cnn-int8.onnx"]
+BACKENDS = [b.strip() for b in os.environ.get("BACKENDS", "ort,tract").split(",") if b.strip()]
+
+
+def server_binary() -> Path:
+    if os.environ.get("MODEL_SERVER"):
+        return Path(os.environ["MODEL_SERVER"])
+    for target in ("target-server", "target"):
+        for profile in ("release", "debug"):
+            path = ROOT / target / profile / "model-server"
+            if path.is_file():
+                return path
+    pytest.exit("no model-server binary: build it (cargo build -p model-server) or set MODEL_SERVER", 2)
+
+
+def ort_dylib() -> str:
+    if os.environ.get("ORT_DYLIB_PATH"):
+        return os.environ["ORT_DYLIB_PATH"]
+    capi = Path(onnxruntime.__file__).parent / "capi"
+    found = sorted(capi.glob("libonnxruntime.so*"))
+    if not found:
+        pytest.exit(f"no libonnxruntime.so in {capi}; set ORT_DYLIB_PATH", 2)
+    return str(found[0])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+@dataclass
+class Served:
+    """A running model-server and what it serves."""
+
+    url: str  # host:port, as tritonclient wants it
+    backend: str
+    model_file: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.url}"
+
+    @property
+    def is_cnn(self) -> bool:
+        return "cnn" in self.model_file
+
+    def shaped(self, rows: np.ndarray) -> np.ndarray:
+        """Held-out rows [n, 64] in the model's input shape."""
+        return rows.reshape(-1, 1, 8, 8) if self.is_cnn else rows.reshape(-1, 64)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                pytest.fail(f"model-server did not exit within 60s of SIGTERM; log:\n{self.log_tail()}")
+        return self.process.returncode
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def start_server(tmp: Path, backend: str, model_file: str, extra: list[str]) -> Served:
+    port = free_port()
+    log = tmp / f"model-server-{backend}-{port}.log"
+    argv = [
+        str(server_binary()),
+        "--model-name", "digits",
+        "--model-uri", str(MODELS / model_file),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--backend", backend,
+        "--cache-dir", str(tmp / f"cache-{port}"),
+        "--warmup", "2",
+        "--threads", "1",
+        "--drain", "0s",
+        *extra,
+    ]
+    env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
+    process = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    served = Served(f"127.0.0.1:{port}", backend, model_file, process, log)
+    deadline = time.monotonic() + 120
+    while http_status(f"{served.base}/v2/health/ready") != 200:
+        if process.poll() is not None:
+            pytest.fail(f"model-server exited with {process.returncode}; log:\n{served.log_tail()}")
+        if time.monotonic() > deadline:
+            served.stop()
+            pytest.fail(f"model-server not ready within 120s; log:\n{served.log_tail()}")
+        time.sleep(0.02)
+    return served
+
+
+@pytest.fixture(scope="module", params=[(b, m) for b in BACKENDS for m in MODEL_FILES],
+                ids=lambda p: f"{p[0]}-{p[1].removesuffix('.onnx')}")
+def served(request, tmp_path_factory) -> Served:
+    """model-server with dynamic batching on, one per backend and model."""
+    backend, model_file = request.param
+    server = start_server(tmp_path_factory.mktemp("served"), backend, model_file,
+                          ["--max-batch", "8", "--max-delay", "1ms"])
+    yield server
+    code = server.stop()
+    assert code == 0, f"model-server exited with {code} after SIGTERM; log:\n{server.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def held_out() -> tuple[np.ndarray, np.ndarray]:
+    data = json.loads((MODELS / "digits-test.json").read_text())
+    return np.asarray(data["inputs"], dtype=np.float32), np.asarray(data["labels"], dtype=np.int64)
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """In-process onnxruntime results: reference(model_file, batch) -> (labels, probabilities)."""
+    sessions: dict[str, onnxruntime.InferenceSession] = {}
+
+    def run(model_file: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if model_file not in sessions:
+            sessions[model_file] = onnxruntime.InferenceSession(
+                str(MODELS / model_file), providers=["CPUExecutionProvider"])
+        labels, probabilities = sessions[model_file].run(["label", "probabilities"], {"input": batch})
+        return labels, probabilities
+
+    return run

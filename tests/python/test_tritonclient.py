@@ -1,0 +1,120 @@
+"""The Python tritonclient[http] client against model-server, JSON tensors only.
+
+Triton's own client must work unchanged: health, server and model metadata,
+and inference whose results equal in-process onnxruntime on the same rows.
+Runs once per backend and model (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from conftest import Served
+
+
+def tolerances(served: Served) -> tuple[float, float]:
+    """(probability atol, label margin) for comparing with in-process onnxruntime.
+
+    Float models agree to rounding; int8 models may differ by a quantization
+    step between engines. A label must match wherever the reference's top two
+    probabilities are further apart than the margin.
+    """
+    return (0.05, 0.1) if "int8" in served.model_file else (1e-4, 1e-3)
+
+
+def assert_matches_reference(served, labels, probabilities, ref_labels, ref_probabilities):
+    atol, margin = tolerances(served)
+    np.testing.assert_allclose(probabilities, ref_probabilities, atol=atol, rtol=0)
+    top2 = np.sort(ref_probabilities, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) > margin
+    assert np.array_equal(labels[clear], ref_labels[clear])
+
+
+def infer(client, served: Served, rows: np.ndarray, outputs=("label", "probabilities"), request_id=""):
+    batch = served.shaped(rows)
+    tensor = httpclient.InferInput("input", list(batch.shape), "FP32")
+    tensor.set_data_from_numpy(batch, binary_data=False)
+    requested = [httpclient.InferRequestedOutput(name, binary_data=False) for name in outputs]
+    return client.infer("digits", [tensor], outputs=requested, request_id=request_id)
+
+
+@pytest.fixture
+def client(served):
+    client = httpclient.InferenceServerClient(served.url)
+    yield client
+    client.close()
+
+
+def test_health_and_readiness(client):
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    assert client.is_model_ready("digits")
+
+
+def test_server_metadata(client):
+    metadata = client.get_server_metadata()
+    assert metadata["name"]
+    assert "version" in metadata
+
+
+def test_model_metadata_has_symbolic_batch(client, served):
+    metadata = client.get_model_metadata("digits")
+    assert metadata["name"] == "digits"
+    [tensor] = metadata["inputs"]
+    assert tensor["name"] == "input"
+    assert tensor["datatype"] == "FP32"
+    assert tensor["shape"] == ([-1, 1, 8, 8] if served.is_cnn else [-1, 64])
+    outputs = {o["name"]: o for o in metadata["outputs"]}
+    assert outputs["label"]["datatype"] == "INT64"
+    assert outputs["label"]["shape"] == [-1]
+    assert outputs["probabilities"]["datatype"] == "FP32"
+    assert outputs["probabilities"]["shape"] == [-1, 10]
+
+
+def test_infer_equals_in_process(client, served, held_out, reference):
+    rows = held_out[0][:16]
+    result = infer(client, served, rows, request_id="req-16")
+    assert result.get_response()["id"] == "req-16"
+    labels, probabilities = result.as_numpy("label"), result.as_numpy("probabilities")
+    assert labels.dtype == np.int64 and labels.shape == (16,)
+    assert probabilities.dtype == np.float32 and probabilities.shape == (16, 10)
+    assert_matches_reference(served, labels, probabilities, *reference(served.model_file, served.shaped(rows)))
+
+
+def test_single_row(client, served, held_out, reference):
+    rows = held_out[0][3:4]
+    result = infer(client, served, rows)
+    ref_labels, ref_probabilities = reference(served.model_file, served.shaped(rows))
+    assert_matches_reference(served, result.as_numpy("label"), result.as_numpy("probabilities"),
+                             ref_labels, ref_probabilities)
+
+
+def test_requested_outputs_only(client, served, held_out):
+    result = infer(client, served, held_out[0][:2], outputs=("probabilities",))
+    names = [o["name"] for o in result.get_response()["outputs"]]
+    assert names == ["probabilities"]
+    assert result.as_numpy("label") is None
+
+
+def test_unknown_model_is_404(client, served, held_out):
+    batch = served.shaped(held_out[0][:1])
+    tensor = httpclient.InferInput("input", list(batch.shape), "FP32")
+    tensor.set_data_from_numpy(batch, binary_data=False)
+    with pytest.raises(InferenceServerException) as error:
+        client.infer("no-such-model", [tensor],
+                     outputs=[httpclient.InferRequestedOutput("label", binary_data=False)])
+    assert error.value.status() == "404"
+    assert error.value.message()
+
+
+def test_wrong_shape_is_400_and_server_keeps_serving(client, served, held_out):
+    wrong = np.zeros((1, 63), dtype=np.float32)
+    tensor = httpclient.InferInput("input", [1, 63], "FP32")
+    tensor.set_data_from_numpy(wrong, binary_data=False)
+    with pytest.raises(InferenceServerException) as error:
+        client.infer("digits", [tensor], outputs=[httpclient.InferRequestedOutput("label", binary_data=False)])
+    assert error.value.status() == "400"
+    assert infer(client, served, held_out[0][:1]).as_numpy("label").shape == (1,)
