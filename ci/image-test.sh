@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Builds the model-server image from this workspace and proves it runs.
+#
+#   ci/image-test.sh                              build, run, check, report size
+#   ci/image-test.sh rootfs BINARY ORT_LIB DEST   assemble the image's files only
+#
+# The image holds exactly: the model-server binary, libonnxruntime.so (from
+# the pinned onnxruntime wheel), the shared libraries those two need as `ldd`
+# lists them (glibc, libstdc++, libgcc_s and the dynamic loader), the CA
+# bundle, /etc/passwd and /etc/group naming the non-root user 65532, and a
+# writable /tmp for the model cache. ci/Dockerfile assembles its runtime
+# stage with the `rootfs` subcommand of this same script, and both set the
+# same user, environment and entrypoint, so what CI runs here is what users
+# build with `docker build -f ci/Dockerfile .`.
+#
+# The full run builds the release binary on the host, assembles that file
+# tree into a FROM scratch image with buildah (vfs storage, chroot
+# isolation: no daemon needed), runs it under podman with runc and a test
+# model mounted read-only, checks readiness and one inference over HTTP,
+# prints the image size, stops the container with SIGTERM and requires exit 0.
+#
+# Needs: buildah, podman, runc (Debian packages), curl, python3 with the
+# onnxruntime wheel (ci/requirements-serve.txt) unless ORT_DYLIB_PATH is set,
+# and root (or a rootless podman setup). CARGO_TARGET_DIR is respected.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IMAGE="localhost/model-server:image-test"
+USER_ID=65532
+ORT_PATH=/usr/local/lib/libonnxruntime.so
+
+log() { printf 'image-test: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The libraries the dynamic loader will open for the given ELF files,
+# resolved through symlinks, one path a line (the loader itself included).
+shared_libs() {
+  ldd "$@" | awk '
+    /:$/ { next }
+    /not found/ { print "MISSING " $1; next }
+    $2 == "=>" && $3 ~ /^\// { print $3; next }
+    $1 ~ /^\// { print $1 }
+  ' | sort -u
+}
+
+# rootfs BINARY ORT_LIB DEST: the image's complete file tree under DEST.
+rootfs() {
+  local binary="$1" ort_lib="$2" dest="$3" lib
+  [[ -x "$binary" ]] || die "no executable model-server at $binary"
+  [[ -f "$ort_lib" ]] || die "no ONNX Runtime library at $ort_lib"
+  mkdir -p "$dest/usr/local/bin" "$dest/usr/local/lib" "$dest/etc/ssl/certs" \
+    "$dest/tmp" "$dest/home/nonroot"
+  install -m 0755 "$binary" "$dest/usr/local/bin/model-server"
+  install -m 0644 "$ort_lib" "$dest$ORT_PATH"
+  while read -r lib; do
+    [[ "$lib" == MISSING* ]] && die "ldd cannot resolve ${lib#MISSING } for $binary or $ort_lib"
+    mkdir -p "$dest$(dirname "$lib")"
+    cp -L "$lib" "$dest$lib"
+  done < <(shared_libs "$binary" "$ort_lib")
+  local bundle=/etc/ssl/certs/ca-certificates.crt
+  [[ -f "$bundle" ]] || die "no CA bundle at $bundle (install ca-certificates)"
+  install -m 0644 "$bundle" "$dest$bundle"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:%d:%d:nonroot:/home/nonroot:/sbin/nologin\n' \
+    "$USER_ID" "$USER_ID" >"$dest/etc/passwd"
+  printf 'root:x:0:\nnonroot:x:%d:\n' "$USER_ID" >"$dest/etc/group"
+  chmod 1777 "$dest/tmp"
+  chmod 0755 "$dest/home/nonroot"
+}
+
+# The image's metadata, shared with ci/Dockerfile's runtime stage.
+containerfile() {
+  cat <<CONTAINERFILE
+FROM scratch
+COPY rootfs/ /
+ENV ORT_DYLIB_PATH=$ORT_PATH
+USER $USER_ID:$USER_ID
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/model-server"]
+CONTAINERFILE
+}
+
+ort_library() {
+  if [[ -n "${ORT_DYLIB_PATH:-}" ]]; then
+    echo "$ORT_DYLIB_PATH"
+    return
+  fi
+  python3 - <<'PY'
+import pathlib, sys
+import onnxruntime
+found = sorted((pathlib.Path(onnxruntime.__file__).parent / "capi").glob("libonnxruntime.so*"))
+if not found:
+    sys.exit("no libonnxruntime.so in the onnxruntime wheel; set ORT_DYLIB_PATH")
+print(found[0])
+PY
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+full_run() {
+  local tool
+  for tool in buildah podman runc curl python3 ldd; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install buildah podman runc curl)"
+  done
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}"
+  log "building the release binary (target dir $target)"
+  (cd "$ROOT" && cargo build --release --locked -p model-server)
+  local binary="$target/release/model-server" ort_lib
+  ort_lib="$(ort_library)"
+
+  local work name="model-server-image-test-$$" port
+  work="$(mktemp -d)"
+  port="$(free_port)"
+  local storage=(--storage-driver vfs)
+  cleanup() {
+    podman "${storage[@]}" rm -f "$name" >/dev/null 2>&1 || true
+    buildah "${storage[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true
+    rm -rf "$work"
+  }
+  trap cleanup EXIT
+
+  log "assembling the file tree from $binary and $ort_lib"
+  rootfs "$binary" "$ort_lib" "$work/rootfs"
+  containerfile >"$work/Containerfile"
+  mkdir -p "$work/models"
+  cp "$ROOT/tests/fixtures/models/digits-mlp.onnx" "$work/models/"
+  chmod 0755 "$work/models"
+  chmod 0644 "$work/models/digits-mlp.onnx"
+
+  log "building $IMAGE with buildah"
+  buildah "${storage[@]}" bud --isolation chroot --layers=false -q -t "$IMAGE" \
+    -f "$work/Containerfile" "$work" >/dev/null
+
+  log "running it under podman on 127.0.0.1:$port"
+  podman "${storage[@]}" --runtime runc run -d --name "$name" \
+    --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+    --network host \
+    -v "$work/models:/models:ro" \
+    "$IMAGE" \
+    --model-name digits --model-uri /models/digits-mlp.onnx \
+    --host 127.0.0.1 --port "$port" --warmup 4 --threads 1 --drain 0s >/dev/null
+
+  local base="http://127.0.0.1:$port" started=$SECONDS
+  until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v2/health/ready")" == 200 ]]; do
+    if [[ "$(podman "${storage[@]}" inspect -f '{{.State.Running}}' "$name")" != true ]]; then
+      podman "${storage[@]}" logs "$name" >&2 || true
+      die "the container exited before turning ready"
+    fi
+    if ((SECONDS - started > 120)); then
+      podman "${storage[@]}" logs "$name" >&2 || true
+      die "not ready after 120s"
+    fi
+    sleep 0.2
+  done
+  log "ready after $((SECONDS - started))s"
+
+  local body response
+  body="$(python3 - "$ROOT/tests/fixtures/models/digits-test.json" <<'PY'
+import json, sys
+test = json.load(open(sys.argv[1]))
+print(json.dumps({"id": "image-test", "inputs": [
+    {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": test["inputs"][0]}]}))
+PY
+)"
+  response="$(curl -sS --fail-with-body -H 'Content-Type: application/json' \
+    -d "$body" "$base/v2/models/digits/infer")" || die "inference failed: $response"
+  python3 - "$ROOT/tests/fixtures/models/digits-test.json" "$response" <<'PY' || die "unexpected inference response: $response"
+import json, sys
+test = json.load(open(sys.argv[1]))
+response = json.loads(sys.argv[2])
+outputs = {o["name"]: o for o in response["outputs"]}
+assert response.get("id") == "image-test", response
+label = outputs["label"]["data"][0]
+assert outputs["label"]["datatype"] == "INT64", outputs["label"]
+assert len(outputs["probabilities"]["data"]) == 10, outputs["probabilities"]
+assert label == test["labels"][0], f"predicted {label}, true label {test['labels'][0]}"
+print(f"image-test: inference ok: predicted {label}", file=sys.stderr)
+PY
+
+  local size
+  size="$(podman "${storage[@]}" image inspect -f '{{.Size}}' "$IMAGE")"
+  log "image size: $size bytes ($((size / 1024 / 1024)) MiB)"
+
+  podman "${storage[@]}" stop -t 30 "$name" >/dev/null
+  local code
+  code="$(podman "${storage[@]}" inspect -f '{{.State.ExitCode}}' "$name")"
+  [[ "$code" == 0 ]] || { podman "${storage[@]}" logs "$name" >&2 || true; die "exit code $code after SIGTERM"; }
+  log "stopped cleanly (exit 0)"
+}
+
+case "${1:-}" in
+  rootfs)
+    [[ $# -eq 4 ]] || die "usage: $0 rootfs BINARY ORT_LIB DEST"
+    rootfs "$2" "$3" "$4"
+    ;;
+  "")
+    full_run
+    ;;
+  *)
+    die "usage: $0 [rootfs BINARY ORT_LIB DEST]"
+    ;;
+esac
