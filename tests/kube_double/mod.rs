@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     pub requests: Vec<Request>,
     /// Watch event times are divided by this.
     pub speedup: f64,
+    /// Added before every answer, as a remote API server's round trip.
+    pub latency: std::time::Duration,
 }
 
 /// A running test double.
@@ -184,6 +186,11 @@ impl KubeDouble {
         self.lock()
             .logs
             .insert((namespace.to_owned(), pod.to_owned()), text.to_owned());
+    }
+
+    /// Delays every answer by `latency` (network plus API server time).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
     }
 
     /// Every request so far.

@@ -81,11 +81,17 @@ async fn handle(
         content_type,
         body,
     };
-    let reply = {
+    let (reply, latency) = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.requests.push(request.clone());
-        route(&mut shared, &request, token.as_deref(), &accept)
+        (
+            route(&mut shared, &request, token.as_deref(), &accept),
+            shared.latency,
+        )
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     Ok(respond(reply))
 }
 
