@@ -1,0 +1,330 @@
+//! Dynamic batching: concurrent requests for the model wait in a queue; one
+//! task takes them out, joins up to `--max-batch` rows (waiting at most
+//! `--max-delay` for more), runs them as one model call on a blocking
+//! thread, and hands each request back exactly its own rows.
+//!
+//! With `--max-batch 1`, or for a request at least `--max-batch` rows big,
+//! the queue is skipped and the request runs at once. A semaphore sized to
+//! the backend's concurrency bounds how many model calls run at a time; the
+//! batcher takes a permit before it collects, so requests that arrive while
+//! the engine is busy gather into the next batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::backend::{Backend, BackendError};
+use crate::metrics::Metrics;
+use crate::tensor::{self, Tensor};
+
+/// Capacity of the request queue; senders wait when it is full.
+const QUEUE_CAPACITY: usize = 4096;
+
+type Reply = oneshot::Sender<Result<Vec<Tensor>, BackendError>>;
+
+struct Job {
+    inputs: Vec<Tensor>,
+    rows: usize,
+    reply: Reply,
+}
+
+/// Runs requests against a backend, batching them when configured to.
+pub struct Batcher {
+    backend: Arc<dyn Backend>,
+    queue: Option<mpsc::Sender<Job>>,
+    permits: Arc<Semaphore>,
+    max_batch: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl Batcher {
+    /// Starts the batching task (when `max_batch > 1`). Must be called
+    /// inside a Tokio runtime.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        max_batch: usize,
+        max_delay: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Batcher {
+        let permits = Arc::new(Semaphore::new(backend.concurrency().max(1)));
+        let queue = (max_batch > 1).then(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+            let worker = Worker {
+                backend: backend.clone(),
+                receiver,
+                permits: permits.clone(),
+                max_batch,
+                max_delay,
+                metrics: metrics.clone(),
+            };
+            tokio::spawn(worker.run());
+            sender
+        });
+        Batcher {
+            backend,
+            queue,
+            permits,
+            max_batch,
+            metrics,
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Runs one request (inputs in signature order, equal batch sizes) and
+    /// returns its outputs in signature order.
+    pub async fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
+        let rows = inputs.first().map_or(1, Tensor::rows);
+        match &self.queue {
+            Some(queue) if rows < self.max_batch => {
+                let (reply, answer) = oneshot::channel();
+                self.metrics.queue_depth.inc();
+                if queue
+                    .send(Job {
+                        inputs,
+                        rows,
+                        reply,
+                    })
+                    .await
+                    .is_err()
+                {
+                    self.metrics.queue_depth.dec();
+                    return Err(BackendError::Run("the batching queue is closed".into()));
+                }
+                answer.await.unwrap_or_else(|_| {
+                    Err(BackendError::Run(
+                        "the batch was dropped before it ran".into(),
+                    ))
+                })
+            }
+            _ => {
+                let permit = self.permits.clone().acquire_owned().await.map_err(closed)?;
+                self.metrics.batch_size.observe(rows as f64);
+                let backend = self.backend.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    backend.run(inputs)
+                })
+                .await
+                .map_err(|e| BackendError::Run(format!("inference task failed: {e}")))?
+            }
+        }
+    }
+}
+
+fn closed(_: tokio::sync::AcquireError) -> BackendError {
+    BackendError::Run("the engine is shut down".into())
+}
+
+struct Worker {
+    backend: Arc<dyn Backend>,
+    receiver: mpsc::Receiver<Job>,
+    permits: Arc<Semaphore>,
+    max_batch: usize,
+    max_delay: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut held: Option<Job> = None;
+        loop {
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                return;
+            };
+            let first = match held.take() {
+                Some(job) => job,
+                None => match self.receiver.recv().await {
+                    Some(job) => {
+                        self.metrics.queue_depth.dec();
+                        job
+                    }
+                    None => return,
+                },
+            };
+            let mut rows = first.rows;
+            let mut jobs = vec![first];
+            let deadline = Instant::now() + self.max_delay;
+            while rows < self.max_batch {
+                let next = match self.receiver.try_recv() {
+                    Ok(job) => job,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        if self.max_delay.is_zero() {
+                            break;
+                        }
+                        match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                            Ok(Some(job)) => job,
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                };
+                self.metrics.queue_depth.dec();
+                if rows + next.rows > self.max_batch {
+                    held = Some(next);
+                    break;
+                }
+                rows += next.rows;
+                jobs.push(next);
+            }
+            self.metrics.batch_size.observe(rows as f64);
+            let backend = self.backend.clone();
+            tokio::task::spawn_blocking(move || run_batch(backend.as_ref(), jobs, permit));
+        }
+    }
+}
+
+/// Joins the jobs' inputs, runs them once and sends each job its rows.
+fn run_batch(backend: &dyn Backend, jobs: Vec<Job>, permit: OwnedSemaphorePermit) {
+    if jobs.len() == 1 {
+        let job = jobs.into_iter().next().expect("one job");
+        let result = backend.run(job.inputs);
+        drop(permit);
+        let _ = job.reply.send(result);
+        return;
+    }
+    let inputs_per_job = jobs[0].inputs.len();
+    let joined: Result<Vec<Tensor>, BackendError> = (0..inputs_per_job)
+        .map(|i| {
+            let parts: Vec<&Tensor> = jobs.iter().map(|job| &job.inputs[i]).collect();
+            tensor::concat(&parts).map_err(|e| BackendError::Run(format!("joining the batch: {e}")))
+        })
+        .collect();
+    let result = joined.and_then(|inputs| backend.run(inputs));
+    drop(permit);
+    let outputs = match result {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            let message = e.to_string();
+            for job in jobs {
+                let _ = job.reply.send(Err(BackendError::Run(message.clone())));
+            }
+            return;
+        }
+    };
+    let rows: Vec<usize> = jobs.iter().map(|job| job.rows).collect();
+    let total: usize = rows.iter().sum();
+    // Outputs without a batch axis (or not batch-sized) go whole to every job.
+    let mut pieces: Vec<std::vec::IntoIter<Tensor>> = outputs
+        .iter()
+        .map(|output| {
+            if output.shape.first() == Some(&total) {
+                tensor::split(output, &rows).into_iter()
+            } else {
+                vec![output.clone(); rows.len()].into_iter()
+            }
+        })
+        .collect();
+    for job in jobs {
+        let own: Vec<Tensor> = pieces.iter_mut().filter_map(Iterator::next).collect();
+        let _ = job.reply.send(Ok(own));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Signature, TensorSpec};
+    use crate::tensor::{DataType, TensorData};
+    use std::sync::Mutex;
+
+    /// Doubles its input and records the batch sizes it saw.
+    struct Doubler {
+        signature: Signature,
+        seen: Mutex<Vec<usize>>,
+    }
+
+    impl Doubler {
+        fn new() -> Doubler {
+            let spec = |name: &str| TensorSpec {
+                name: name.into(),
+                datatype: DataType::Fp32,
+                shape: vec![-1, 1],
+            };
+            Doubler {
+                signature: Signature {
+                    inputs: vec![spec("x")],
+                    outputs: vec![spec("y")],
+                },
+                seen: Mutex::default(),
+            }
+        }
+    }
+
+    impl Backend for Doubler {
+        fn signature(&self) -> &Signature {
+            &self.signature
+        }
+        fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
+            let input = &inputs[0];
+            self.seen.lock().unwrap().push(input.rows());
+            let TensorData::Fp32(values) = &input.data else {
+                unreachable!("fp32 only")
+            };
+            let doubled = values.iter().map(|v| v * 2.0).collect();
+            Ok(vec![Tensor::new(
+                "y",
+                input.shape.clone(),
+                TensorData::Fp32(doubled),
+            )])
+        }
+        fn concurrency(&self) -> usize {
+            1
+        }
+    }
+
+    fn request(values: Vec<f32>) -> Vec<Tensor> {
+        vec![Tensor::new(
+            "x",
+            vec![values.len(), 1],
+            TensorData::Fp32(values),
+        )]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_get_their_own_rows() {
+        let backend = Arc::new(Doubler::new());
+        let batcher = Arc::new(Batcher::new(
+            backend.clone(),
+            16,
+            Duration::from_millis(20),
+            Arc::new(Metrics::new()),
+        ));
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move {
+                    let rows = 1 + i % 3;
+                    let values: Vec<f32> = (0..rows).map(|r| (i * 10 + r) as f32).collect();
+                    let out = batcher.infer(request(values.clone())).await.unwrap();
+                    let expected: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
+                    assert_eq!(out[0].data, TensorData::Fp32(expected));
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let seen = backend.seen.lock().unwrap();
+        assert!(seen.iter().all(|&rows| rows <= 16), "{seen:?}");
+        assert!(seen.len() < 40, "requests were never batched: {seen:?}");
+    }
+
+    #[tokio::test]
+    async fn oversized_request_runs_alone() {
+        let backend = Arc::new(Doubler::new());
+        let batcher = Batcher::new(
+            backend.clone(),
+            4,
+            Duration::from_millis(1),
+            Arc::new(Metrics::new()),
+        );
+        let out = batcher.infer(request(vec![1.0; 10])).await.unwrap();
+        assert_eq!(out[0].shape, vec![10, 1]);
+        assert_eq!(*backend.seen.lock().unwrap(), vec![10]);
+    }
+}

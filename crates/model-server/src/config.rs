@@ -1,0 +1,194 @@
+//! Command-line flags (each also read from the environment variable of the
+//! same name, `--max-batch` ↔ `MAX_BATCH`), parsed once into [`Config`].
+//!
+//! This module owns flag names, defaults and the parsing of durations and
+//! byte sizes; it does not start anything.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::backend::BackendKind;
+
+/// Serve one ONNX model over the Open Inference Protocol (KServe V2).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "model-server", version, about)]
+pub struct Config {
+    /// Name the model is served under (`/v2/models/{name}`).
+    #[arg(long, env = "MODEL_NAME")]
+    pub model_name: String,
+
+    /// Where the model comes from: a path, file://, http(s)://, s3://, gs:// or az://.
+    /// Cloud credentials come from the standard environment variables.
+    #[arg(long, env = "MODEL_URI")]
+    pub model_uri: String,
+
+    /// TCP port to listen on (0 picks a free one and logs it).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Inference engine.
+    #[arg(long, env = "BACKEND", value_enum, default_value_t = BackendKind::Ort)]
+    pub backend: BackendKind,
+
+    /// Most rows run as one batch; 1 turns dynamic batching off.
+    #[arg(long, env = "MAX_BATCH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_batch: u32,
+
+    /// Longest a request waits for others to join its batch (e.g. 2ms, 500us).
+    #[arg(long, env = "MAX_DELAY", default_value = "2ms", value_parser = parse_duration)]
+    pub max_delay: Duration,
+
+    /// Synthetic batches run through the model before turning ready.
+    #[arg(long, env = "WARMUP", default_value_t = 1)]
+    pub warmup: u32,
+
+    /// CPU threads the engine may use (0: one per core).
+    #[arg(long, env = "THREADS", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Directory the model is downloaded into (an emptyDir in a pod).
+    #[arg(long, env = "CACHE_DIR", default_value = "/tmp/model-server")]
+    pub cache_dir: PathBuf,
+
+    /// Largest request body accepted (e.g. 16MiB); larger requests get 413.
+    #[arg(long, env = "MAX_BODY", default_value = "16MiB", value_parser = parse_bytes)]
+    pub max_body: usize,
+
+    /// Identical requests answered from a cache of this many entries (0: off).
+    #[arg(long, env = "CACHE_ENTRIES", default_value_t = 0)]
+    pub cache_entries: usize,
+
+    /// After SIGTERM, how long to keep accepting connections (while not
+    /// ready) so load balancers stop routing here, before draining.
+    #[arg(long, env = "DRAIN", default_value = "5s", value_parser = parse_duration)]
+    pub drain: Duration,
+
+    /// Download attempts before giving up on a transient error.
+    #[arg(long, env = "DOWNLOAD_RETRIES", default_value_t = 5)]
+    pub download_retries: usize,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Path of libonnxruntime.so for `--backend ort`.
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_dylib_path: Option<PathBuf>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses `250us`, `2ms`, `1.5s`, `1m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (expected e.g. 2ms, 500us, 5s)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "ns" => value / 1e9,
+        "m" => value * 60.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ns, us, ms, s or m)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// Parses `1048576`, `64KiB`, `16MiB`, `1GiB`, `10MB` or `500kB`.
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (expected e.g. 16MiB, 1048576)"))?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}` (use B, KiB, MiB, GiB, kB, MB, GB)"
+            ));
+        }
+    };
+    value
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_common_units() {
+        assert_eq!(parse_duration("2ms"), Ok(Duration::from_millis(2)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn durations_reject_unknown_units() {
+        assert!(
+            parse_duration("2 fortnights")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
+        assert!(parse_duration("ms").unwrap_err().contains("not a duration"));
+    }
+
+    #[test]
+    fn sizes_accept_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_bytes("10MB"), Ok(10_000_000));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert!(parse_bytes("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let config = Config::try_parse_from([
+            "model-server",
+            "--model-name",
+            "digits",
+            "--model-uri",
+            "/m.onnx",
+        ])
+        .expect("minimal flags parse");
+        assert_eq!(config.max_batch, 1);
+        assert_eq!(config.backend, BackendKind::Ort);
+        assert_eq!(config.max_body, 16 << 20);
+    }
+}

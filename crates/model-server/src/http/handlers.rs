@@ -1,0 +1,200 @@
+//! Request handlers for the KServe V2 and TF Serving routes. Each handler
+//! checks the model name (404), then that the model is loaded (503), then
+//! parses and validates the body (400/413) before anything reaches the
+//! batcher, so bad input never costs a model call.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::cache::PredictionCache;
+use crate::protocol::{tf, v2};
+use crate::state::{AppState, Model, Phase};
+use crate::tensor::Tensor;
+
+type Shared = State<Arc<AppState>>;
+
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
+}
+
+pub async fn ready(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.phase() {
+        Phase::Ready => Ok(Json(json!({ "ready": true }))),
+        other => Err(ApiError::unavailable(other.describe())),
+    }
+}
+
+pub async fn server_metadata() -> Json<v2::ServerMetadata> {
+    Json(v2::ServerMetadata {
+        name: "model-server",
+        version: env!("CARGO_PKG_VERSION"),
+        extensions: vec![],
+    })
+}
+
+pub async fn model_metadata(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let model = loaded(&state, &name)?;
+    let signature = model.batcher.backend().signature();
+    let body = v2::ModelMetadata {
+        name: &model.name,
+        versions: vec!["1"],
+        platform: model.backend.platform(),
+        inputs: signature
+            .inputs
+            .iter()
+            .map(v2::TensorMetadata::new)
+            .collect(),
+        outputs: signature
+            .outputs
+            .iter()
+            .map(v2::TensorMetadata::new)
+            .collect(),
+    };
+    Ok(Json(body).into_response())
+}
+
+pub async fn model_ready(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    known(&state, &name)?;
+    match state.phase() {
+        Phase::Ready => Ok(Json(json!({ "name": name, "ready": true }))),
+        other => Err(ApiError::unavailable(other.describe())),
+    }
+}
+
+pub async fn infer(
+    State(state): Shared,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let model = loaded(&state, &name)?;
+    let request: v2::InferRequest = parse_json(body)?;
+    let decoded = v2::decode_request(request, model.batcher.backend().signature())?;
+    let outputs = run(&state, model, decoded.inputs).await?;
+    let response = v2::InferResponse {
+        model_name: &model.name,
+        model_version: "1",
+        id: decoded.id.as_deref(),
+        outputs: decoded
+            .outputs
+            .iter()
+            .filter_map(|&i| outputs.get(i))
+            .map(v2::ResponseOutput::new)
+            .collect(),
+    };
+    json_response(&response)
+}
+
+pub async fn predict(
+    State(state): Shared,
+    Path(target): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let name = target.strip_suffix(":predict").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no route for `{target}`; use {{model}}:predict"),
+        )
+    })?;
+    let model = loaded(&state, name)?;
+    let request: tf::PredictRequest = parse_json(body)?;
+    let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
+    let outputs = run(&state, model, inputs).await?;
+    json_response(&tf::encode_predictions(&outputs))
+}
+
+pub async fn metrics(State(state): Shared) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// 404 unless `name` is the served model.
+fn known(state: &AppState, name: &str) -> Result<(), ApiError> {
+    if name == state.model_name {
+        Ok(())
+    } else {
+        Err(ApiError::unknown_model(name))
+    }
+}
+
+/// The model, if `name` is it and it is loaded (ready, or draining with
+/// requests still arriving); 503 otherwise.
+fn loaded<'a>(state: &'a AppState, name: &str) -> Result<&'a Arc<Model>, ApiError> {
+    known(state, name)?;
+    match (state.phase(), state.model()) {
+        (Phase::Ready | Phase::Draining, Some(model)) => Ok(model),
+        (phase, _) => Err(ApiError::unavailable(phase.describe())),
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body is larger than --max-body".to_string()
+        } else {
+            rejection.body_text()
+        };
+        ApiError::new(status, message)
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Runs the model (or answers from the cache).
+async fn run(
+    state: &AppState,
+    model: &Model,
+    inputs: Vec<Tensor>,
+) -> Result<Arc<Vec<Tensor>>, ApiError> {
+    let key = model.cache.as_ref().map(|_| PredictionCache::key(&inputs));
+    if let (Some(cache), Some(key)) = (&model.cache, &key) {
+        if let Some(hit) = cache.get(key) {
+            state.metrics.cache_hits.inc();
+            return Ok(hit);
+        }
+        state.metrics.cache_misses.inc();
+    }
+    let outputs = Arc::new(model.batcher.infer(inputs).await.map_err(|e| {
+        tracing::error!(error = %e, "inference failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    })?);
+    if let (Some(cache), Some(key)) = (&model.cache, key) {
+        cache.put(key, outputs.clone());
+    }
+    Ok(outputs)
+}
+
+fn json_response<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the response: {e}"),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: routes of the Open Inference Protocol (KServe V2
+//! REST), TF Serving's `:predict`, and Prometheus `/metrics`, plus the
+//! middleware that counts and times every request.
+
+pub mod error;
+pub mod handlers;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// The server's router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v2/health/live", get(handlers::live))
+        .route("/v2/health/ready", get(handlers::ready))
+        .route("/v2", get(handlers::server_metadata))
+        .route("/v2/models/{model}", get(handlers::model_metadata))
+        .route("/v2/models/{model}/ready", get(handlers::model_ready))
+        .route("/v2/models/{model}/infer", post(handlers::infer))
+        .route("/v1/models/{target}", post(handlers::predict))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Records each request's route, status and latency.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    state.metrics.observe_request(
+        &route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}

@@ -1,0 +1,47 @@
+//! `model-server`: downloads one ONNX model, loads it with ONNX Runtime or
+//! tract, warms it up and serves it over the Open Inference Protocol
+//! (KServe V2) and TF Serving's `:predict`, with dynamic batching, a
+//! precompute cache, Prometheus metrics and graceful shutdown.
+
+pub mod backend;
+pub mod batcher;
+pub mod cache;
+pub mod config;
+pub mod download;
+pub mod http;
+pub mod lifecycle;
+pub mod logging;
+pub mod metrics;
+pub mod protocol;
+pub mod server;
+pub mod state;
+pub mod tensor;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Entry point of the `model-server` binary.
+pub fn main() -> ExitCode {
+    let config = config::Config::parse();
+    logging::init(config.log_format);
+    // TLS for model downloads uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "server stopped");
+            ExitCode::from(2)
+        }
+    }
+}

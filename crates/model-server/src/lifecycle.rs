@@ -1,0 +1,108 @@
+//! Model startup, one logged step at a time: download → load → warm up →
+//! ready. A failed step leaves the server alive and not ready, with the
+//! reason in the logs and in the readiness response, so a pod's events
+//! say why it never turned ready.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::backend::{self, LoadOptions};
+use crate::batcher::Batcher;
+use crate::cache::PredictionCache;
+use crate::config::Config;
+use crate::download;
+use crate::state::{AppState, Model, Phase};
+
+/// Brings the model up; on failure records it in `state` and returns.
+pub async fn start(config: Arc<Config>, state: Arc<AppState>) {
+    if let Err(reason) = bring_up(&config, &state).await {
+        tracing::error!(model = %config.model_name, error = %reason, "model failed to start; staying up, not ready");
+        state.set_phase(Phase::Failed(reason));
+    }
+}
+
+async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
+    let name = &config.model_name;
+    state.set_phase(Phase::Downloading);
+    tracing::info!(model = %name, uri = %config.model_uri, cache_dir = %config.cache_dir.display(), "downloading model");
+    let started = Instant::now();
+    let file = download::fetch(
+        &config.model_uri,
+        &config.cache_dir,
+        config.download_retries,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.download_seconds.set(seconds);
+    let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    tracing::info!(model = %name, file = %file.display(), bytes, seconds, "model downloaded");
+
+    state.set_phase(Phase::Loading);
+    tracing::info!(model = %name, backend = ?config.backend, threads = config.threads, "loading model");
+    let started = Instant::now();
+    let options = LoadOptions {
+        threads: config.threads,
+        ort_dylib: config.ort_dylib_path.clone(),
+    };
+    let kind = config.backend;
+    let loaded = tokio::task::spawn_blocking(move || backend::load(kind, &file, &options))
+        .await
+        .map_err(|e| format!("loading task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.load_seconds.set(seconds);
+    let describe = |specs: &[backend::TensorSpec]| {
+        specs
+            .iter()
+            .map(|s| format!("{}:{}{:?}", s.name, s.datatype, s.shape))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    tracing::info!(
+        model = %name,
+        seconds,
+        inputs = %describe(&loaded.signature().inputs),
+        outputs = %describe(&loaded.signature().outputs),
+        "model loaded"
+    );
+
+    state.set_phase(Phase::WarmingUp);
+    let started = Instant::now();
+    let max_batch = config.max_batch as usize;
+    for round in 0..config.warmup {
+        // Alternate single rows and full batches so both paths are primed.
+        let rows = if round % 2 == 0 { 1 } else { max_batch };
+        let inputs = loaded
+            .signature()
+            .inputs
+            .iter()
+            .map(|spec| spec.zeros(rows))
+            .collect();
+        let engine = loaded.clone();
+        tokio::task::spawn_blocking(move || engine.run(inputs))
+            .await
+            .map_err(|e| format!("warm-up task failed: {e}"))?
+            .map_err(|e| format!("warm-up batch {round} ({rows} rows) failed: {e}"))?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.warmup_seconds.set(seconds);
+    tracing::info!(model = %name, batches = config.warmup, seconds, "model warmed up");
+
+    let batcher = Batcher::new(loaded, max_batch, config.max_delay, state.metrics.clone());
+    state.set_model(Arc::new(Model {
+        name: name.clone(),
+        backend: config.backend,
+        batcher,
+        cache: PredictionCache::new(config.cache_entries),
+    }));
+    state.set_phase(Phase::Ready);
+    tracing::info!(
+        model = %name,
+        max_batch,
+        max_delay_us = config.max_delay.as_micros() as u64,
+        cache_entries = config.cache_entries,
+        "model ready"
+    );
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Prometheus metrics served on `GET /metrics`: requests by route and
+//! status, request latency, batch sizes, queue depth, cache hits and the
+//! time spent downloading, loading and warming up the model.
+//!
+//! Metric names are prefixed `model_server_`. This module only records and
+//! encodes; callers decide what to observe.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a served request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Matched route template, e.g. `/v2/models/{model}/infer`.
+    pub route: String,
+    /// HTTP status code.
+    pub status: u16,
+}
+
+/// Labels of a latency observation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 25 µs .. ~13 s
+    Histogram::new(exponential_buckets(25e-6, 2.0, 20))
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub batch_size: Histogram,
+    pub queue_depth: Gauge,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub download_seconds: Gauge<f64, AtomicU64>,
+    pub load_seconds: Gauge<f64, AtomicU64>,
+    pub warmup_seconds: Gauge<f64, AtomicU64>,
+    pub ready: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("model_server");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let queue_depth = Gauge::default();
+        let cache_hits = Counter::default();
+        let cache_misses = Counter::default();
+        let download_seconds = Gauge::<f64, AtomicU64>::default();
+        let load_seconds = Gauge::<f64, AtomicU64>::default();
+        let warmup_seconds = Gauge::<f64, AtomicU64>::default();
+        let ready = Gauge::default();
+        registry.register(
+            "requests",
+            "HTTP requests served, by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from request received to response ready, by route",
+            latency.clone(),
+        );
+        registry.register("batch_size", "Rows per model execution", batch_size.clone());
+        registry.register(
+            "queue_depth",
+            "Requests waiting for the batcher",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "cache_hits",
+            "Predictions answered from the precompute cache",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "cache_misses",
+            "Cache lookups that ran the model",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "model_download_seconds",
+            "Time spent fetching the model",
+            download_seconds.clone(),
+        );
+        registry.register(
+            "model_load_seconds",
+            "Time spent loading and optimizing the model",
+            load_seconds.clone(),
+        );
+        registry.register(
+            "model_warmup_seconds",
+            "Time spent on warm-up batches",
+            warmup_seconds.clone(),
+        );
+        registry.register(
+            "ready",
+            "1 when the server accepts inference requests",
+            ready.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            batch_size,
+            queue_depth,
+            cache_hits,
+            cache_misses,
+            download_seconds,
+            load_seconds,
+            warmup_seconds,
+            ready,
+        }
+    }
+
+    /// Records one served request.
+    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_text_names_every_family() {
+        let metrics = Metrics::new();
+        metrics.observe_request("/v2/models/{model}/infer", 200, 0.001);
+        metrics.batch_size.observe(8.0);
+        let text = metrics.encode();
+        for name in [
+            "model_server_requests_total{route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
+            "model_server_request_duration_seconds_bucket",
+            "model_server_batch_size_count 1",
+            "model_server_queue_depth 0",
+            "model_server_model_load_seconds",
+            "model_server_model_warmup_seconds",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}
