@@ -22,6 +22,7 @@ mod httproute;
 mod ingress;
 mod job;
 mod openshift_route;
+mod parallel;
 mod pdb;
 mod resources;
 mod route;
@@ -65,11 +66,8 @@ impl Manifest {
 /// Returns `None` when the config has no such environment.
 pub fn render_env(repo: &Repo, env: &str) -> Option<Vec<Manifest>> {
     let settings = repo.config.env(env)?;
-    let mut out = Vec::with_capacity(repo.models.len() * 8);
-    for model in &repo.models {
-        out.extend(render_model(model, &settings));
-    }
-    Some(out)
+    let per_model = parallel::map(&repo.models, |model| render_model(model, &settings));
+    Some(per_model.into_iter().flatten().collect())
 }
 
 /// Every object of one model for one environment, in apply order: training
