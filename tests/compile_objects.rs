@@ -158,11 +158,11 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
             let list: Vec<BTreeMap<String, String>> =
                 serde_json::from_str(cm.object["data"]["sweep.json"].as_str().unwrap()).unwrap();
             assert_eq!(list.len(), size, "{name}");
-            for index in 0..size {
+            for (index, combination) in list.iter().enumerate() {
                 let env_file = cm.object["data"][format!("sweep-{index}.env")]
                     .as_str()
                     .unwrap();
-                for (var, value) in &list[index] {
+                for (var, value) in combination {
                     assert!(
                         env_file.contains(&format!("export {var}=")),
                         "{name}: {var}"

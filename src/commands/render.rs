@@ -133,12 +133,11 @@ fn collect_generated(
             .with_context(|| format!("reading {}", entry.path().display()))?;
         if kind.is_dir() {
             collect_generated(out, &rel, files)?;
-        } else if kind.is_file() {
-            if let Ok(text) = fs::read_to_string(entry.path()) {
-                if text.starts_with(HEADER_PREFIX) {
-                    files.insert(rel, text);
-                }
-            }
+        } else if kind.is_file()
+            && let Ok(text) = fs::read_to_string(entry.path())
+            && text.starts_with(HEADER_PREFIX)
+        {
+            files.insert(rel, text);
         }
     }
     Ok(())
