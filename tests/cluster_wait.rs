@@ -143,3 +143,31 @@ async fn objects_without_rollouts_are_not_waited_for() {
     .expect("nothing to wait for");
     assert!(double.requests().is_empty());
 }
+
+#[tokio::test]
+async fn expired_resource_version_relists_and_keeps_waiting() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job"]);
+    // The first watch ends with an ERROR event (410 Expired in a 200 stream);
+    // the watcher lists again and the second watch sees the Job complete.
+    double.script_watch("11-watch-expired-resource-version");
+    double.script_watch("11-watch-job-complete");
+    let job = key("batch/v1", "Job", "image-tagging-train-1a2b3c4d");
+    wait(
+        &double.cluster().await,
+        &[job],
+        Duration::from_secs(20),
+        false,
+    )
+    .await
+    .expect("the Job completes after a re-list");
+    let lists = double
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/jobs") && !r.query.contains_key("watch"))
+        .count();
+    assert!(
+        lists >= 2,
+        "expected a re-list after the expired watch, saw {lists} list(s)"
+    );
+}
