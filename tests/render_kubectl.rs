@@ -87,9 +87,6 @@ fn every_built_in_object_validates_against_the_openapi_schema() {
             String::from_utf8_lossy(&result.stderr)
         );
         assert!(result.status.success(), "{name}: {report}");
-        assert!(
-            !report.contains("ERROR") && !report.contains("INFO"),
-            "{name}: {report}"
-        );
+        assert!(!report.contains("ERROR"), "{name}: {report}");
     }
 }
