@@ -79,8 +79,8 @@ pub async fn apply(
         keyed.push((ObjectKey::of(object)?, object));
     }
     if options.prune && keyed.is_empty() {
-        return Err(ClusterError::BadObject(
-            "refusing to prune: nothing was rendered for this environment".to_owned(),
+        return Err(ClusterError::PruneRefused(
+            "nothing was rendered for this environment".to_owned(),
         ));
     }
     keyed.sort_by_key(|(key, _)| stage_of(&key.kind));

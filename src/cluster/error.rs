@@ -118,6 +118,17 @@ pub enum ClusterError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// `--prune` was asked for when it would not be safe.
+    #[error("refusing to prune: {0}")]
+    PruneRefused(String),
+    /// A rollout or Job ended in failure.
+    #[error("{object} failed: {reason}")]
+    Failed {
+        /// The Deployment or Job.
+        object: ObjectKey,
+        /// Why (`BackoffLimitExceeded: Job has reached the specified backoff limit`).
+        reason: String,
+    },
     /// Several objects failed in the same step.
     #[error("{}", several(.0))]
     Several(Vec<ClusterError>),

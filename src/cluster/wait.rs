@@ -166,76 +166,93 @@ async fn watch_one(
     bar: ProgressBar,
     terminal: bool,
 ) -> Result<(), ClusterError> {
-    let namespace = key
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_owned());
-    let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
+    let namespace = key.namespace.as_deref().unwrap_or("default");
     let client = cluster.client().clone();
-    let mut last = None;
-    let mut report = |progress: Progress| -> Option<Result<(), ClusterError>> {
-        if last.as_ref() != Some(&progress) {
-            match &progress {
-                Progress::Pending { done, total } => {
-                    bar.set_length(*total);
-                    bar.set_position(*done);
-                    if !terminal {
-                        eprintln!("{key}: {done}/{total} ready");
-                    }
-                }
-                Progress::Ready => {
-                    bar.finish_with_message("ready");
-                    if !terminal {
-                        eprintln!("{key}: ready");
-                    }
-                }
-                Progress::Failed(why) => {
-                    bar.abandon_with_message("failed");
-                    if !terminal {
-                        eprintln!("{key}: failed: {why}");
-                    }
-                }
-            }
-            last = Some(progress.clone());
-        }
-        match progress {
-            Progress::Ready => Some(Ok(())),
-            Progress::Failed(why) => Some(Err(ClusterError::Api {
-                context: key.to_string(),
-                status: super::error::ApiStatus {
-                    code: 0,
-                    reason: "Failed".into(),
-                    message: why,
-                },
-            })),
-            Progress::Pending { .. } => None,
-        }
-    };
-    macro_rules! follow {
-        ($ty:ty, $progress:expr) => {{
-            let api: Api<$ty> = Api::namespaced(client, &namespace);
-            let mut events = watcher(api, config)
-                .default_backoff()
-                .applied_objects()
-                .boxed();
-            while let Some(event) = events.next().await {
-                match event {
-                    Ok(object) => {
-                        if let Some(done) = report($progress(&object)) {
-                            return done;
-                        }
-                    }
-                    Err(err) => fatal_watch_error(err, key)?,
-                }
-            }
-            Ok(())
-        }};
-    }
+    let shown = Shown { key, bar, terminal };
     if key.kind == "Deployment" {
-        follow!(Deployment, deployment_progress)
+        let api: Api<Deployment> = Api::namespaced(client, namespace);
+        follow(api, key, deployment_progress, shown).await
     } else {
-        follow!(Job, job_progress)
+        let api: Api<Job> = Api::namespaced(client, namespace);
+        follow(api, key, job_progress, shown).await
     }
+}
+
+/// Where one object's progress is shown.
+struct Shown<'a> {
+    key: &'a ObjectKey,
+    bar: ProgressBar,
+    terminal: bool,
+}
+
+impl Shown<'_> {
+    fn show(&self, progress: &Progress) {
+        let key = self.key;
+        match progress {
+            Progress::Pending { done, total } => {
+                self.bar.set_length(*total);
+                self.bar.set_position(*done);
+                if !self.terminal {
+                    eprintln!("{key}: {done}/{total} ready");
+                }
+            }
+            Progress::Ready => {
+                self.bar.finish_with_message("ready");
+                if !self.terminal {
+                    eprintln!("{key}: ready");
+                }
+            }
+            Progress::Failed(why) => {
+                self.bar.abandon_with_message("failed");
+                if !self.terminal {
+                    eprintln!("{key}: failed: {why}");
+                }
+            }
+        }
+    }
+}
+
+/// Follows the watch of one object by name until `progress` says it is done.
+async fn follow<K>(
+    api: Api<K>,
+    key: &ObjectKey,
+    progress: fn(&K) -> Progress,
+    shown: Shown<'_>,
+) -> Result<(), ClusterError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
+    let mut events = watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        let object = match event {
+            Ok(object) => object,
+            Err(err) => {
+                fatal_watch_error(err, key)?;
+                continue;
+            }
+        };
+        let now = progress(&object);
+        if last.as_ref() != Some(&now) {
+            shown.show(&now);
+            last = Some(now.clone());
+        }
+        match now {
+            Progress::Ready => return Ok(()),
+            Progress::Failed(reason) => {
+                return Err(ClusterError::Failed {
+                    object: key.clone(),
+                    reason,
+                });
+            }
+            Progress::Pending { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 /// Credentials and permission errors end the wait; anything else the watcher
