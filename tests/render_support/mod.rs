@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use modelctl::compile::{Manifest, render_env, render_files};
-use modelctl_spec::{Repo, load_repo};
+use modelctl_spec::{Repo, Source, load_repo, load_sources};
 
 /// The example repository at the crate root.
 pub fn example_root() -> PathBuf {
@@ -29,10 +29,36 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Every repository the object tests check: the example repo and the fixtures.
+/// The validation tests' valid fixtures (`tests/fixtures/valid/`: a
+/// `modelctl.toml` and model specs side by side) as one repository.
+pub fn valid_fixtures() -> Repo {
+    let dir = example_root().join("tests/fixtures/valid");
+    let read = |p: &Path| Source {
+        path: PathBuf::from(if p.ends_with("modelctl.toml") {
+            "modelctl.toml".to_owned()
+        } else {
+            format!("models/{}", p.file_name().unwrap().to_string_lossy())
+        }),
+        text: fs::read_to_string(p).unwrap(),
+    };
+    let config = read(&dir.join("modelctl.toml"));
+    let mut models: Vec<Source> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && !p.ends_with("modelctl.toml"))
+        .map(|p| read(&p))
+        .collect();
+    models.sort_by(|a, b| a.path.cmp(&b.path));
+    load_sources(&config, &models)
+        .unwrap_or_else(|e| panic!("tests/fixtures/valid is invalid:\n{e}"))
+}
+
+/// Every repository the object tests check: the example repo, the render
+/// fixtures and the validation tests' valid fixtures.
 pub fn all_repos() -> Vec<(String, Repo)> {
     let mut repos = vec![("example".to_owned(), load(&example_root()))];
     repos.extend(fixtures().into_iter().map(|(name, dir)| (name, load(&dir))));
+    repos.push(("valid".to_owned(), valid_fixtures()));
     repos
 }
 
