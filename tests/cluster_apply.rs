@@ -426,3 +426,62 @@ async fn forbidden_apply_names_the_verb() {
     assert!(matches!(err, ClusterError::Forbidden { .. }), "{err:?}");
     assert!(err.to_string().contains("in namespace \"ml\""), "{err}");
 }
+
+#[tokio::test]
+async fn prune_sends_the_recorded_delete_and_dry_run_deletes_nothing() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    let objects = fixtures::rendered(&["service", "deployment"]);
+    apply(&cluster, &target(), &objects, &options(), &quiet)
+        .await
+        .unwrap();
+    let keep = &objects[..1];
+
+    let dry = ApplyOptions {
+        prune: true,
+        dry_run: true,
+        ..options()
+    };
+    let outcome = apply(&cluster, &target(), keep, &dry, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(outcome.pruned.len(), 1);
+    assert!(
+        double
+            .object("/apis/apps/v1/namespaces/ml/deployments/digits")
+            .is_some()
+    );
+    let dry_delete = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    // kube sends dryRun in the DeleteOptions body, which the server honours like the query.
+    assert_eq!(dry_delete.body["dryRun"], json!(["All"]));
+
+    double.clear_requests();
+    let prune = ApplyOptions {
+        prune: true,
+        ..options()
+    };
+    apply(&cluster, &target(), keep, &prune, &quiet)
+        .await
+        .unwrap();
+    let recorded = fixtures::load("10-delete-deployment-background").request;
+    let delete = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert!(delete.matches(&recorded), "{delete:?}");
+    // kube leaves out DeleteOptions' kind and apiVersion, which the server does not need.
+    assert_eq!(
+        delete.body["propagationPolicy"],
+        recorded.body["propagationPolicy"]
+    );
+    assert!(
+        double
+            .object("/apis/apps/v1/namespaces/ml/deployments/digits")
+            .is_none()
+    );
+}

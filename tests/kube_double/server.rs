@@ -300,7 +300,7 @@ fn replay(exchange: &fixtures::Exchange) -> Reply {
 /// A replayed successful write changes the state the way it did when recorded.
 fn replay_effects(store: &mut Store, req: &Request, exchange: &fixtures::Exchange) {
     let ok = (200..300).contains(&exchange.response.status);
-    if !ok || req.query.contains_key("dryRun") {
+    if !ok || req.query.contains_key("dryRun") || req.body.get("dryRun").is_some() {
         return;
     }
     match req.method.as_str() {
@@ -394,7 +394,11 @@ fn not_found(resource: &Resource, name: &str) -> Reply {
 }
 
 fn object(store: &mut Store, req: &Request, resource: &Resource, slot: &Slot) -> Reply {
-    let dry_run = req.query.get("dryRun").is_some_and(|d| d == "All");
+    // DeleteOptions may carry dryRun in the body instead of the query.
+    let dry_run = req.query.get("dryRun").is_some_and(|d| d == "All")
+        || req.body["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
     match req.method.as_str() {
         "GET" => match store.objects.get(slot) {
             Some(found) => Reply::Json(200, found.clone()),
