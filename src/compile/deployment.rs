@@ -113,6 +113,7 @@ fn pod_spec(
         format!("--model-name={}", ctx.name()),
         format!("--model-uri={uri}"),
         format!("--port={SERVER_PORT}"),
+        format!("--cache-dir={CACHE_DIR}"),
     ];
     if let Some(batching) = &serve.batching {
         args.push(format!("--max-batch={}", batching.max_batch));
