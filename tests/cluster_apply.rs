@@ -485,3 +485,34 @@ async fn prune_sends_the_recorded_delete_and_dry_run_deletes_nothing() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_kind_that_is_not_served_fails_once_and_what_was_applied_is_recorded() {
+    let double = KubeDouble::start().await;
+    double.uninstall_group("gateway.networking.k8s.io/v1");
+    let route = fixtures::request_body("02-ssa-dryrun-create-httproute");
+    let mut canary = route.clone();
+    canary["metadata"]["name"] = json!("digits-canary");
+    let objects = vec![
+        fixtures::request_body("02-ssa-dryrun-create-service"),
+        route,
+        canary,
+    ];
+    let err = apply(
+        &double.cluster().await,
+        &target(),
+        &objects,
+        &options(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "HTTPRoute (gateway.networking.k8s.io/v1) is not served by this cluster: install its CRD first"
+    );
+    let inventory = double
+        .object("/api/v1/namespaces/ml/configmaps/modelctl-inventory-production")
+        .expect("the inventory records the Service");
+    assert_eq!(inventory["data"]["objects"], "v1 Service ml digits");
+}

@@ -116,10 +116,23 @@ pub async fn apply(
                 Err(err) => errors.push(err),
             }
         }
-        match errors.len() {
-            0 => {}
-            1 => return Err(errors.remove(0)),
-            _ => return Err(ClusterError::Several(errors)),
+        if !errors.is_empty() {
+            // What did get applied is modelctl's now: record it so a later
+            // prune can find it, then report every distinct failure once
+            // (a kind that is not served fails the same way for each object).
+            if !options.dry_run {
+                let mut known = previous.clone();
+                known.extend(outcome.applied.iter().map(|(k, _)| k.clone()));
+                if known != previous {
+                    inventory::write(cluster, target, &known, false).await?;
+                }
+            }
+            let mut seen = BTreeSet::new();
+            errors.retain(|e| seen.insert(e.to_string()));
+            return Err(match errors.len() {
+                1 => errors.remove(0),
+                _ => ClusterError::Several(errors),
+            });
         }
         start = end;
     }
