@@ -423,3 +423,53 @@ async fn missing_namespace_that_is_rendered_too_counts_as_create() {
         "{report:#?}"
     );
 }
+
+#[tokio::test]
+async fn would_prune_lists_managed_objects_no_longer_rendered() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    let all = fixtures::rendered(&["configmap", "service", "deployment", "hpa", "pdb", "job"]);
+    let options = modelctl::cluster::apply::ApplyOptions {
+        dry_run: false,
+        force_conflicts: false,
+        prune: false,
+        concurrency: 16,
+    };
+    modelctl::cluster::apply::apply(&cluster, &target(), &all, &options, &|_| {})
+        .await
+        .unwrap();
+    double.clear_requests();
+    let report = diff(&cluster, &target(), &all[..2], &DiffOptions::default())
+        .await
+        .unwrap();
+    let listed: Vec<String> = report.prune.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        listed,
+        [
+            "Deployment ml/digits",
+            "HorizontalPodAutoscaler ml/digits",
+            "Job ml/image-tagging-train-1a2b3c4d",
+            "PodDisruptionBudget ml/digits",
+        ]
+    );
+    assert!(report.has_changes());
+    // The lists are the recorded label-selector LISTs.
+    let requests = double.requests();
+    for stem in [
+        "09-list-deployments-namespaced",
+        "09-list-hpas-namespaced",
+        "09-list-jobs-namespaced",
+        "09-list-pdbs-namespaced",
+    ] {
+        let recorded = fixtures::load(stem).request;
+        assert!(
+            requests.iter().any(|r| r.matches(&recorded)),
+            "no request like {stem}"
+        );
+    }
+    let text = render(&report, ReportFormat::Text { color: false });
+    assert!(
+        text.contains("would prune Job ml/image-tagging-train-1a2b3c4d"),
+        "{text}"
+    );
+}
