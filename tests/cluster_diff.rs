@@ -473,3 +473,23 @@ async fn would_prune_lists_managed_objects_no_longer_rendered() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn unreachable_server_is_named_as_such() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    drop(double);
+    let err = diff(
+        &cluster,
+        &target(),
+        &fixtures::rendered(&["service"]),
+        &DiffOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with("cannot reach the API server"),
+        "{err}"
+    );
+}
