@@ -56,14 +56,15 @@ fn sh_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// The directory the steps run in.
+/// The directory the steps run in, relative to the workspace (`""`,
+/// `/code` or `/code/<dir>`), shell-quoted.
 pub(crate) fn workdir(train: &Train) -> String {
     match &train.code {
         Some(code) => match code.dir.as_deref().map(|d| d.trim_matches('/')) {
-            Some(dir) if !dir.is_empty() => format!("{CODE_DIR}/{dir}"),
-            _ => CODE_DIR.to_owned(),
+            Some(dir) if !dir.is_empty() => sh_quote(&format!("/code/{dir}")),
+            _ => "/code".to_owned(),
         },
-        None => "/workspace".to_owned(),
+        None => String::new(),
     }
 }
 
@@ -111,7 +112,6 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
     }
     let code = train.code.as_ref().map(|c| {
         context! {
-            dir => CODE_DIR,
             git => sh_quote(c.git.as_str()),
             rev => sh_quote(&c.rev),
         }
@@ -128,7 +128,7 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
         .render(context! {
             source => ctx.model.source.to_string_lossy().replace('\\', "/"),
             model => ctx.name(),
-            workdir => sh_quote(&workdir(train)),
+            workdir => workdir(train),
             sweep => train.sweep.is_some(),
             output => output,
             code => code,
