@@ -171,3 +171,27 @@ async fn expired_resource_version_relists_and_keeps_waiting() {
         "expected a re-list after the expired watch, saw {lists} list(s)"
     );
 }
+
+#[tokio::test]
+async fn rollout_waits_for_the_new_generation() {
+    let double = KubeDouble::start().await;
+    // Right after the apply: generation 3 not yet observed, while the old
+    // ReplicaSet's pods are all ready. That is not "ready" yet.
+    double.seed_fixtures(&["11-ssa-apply-deployment-image-change"]);
+    double.script_watch("11-watch-deployment-rollout");
+    wait(
+        &double.cluster().await,
+        &[deployment()],
+        Duration::from_secs(20),
+        false,
+    )
+    .await
+    .expect("the rollout finishes");
+    assert!(
+        double
+            .requests()
+            .iter()
+            .any(|r| r.query.contains_key("watch")),
+        "returned before watching the rollout"
+    );
+}
