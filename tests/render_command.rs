@@ -204,3 +204,25 @@ fn invalid_specs_stop_rendering_with_the_report() {
     }
     assert_eq!(before, tree(&repo.path().join("generated")));
 }
+
+#[test]
+fn two_models_rendering_the_same_object_is_an_error() {
+    let repo = example_copy();
+    // translation has a canary: its Deployment and Service `translation-canary`.
+    fs::write(
+        repo.path().join("models/translation-canary.toml"),
+        "[serve]\nmodel = \"s3://ml-models/other/model.onnx\"\n",
+    )
+    .unwrap();
+    let out = modelctl(repo.path(), &["render"]);
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Deployment ml/translation-canary in environment `production` is rendered by \
+             models/translation.toml and models/translation-canary.toml"
+        ),
+        "{stderr}"
+    );
+    assert!(!repo.path().join("generated").exists());
+}

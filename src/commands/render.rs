@@ -16,7 +16,8 @@ use anyhow::{Context, bail};
 use modelctl_spec::{Repo, load_repo};
 
 use crate::cli::RenderArgs;
-use crate::compile::{HEADER_PREFIX, KUSTOMIZATION, render_files};
+use crate::compile::files::files_of;
+use crate::compile::{HEADER_PREFIX, KUSTOMIZATION, conflicts, render_env};
 use crate::manifest_diff::unified;
 
 /// Runs the command.
@@ -35,7 +36,24 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
 
     let mut desired = BTreeMap::new();
     for env in &envs {
-        let files = render_files(&repo, env).context("environment vanished while rendering")?;
+        let manifests = render_env(&repo, env).context("environment vanished while rendering")?;
+        let clashes = conflicts(&manifests);
+        if !clashes.is_empty() {
+            for c in &clashes {
+                let sources: Vec<String> =
+                    c.sources.iter().map(|s| s.display().to_string()).collect();
+                eprintln!(
+                    "error: {} in environment `{env}` is rendered by {}",
+                    c.object,
+                    sources.join(" and ")
+                );
+            }
+            eprintln!(
+                "error: rename one of the models so their objects differ; nothing was rendered"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let files = files_of(&manifests);
         for (path, text) in files {
             desired.insert(Path::new(env).join(path), text);
         }

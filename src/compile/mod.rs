@@ -15,6 +15,7 @@ pub mod files;
 pub mod labels;
 
 mod configmap;
+mod conflicts;
 mod deployment;
 mod hash;
 mod hpa;
@@ -32,6 +33,7 @@ mod serving;
 mod sweep;
 mod training;
 
+pub use conflicts::{Conflict, conflicts};
 pub use files::{HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files};
 pub use hash::hash8;
 pub use sweep::{combinations, param_env_name};

@@ -1,0 +1,55 @@
+//! Objects two models both render: the same kind, namespace and name from
+//! different spec files (a model `x` with a canary and a model `x-canary`
+//! both make Deployment `x-canary`). Applying both would make the models
+//! overwrite each other, so `render` refuses.
+//!
+//! Owns the detection only; the message is the caller's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::Manifest;
+
+/// One object rendered by more than one spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// The spec files rendering it, in order.
+    pub sources: Vec<PathBuf>,
+}
+
+/// Every object that more than one spec file renders, in object order.
+pub fn conflicts(manifests: &[Manifest]) -> Vec<Conflict> {
+    let mut seen: BTreeMap<(String, String, String, String), Vec<PathBuf>> = BTreeMap::new();
+    for m in manifests {
+        let text = |p: &str| {
+            m.object
+                .pointer(p)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let api = text("/apiVersion");
+        let group = api
+            .rsplit_once('/')
+            .map_or(String::new(), |(g, _)| g.to_owned());
+        let key = (
+            group,
+            m.kind().to_owned(),
+            text("/metadata/namespace"),
+            m.name().to_owned(),
+        );
+        let sources = seen.entry(key).or_default();
+        if !sources.contains(&m.source) {
+            sources.push(m.source.clone());
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, sources)| sources.len() > 1)
+        .map(|((_, kind, namespace, name), sources)| Conflict {
+            object: format!("{kind} {namespace}/{name}"),
+            sources,
+        })
+        .collect()
+}
