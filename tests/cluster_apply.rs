@@ -516,3 +516,32 @@ async fn a_kind_that_is_not_served_fails_once_and_what_was_applied_is_recorded()
         .expect("the inventory records the Service");
     assert_eq!(inventory["data"]["objects"], "v1 Service ml digits");
 }
+
+#[tokio::test]
+async fn missing_namespace_is_reported_once() {
+    let double = KubeDouble::start().await;
+    let objects: Vec<Value> = fixtures::rendered(&["configmap", "service"])
+        .into_iter()
+        .map(|mut o| {
+            o["metadata"]["namespace"] = json!("ml-staging");
+            o
+        })
+        .collect();
+    let staging = Target {
+        env: "staging".into(),
+        namespace: "ml-staging".into(),
+    };
+    let err = apply(
+        &double.cluster().await,
+        &staging,
+        &objects,
+        &options(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "namespace \"ml-staging\" does not exist; create it first (kubectl create namespace ml-staging)"
+    );
+}

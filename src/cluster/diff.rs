@@ -142,6 +142,7 @@ pub async fn diff(
 
     let mut report = DiffReport::default();
     let mut missing: BTreeMap<(String, String), Vec<ObjectKey>> = BTreeMap::new();
+    let mut missing_namespaces: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
     let mut rendered = BTreeSet::new();
     for ((key, outcome), object) in outcomes.into_iter().zip(objects) {
         if let Some(key) = &key {
@@ -160,12 +161,28 @@ pub async fn diff(
             }) if new_namespaces.contains(&namespace) => {
                 report.objects.push(create(k, object));
             }
+            // One message per missing namespace, not one per object.
+            Err(ClusterError::NamespaceMissing {
+                namespace,
+                object: k,
+            }) => {
+                missing_namespaces.entry(namespace).or_default().push(k);
+            }
             Err(err) if err.is_per_object() => report.errors.push(ObjectFailure {
                 key: key.unwrap_or_default(),
                 error: err.to_string(),
             }),
             Err(err) => return Err(err),
         }
+    }
+    for (namespace, objects) in missing_namespaces {
+        report.errors.push(ObjectFailure {
+            key: objects[0].clone(),
+            error: format!(
+                "namespace {namespace:?} does not exist: {} object(s) cannot be applied; create it first",
+                objects.len()
+            ),
+        });
     }
     report.missing_kinds = missing
         .into_iter()

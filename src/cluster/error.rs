@@ -90,7 +90,7 @@ pub enum ClusterError {
     },
     /// The object's namespace does not exist.
     #[error(
-        "{object}: namespace {namespace:?} does not exist; create it or render it with the environment"
+        "namespace {namespace:?} does not exist; create it first (kubectl create namespace {namespace})"
     )]
     NamespaceMissing {
         /// The object.
