@@ -1,17 +1,20 @@
 //! The generated manifests as Kubernetes tooling reads them: `kubectl
-//! kustomize` builds every environment of every repository, and (with
+//! kustomize` builds every environment of every repository and reads back
+//! exactly the objects rendered, and (with
 //! `--ignored`, needing `kubernetes-validate` from PyPI) every object of a
 //! built-in kind validates strictly against the Kubernetes 1.35 OpenAPI schema.
 
 mod render_support;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use modelctl::compile::render_files;
+use modelctl::compile::{render_env, render_files};
 use modelctl_spec::Repo;
 use render_support::all_repos;
+use serde_json::Value;
 
 /// Writes every environment of `repo` under `out/<env>/`; returns the number
 /// of objects per environment.
@@ -49,11 +52,21 @@ fn kubectl_kustomize_builds_every_environment() {
             let stderr = String::from_utf8_lossy(&result.stderr);
             assert!(result.status.success(), "{name}/{env}: {stderr}");
             let yaml = String::from_utf8(result.stdout).unwrap();
-            let documents = yaml
-                .split("\n---\n")
-                .filter(|d| d.contains("kind:"))
-                .count();
-            assert_eq!(documents, objects, "{name}/{env}");
+            // kustomize reads with Go's YAML library and writes the objects
+            // back out: every value must come back as the same JSON value
+            // (no string read as a number, boolean or timestamp).
+            let mut built: BTreeMap<(String, String), Value> = BTreeMap::new();
+            for doc in yaml.split("\n---\n") {
+                let value: Value = serde_yaml::from_str(doc).unwrap();
+                let kind = value["kind"].as_str().unwrap().to_owned();
+                let object = value["metadata"]["name"].as_str().unwrap().to_owned();
+                built.insert((kind, object), value);
+            }
+            assert_eq!(built.len(), objects, "{name}/{env}");
+            for m in render_env(&repo, &env).unwrap() {
+                let key = (m.kind().to_owned(), m.name().to_owned());
+                assert_eq!(built.get(&key), Some(&m.object), "{name}/{env}: {key:?}");
+            }
         }
     }
 }
