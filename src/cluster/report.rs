@@ -171,3 +171,46 @@ fn markdown(report: &DiffReport) -> String {
 fn fence_safe(diff: &str) -> String {
     diff.replace("```", "`\u{200b}``")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ObjectKey;
+    use crate::cluster::diff::ObjectDiff;
+
+    fn report() -> DiffReport {
+        DiffReport {
+            objects: vec![ObjectDiff {
+                key: ObjectKey {
+                    api_version: "v1".into(),
+                    kind: "ConfigMap".into(),
+                    namespace: Some("ml".into()),
+                    name: "a".into(),
+                },
+                change: Change::Update,
+                before: Some("k: 1\n".into()),
+                after: "k: 2\n".into(),
+                diff: "--- live\n+++ applied\n@@ -1 +1 @@\n-k: 1\n+k: 2\n".into(),
+            }],
+            ..DiffReport::default()
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = render(&report(), ReportFormat::Text { color: false });
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("\n-k: 1\n+k: 2\n"));
+        let coloured = render(&report(), ReportFormat::Text { color: true });
+        assert!(coloured.contains("\x1b[31m-k: 1\x1b[0m"));
+        assert!(coloured.contains("\x1b[32m+k: 2\x1b[0m"));
+    }
+
+    #[test]
+    fn json_report_parses_back() {
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&report(), ReportFormat::Json)).unwrap();
+        assert_eq!(json["objects"][0]["change"], "update");
+        assert_eq!(json["objects"][0]["kind"], "ConfigMap");
+    }
+}

@@ -75,6 +75,12 @@ impl Prepared {
 
     /// Connects to the environment's cluster.
     pub async fn connect(&self) -> anyhow::Result<Cluster> {
+        eprintln!(
+            "environment `{}`: namespace {}, kubeconfig context {}",
+            self.target.env,
+            self.target.namespace,
+            self.context.as_deref().unwrap_or("(current)")
+        );
         Cluster::connect(self.context.as_deref())
             .await
             .with_context(|| {
