@@ -213,6 +213,7 @@ def compute_floor(threads: int, backend: str, workdir: Path) -> dict[int, float]
     only.mkdir()
     (only / "digits-cnn.onnx").symlink_to(MODELS / "digits-cnn.onnx")
     env = dict(os.environ, MODEL_DIR=str(only), THREADS=str(threads), BENCH_SECONDS="2",
+               ORT_DYLIB_PATH=ort_dylib(),
                CARGO_TARGET_DIR=os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target-server")))
     run = subprocess.run(["cargo", "bench", "-q", "-p", "model-server", "--bench", "compute"],
                          cwd=ROOT, env=env, capture_output=True, text=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -123,13 +124,17 @@ def start_server(tmp: Path, backend: str, model_file: str, extra: list[str]) -> 
     env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
     process = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
     served = Served(f"127.0.0.1:{port}", backend, model_file, process, log)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while http_status(f"{served.base}/v2/health/ready") != 200:
         if process.poll() is not None:
             pytest.fail(f"model-server exited with {process.returncode}; log:\n{served.log_tail()}")
-        if time.monotonic() > deadline:
+        # A model that fails to load leaves the server up but never ready,
+        # with the reason logged at ERROR level: report it at once.
+        failed = re.search(r"\bERROR\b", served.log_tail())
+        if failed or time.monotonic() > deadline:
             served.stop()
-            pytest.fail(f"model-server not ready within 120s; log:\n{served.log_tail()}")
+            why = "failed to start" if failed else "not ready within 60s"
+            pytest.fail(f"model-server {why}; log:\n{served.log_tail()}")
         time.sleep(0.02)
     return served
 
