@@ -32,8 +32,7 @@ pub fn manifest_text(manifest: &Manifest) -> String {
 
 /// An object as YAML (keys sorted, as in the JSON value).
 pub fn object_yaml(object: &serde_json::Value) -> String {
-    // A JSON value always has a YAML form.
-    serde_yaml::to_string(object).expect("JSON values serialize to YAML")
+    super::yaml::to_yaml(object)
 }
 
 /// Every file of `generated/<env>/`, by path under it: the manifests and

@@ -32,11 +32,13 @@ mod service;
 mod serving;
 mod sweep;
 mod training;
+mod yaml;
 
 pub use conflicts::{Conflict, conflicts};
 pub use files::{HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files};
 pub use hash::hash8;
 pub use sweep::{combinations, param_env_name};
+pub use yaml::to_yaml;
 
 /// One rendered object and where it is written.
 #[derive(Debug, Clone, PartialEq)]
