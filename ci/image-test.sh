@@ -4,7 +4,7 @@
 #   ci/image-test.sh                              build, run, check, report size
 #   ci/image-test.sh rootfs BINARY ORT_LIB DEST   assemble the image's files only
 #
-# The image holds exactly: the model-server binary, libonnxruntime.so (from
+# The image holds exactly: the model-server binary (stripped), libonnxruntime.so (from
 # the pinned onnxruntime wheel), the shared libraries those two need as `ldd`
 # lists them (glibc, libstdc++, libgcc_s and the dynamic loader), the CA
 # bundle, /etc/passwd and /etc/group naming the non-root user 65532, and a
@@ -21,7 +21,8 @@
 #
 # Needs: buildah, podman, runc (Debian packages), curl, python3 with the
 # onnxruntime wheel (ci/requirements-serve.txt) unless ORT_DYLIB_PATH is set,
-# and root (or a rootless podman setup). CARGO_TARGET_DIR is respected.
+# and root (or a rootless podman setup). CARGO_TARGET_DIR is respected;
+# MODEL_SERVER names an already built release binary and skips the build.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +52,7 @@ rootfs() {
   mkdir -p "$dest/usr/local/bin" "$dest/usr/local/lib" "$dest/etc/ssl/certs" \
     "$dest/tmp" "$dest/home/nonroot"
   install -m 0755 "$binary" "$dest/usr/local/bin/model-server"
+  strip --strip-unneeded "$dest/usr/local/bin/model-server"
   install -m 0644 "$ort_lib" "$dest$ORT_PATH"
   while read -r lib; do
     [[ "$lib" == MISSING* ]] && die "ldd cannot resolve ${lib#MISSING } for $binary or $ort_lib"
@@ -100,19 +102,27 @@ free_port() {
 
 full_run() {
   local tool
-  for tool in buildah podman runc curl python3 ldd; do
+  for tool in buildah podman runc curl python3 ldd strip; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install buildah podman runc curl)"
   done
-  local target="${CARGO_TARGET_DIR:-$ROOT/target}"
-  log "building the release binary (target dir $target)"
-  (cd "$ROOT" && cargo build --release --locked -p model-server)
-  local binary="$target/release/model-server" ort_lib
+  local binary ort_lib
+  if [[ -n "${MODEL_SERVER:-}" ]]; then
+    binary="$MODEL_SERVER"
+    log "using the binary at $binary (MODEL_SERVER)"
+  else
+    local target="${CARGO_TARGET_DIR:-$ROOT/target}"
+    log "building the release binary (target dir $target)"
+    (cd "$ROOT" && cargo build --release --locked -p model-server)
+    binary="$target/release/model-server"
+  fi
   ort_lib="$(ort_library)"
 
-  local work name="model-server-image-test-$$" port
+  # Globals, so the EXIT trap still sees them after this function returns.
+  name="model-server-image-test-$$"
   work="$(mktemp -d)"
+  storage=(--storage-driver vfs)
+  local port
   port="$(free_port)"
-  local storage=(--storage-driver vfs)
   cleanup() {
     podman "${storage[@]}" rm -f "$name" >/dev/null 2>&1 || true
     buildah "${storage[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true
