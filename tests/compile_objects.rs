@@ -501,3 +501,15 @@ fn every_object_is_labelled_annotated_and_namespaced() {
         }
     }
 }
+
+#[test]
+fn streamed_and_collected_renders_give_the_same_files() {
+    for (name, repo) in all_repos() {
+        for env in repo.config.env_names() {
+            let collected = modelctl::compile::files::files_of(&render_env(&repo, env).unwrap());
+            let streamed = modelctl::compile::render_output(&repo, env).unwrap();
+            assert!(streamed.conflicts.is_empty(), "{name}");
+            assert_eq!(streamed.files, collected, "{name}: {env}");
+        }
+    }
+}

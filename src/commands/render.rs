@@ -16,8 +16,7 @@ use anyhow::{Context, bail};
 use modelctl_spec::{Repo, load_repo};
 
 use crate::cli::RenderArgs;
-use crate::compile::files::files_of;
-use crate::compile::{HEADER_PREFIX, KUSTOMIZATION, conflicts, render_env};
+use crate::compile::{HEADER_PREFIX, KUSTOMIZATION, render_output};
 use crate::manifest_diff::unified;
 
 /// Runs the command.
@@ -36,10 +35,9 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
 
     let mut desired = BTreeMap::new();
     for env in &envs {
-        let manifests = render_env(&repo, env).context("environment vanished while rendering")?;
-        let clashes = conflicts(&manifests);
-        if !clashes.is_empty() {
-            for c in &clashes {
+        let output = render_output(&repo, env).context("environment vanished while rendering")?;
+        if !output.conflicts.is_empty() {
+            for c in &output.conflicts {
                 let sources: Vec<String> =
                     c.sources.iter().map(|s| s.display().to_string()).collect();
                 eprintln!(
@@ -53,8 +51,7 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(2));
         }
-        let files = files_of(&manifests);
-        for (path, text) in files {
+        for (path, text) in output.files {
             desired.insert(Path::new(env).join(path), text);
         }
     }

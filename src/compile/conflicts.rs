@@ -19,30 +19,42 @@ pub struct Conflict {
     pub sources: Vec<PathBuf>,
 }
 
+/// Which object a manifest is: API group, kind, namespace, name.
+pub(crate) type Identity = (String, String, String, String);
+
+/// The identity of `m`.
+pub(crate) fn identity(m: &Manifest) -> Identity {
+    let text = |p: &str| {
+        m.object
+            .pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let api = text("/apiVersion");
+    let group = api
+        .rsplit_once('/')
+        .map_or(String::new(), |(g, _)| g.to_owned());
+    (
+        group,
+        m.kind().to_owned(),
+        text("/metadata/namespace"),
+        m.name().to_owned(),
+    )
+}
+
 /// Every object that more than one spec file renders, in object order.
 pub fn conflicts(manifests: &[Manifest]) -> Vec<Conflict> {
-    let mut seen: BTreeMap<(String, String, String, String), Vec<PathBuf>> = BTreeMap::new();
-    for m in manifests {
-        let text = |p: &str| {
-            m.object
-                .pointer(p)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let api = text("/apiVersion");
-        let group = api
-            .rsplit_once('/')
-            .map_or(String::new(), |(g, _)| g.to_owned());
-        let key = (
-            group,
-            m.kind().to_owned(),
-            text("/metadata/namespace"),
-            m.name().to_owned(),
-        );
-        let sources = seen.entry(key).or_default();
-        if !sources.contains(&m.source) {
-            sources.push(m.source.clone());
+    find(manifests.iter().map(|m| (identity(m), m.source.clone())))
+}
+
+/// The conflicts among objects given by identity and source.
+pub(crate) fn find(objects: impl IntoIterator<Item = (Identity, PathBuf)>) -> Vec<Conflict> {
+    let mut seen: BTreeMap<Identity, Vec<PathBuf>> = BTreeMap::new();
+    for (id, source) in objects {
+        let sources = seen.entry(id).or_default();
+        if !sources.contains(&source) {
+            sources.push(source);
         }
     }
     seen.into_iter()

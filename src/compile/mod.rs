@@ -35,7 +35,9 @@ mod training;
 mod yaml;
 
 pub use conflicts::{Conflict, conflicts};
-pub use files::{HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files};
+pub use files::{
+    EnvOutput, HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files, render_output,
+};
 pub use hash::hash8;
 pub use sweep::{combinations, param_env_name};
 pub use yaml::to_yaml;
