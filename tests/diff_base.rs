@@ -303,3 +303,43 @@ fn a_repo_in_a_subdirectory_reads_the_base_from_that_subdirectory() {
         "{touched:?}"
     );
 }
+
+#[test]
+fn markdown_of_a_serving_change() {
+    let repo = committed_example();
+    edit(
+        repo.path(),
+        "models/digits.toml",
+        "warmup = 4",
+        "warmup = 8",
+    );
+    edit(
+        repo.path(),
+        "models/digits.toml",
+        "replicas = 2",
+        "replicas = 3",
+    );
+    let out = modelctl(
+        repo.path(),
+        &[
+            "diff",
+            "--base",
+            "HEAD",
+            "--env",
+            "production",
+            "--format",
+            "markdown",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    insta::assert_snapshot!("diff_base_markdown", String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn text_of_a_removed_model() {
+    let repo = committed_example();
+    fs::remove_file(repo.path().join("models/ads-bidding.toml")).unwrap();
+    let out = modelctl(repo.path(), &["diff", "--base", "HEAD", "--env", "staging"]);
+    assert_eq!(code(&out), 1);
+    insta::assert_snapshot!("diff_base_text", String::from_utf8(out.stdout).unwrap());
+}
