@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use modelctl::compile::{Manifest, render_env, render_files};
 use modelctl_spec::{Repo, Source, load_repo, load_sources};
+use serde_json::Value;
 
 /// The example repository at the crate root.
 pub fn example_root() -> PathBuf {
@@ -141,4 +142,36 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// The manifests of one kind.
+pub fn of_kind<'a>(ms: &'a [(String, Manifest)], kind: &str) -> Vec<&'a (String, Manifest)> {
+    ms.iter().filter(|(_, m)| m.kind() == kind).collect()
+}
+
+/// The manifest of `kind` named `name` in `env`.
+pub fn find<'a>(
+    ms: &'a [(String, Manifest)],
+    env: &str,
+    kind: &str,
+    name: &str,
+) -> Option<&'a Manifest> {
+    ms.iter()
+        .find(|(e, m)| e == env && m.kind() == kind && m.name() == name)
+        .map(|(_, m)| m)
+}
+
+/// The spec of `model` resolved for `env`.
+pub fn spec_of<'a>(repo: &'a Repo, env: &str, model: &str) -> &'a modelctl_spec::ModelSpec {
+    let m = repo
+        .models
+        .iter()
+        .find(|m| m.name.as_str() == model)
+        .expect("model exists");
+    m.spec_for(env).expect("resolved for every environment")
+}
+
+/// The pod spec of a Deployment or Job.
+pub fn pod_spec(m: &Manifest) -> &Value {
+    &m.object["spec"]["template"]["spec"]
 }

@@ -1,0 +1,189 @@
+//! Training objects carry what the design's table says, for the example
+//! repository and every fixture: GPU limits and tolerations, retries and
+//! deadline, Indexed Jobs for sweeps, the script ConfigMap, hashed names.
+
+mod render_support;
+
+use std::collections::BTreeMap;
+
+use modelctl::compile::render_env;
+use modelctl_spec::Repo;
+use render_support::{all_repos, example_root, find, load, manifests, of_kind, pod_spec, spec_of};
+use serde_json::Value;
+
+#[test]
+fn gpu_jobs_limit_the_gpu_resource_and_tolerate_its_taint() {
+    let mut checked = 0;
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, job) in of_kind(&ms, "Job") {
+            let spec = spec_of(&repo, env, &job.model);
+            let Some(gpus) = spec
+                .train
+                .as_ref()
+                .and_then(|t| t.resources.gpu)
+                .filter(|g| *g > 0)
+            else {
+                continue;
+            };
+            let gpu = &repo.config.defaults.gpu;
+            let pod = pod_spec(job);
+            let container = &pod["containers"][0];
+            assert_eq!(
+                container["resources"]["limits"][&gpu.resource],
+                Value::String(gpus.to_string()),
+                "{name}: {env}/{}",
+                job.name()
+            );
+            assert!(
+                container["resources"]["requests"]
+                    .get(&gpu.resource)
+                    .is_none(),
+                "{name}: the GPU is a limit only"
+            );
+            let tolerations = pod["tolerations"].as_array().expect("GPU pods tolerate");
+            for t in &gpu.tolerations {
+                assert!(
+                    tolerations.iter().any(|x| x["key"] == t.key.as_str()),
+                    "{name}: {env}/{} lacks toleration {}",
+                    job.name(),
+                    t.key
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the repositories have GPU jobs");
+}
+
+#[test]
+fn job_limits_come_from_retries_and_timeout_and_nothing_deletes_it() {
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, job) in of_kind(&ms, "Job") {
+            let train = spec_of(&repo, env, &job.model)
+                .train
+                .as_ref()
+                .expect("job has train");
+            let spec = &job.object["spec"];
+            assert_eq!(spec["backoffLimit"], train.retries.unwrap_or(0), "{name}");
+            match &train.timeout {
+                Some(t) => assert_eq!(
+                    spec["activeDeadlineSeconds"],
+                    t.as_std().as_secs(),
+                    "{name}"
+                ),
+                None => assert!(spec.get("activeDeadlineSeconds").is_none(), "{name}"),
+            }
+            assert!(spec.get("ttlSecondsAfterFinished").is_none(), "{name}");
+            assert_eq!(pod_spec(job)["restartPolicy"], "Never");
+            assert!(job.name().starts_with(&format!("{}-train-", job.model)));
+            assert_eq!(job.name().len(), job.model.len() + "-train-".len() + 8);
+        }
+    }
+}
+
+#[test]
+fn sweeps_are_indexed_jobs_over_the_whole_grid() {
+    let mut checked = 0;
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, job) in of_kind(&ms, "Job") {
+            let train = spec_of(&repo, env, &job.model)
+                .train
+                .as_ref()
+                .expect("job has train");
+            let spec = &job.object["spec"];
+            let Some(sweep) = &train.sweep else {
+                assert!(spec.get("completionMode").is_none(), "{name}");
+                continue;
+            };
+            let size: usize = sweep.grid.values().map(Vec::len).product();
+            assert_eq!(spec["completionMode"], "Indexed", "{name}");
+            assert_eq!(spec["completions"], size, "{name}");
+            assert_eq!(
+                spec["parallelism"],
+                sweep.parallelism.unwrap_or(1),
+                "{name}"
+            );
+            let cm = find(&ms, env, "ConfigMap", job.name()).expect("the Job's ConfigMap");
+            let list: Vec<BTreeMap<String, String>> =
+                serde_json::from_str(cm.object["data"]["sweep.json"].as_str().unwrap()).unwrap();
+            assert_eq!(list.len(), size, "{name}");
+            for (index, combination) in list.iter().enumerate() {
+                let env_file = cm.object["data"][format!("sweep-{index}.env")]
+                    .as_str()
+                    .unwrap();
+                for (var, value) in combination {
+                    assert!(
+                        env_file.contains(&format!("export {var}=")),
+                        "{name}: {var}"
+                    );
+                    assert!(env_file.contains(value.as_str()), "{name}: {value}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
+
+#[test]
+fn the_job_mounts_its_configmap_and_runs_start_sh() {
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, job) in of_kind(&ms, "Job") {
+            let pod = pod_spec(job);
+            let volumes = pod["volumes"].as_array().unwrap();
+            let cm = volumes
+                .iter()
+                .find_map(|v| v["configMap"]["name"].as_str())
+                .expect("a ConfigMap volume");
+            assert_eq!(cm, job.name(), "{name}");
+            let config = find(&ms, env, "ConfigMap", cm).expect("ConfigMap rendered");
+            let script = config.object["data"]["start.sh"].as_str().unwrap();
+            assert!(script.starts_with("#!/bin/sh\n"), "{name}");
+            assert!(script.contains("set -eu"), "{name}");
+            assert_eq!(pod["containers"][0]["command"][1], "/etc/modelctl/start.sh");
+        }
+    }
+}
+
+#[test]
+fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
+    let repo = load(&example_root());
+    let names = |repo: &Repo| -> Vec<String> {
+        render_env(repo, "production")
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind() == "Job")
+            .map(|m| m.name().to_owned())
+            .collect()
+    };
+    let before = names(&repo);
+    assert_eq!(before, names(&repo.clone()));
+
+    let mut served = repo.clone();
+    for model in &mut served.models {
+        for spec in model.resolved.values_mut() {
+            if let Some(serve) = &mut spec.serve {
+                serve.warmup = Some(99);
+            }
+        }
+    }
+    assert_eq!(before, names(&served), "serving changes keep the Job");
+
+    let mut trained = repo.clone();
+    for model in &mut trained.models {
+        for spec in model.resolved.values_mut() {
+            if let Some(train) = &mut spec.train {
+                train.command.push("--epochs=1".to_owned());
+            }
+        }
+    }
+    let after = names(&trained);
+    assert_eq!(before.len(), after.len());
+    for (a, b) in before.iter().zip(&after) {
+        assert_ne!(a, b);
+    }
+}
