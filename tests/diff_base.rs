@@ -343,3 +343,16 @@ fn text_of_a_removed_model() {
     assert_eq!(code(&out), 1);
     insta::assert_snapshot!("diff_base_text", String::from_utf8(out.stdout).unwrap());
 }
+
+#[test]
+fn outside_a_git_repository_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_repo(&example_root(), dir.path());
+    let out = modelctl(dir.path(), &["diff", "--base", "HEAD"]);
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not inside a Git repository"),
+        "{stderr}"
+    );
+}

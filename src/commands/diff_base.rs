@@ -80,6 +80,9 @@ fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
     if rev.starts_with('-') {
         bail!("`{rev}` is not a Git revision");
     }
+    let prefix = git(root, &["rev-parse", "--show-prefix"])
+        .with_context(|| format!("{} is not inside a Git repository", root.display()))?;
+    let prefix = prefix.trim();
     let spec = format!("{rev}^{{commit}}");
     let commit = git(
         root,
@@ -98,8 +101,6 @@ fn read_revision(root: &Path, rev: &str) -> anyhow::Result<RevisionSources> {
         )
     })?;
     let commit = commit.trim();
-    let prefix = git(root, &["rev-parse", "--show-prefix"])?;
-    let prefix = prefix.trim();
 
     let config_path = format!("{prefix}modelctl.toml");
     let config = Source {
