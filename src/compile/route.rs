@@ -70,3 +70,36 @@ pub(crate) fn render(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, backends};
+
+    #[test]
+    fn without_a_canary_the_main_service_gets_everything() {
+        assert_eq!(
+            backends("digits", None),
+            [Backend {
+                service: "digits".into(),
+                weight: 100
+            }]
+        );
+    }
+
+    #[test]
+    fn a_canary_takes_its_weight_from_the_main_service() {
+        let b = backends("digits", Some(("digits-canary".into(), 10)));
+        assert_eq!(
+            b.iter().map(|b| b.weight).collect::<Vec<_>>(),
+            [90, 10],
+            "{b:?}"
+        );
+        assert_eq!(b[1].service, "digits-canary");
+    }
+
+    #[test]
+    fn weights_never_exceed_100() {
+        let b = backends("digits", Some(("digits-canary".into(), 250)));
+        assert_eq!(b.iter().map(|b| b.weight).sum::<u32>(), 100);
+    }
+}
