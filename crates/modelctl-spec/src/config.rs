@@ -204,3 +204,27 @@ impl Config {
         self.environments.keys().map(EnvName::as_str)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_override_defaults() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\nnamespace = \"ml-staging\"\nserver-image = \"r.example.com/s:2\"\n[environments.production]\n",
+        )
+        .unwrap();
+        let staging = config.env("staging").unwrap();
+        assert_eq!(staging.namespace.as_str(), "ml-staging");
+        assert_eq!(staging.server_image.as_str(), "r.example.com/s:2");
+        assert_eq!(staging.git_image.as_str(), "alpine/git:2.45.2");
+        assert_eq!(staging.gpu.resource, "nvidia.com/gpu");
+        assert_eq!(config.env("production").unwrap().namespace.as_str(), "ml");
+        assert!(config.env("dev").is_none());
+        assert_eq!(
+            config.env_names().collect::<Vec<_>>(),
+            ["production", "staging"]
+        );
+    }
+}

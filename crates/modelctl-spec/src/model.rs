@@ -267,3 +267,30 @@ pub struct Canary {
     /// Percent of traffic sent to the canary (1 to 99).
     pub weight: Percent,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_a_number_or_a_range() {
+        let fixed: Serve = toml::from_str("model = \"m.onnx\"\nreplicas = 3").unwrap();
+        assert_eq!(fixed.replicas, Some(Replicas::Fixed(3)));
+        let range: Serve =
+            toml::from_str("model = \"m.onnx\"\nreplicas = { min = 1, max = 4, target-cpu = 60 }")
+                .unwrap();
+        assert!(matches!(
+            range.replicas,
+            Some(Replicas::Range(ReplicaRange { min: 1, max: 4, .. }))
+        ));
+        let err = toml::from_str::<Serve>("model = \"m.onnx\"\nreplicas = -2").unwrap_err();
+        assert!(
+            err.message().starts_with("-2 is not a replica count"),
+            "{}",
+            err.message()
+        );
+        let err =
+            toml::from_str::<Serve>("model = \"m.onnx\"\nreplicas = { min = 1 }").unwrap_err();
+        assert_eq!(err.message(), "missing field `max`");
+    }
+}

@@ -356,3 +356,92 @@ fn schema_check(file: &Path, kind: SchemaKind, tree: &Spanned<DeTable<'_>>, repo
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n[environments.production]\n";
+
+    fn src(path: &str, text: &str) -> Source {
+        Source {
+            path: PathBuf::from(path),
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn resolves_each_environment() {
+        let model =
+            "[serve]\nmodel = \"s3://b/m.onnx\"\nreplicas = 3\n[env.staging]\nserve.replicas = 1\n";
+        let repo = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/b.toml", model), src("models/a.toml", model)],
+        )
+        .unwrap();
+        assert_eq!(repo.models[0].name.as_str(), "a");
+        let replicas = |env: &str| {
+            repo.models[0]
+                .spec_for(env)
+                .unwrap()
+                .serve
+                .clone()
+                .unwrap()
+                .replicas
+        };
+        assert_eq!(replicas("staging"), Some(crate::model::Replicas::Fixed(1)));
+        assert_eq!(
+            replicas("production"),
+            Some(crate::model::Replicas::Fixed(3))
+        );
+        assert!(repo.models[0].spec_for("staging").unwrap().env.is_empty());
+        assert!(repo.models[0].spec.env.contains_key("staging"));
+    }
+
+    #[test]
+    fn unknown_environment_points_at_its_key() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\n[env.prod]\nserve.replicas = 1\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let d = &report.diagnostics()[0];
+        assert_eq!(d.message, "`modelctl.toml` has no environment `prod`");
+        let at = report.start_of(d).unwrap();
+        assert_eq!((at.line, at.col), (3, 6));
+    }
+
+    #[test]
+    fn report_displays_rustc_style_frames() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\nwarmup = \"x\"\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let shown = report.to_string();
+        assert!(
+            shown.starts_with(
+                "error: wrong type: string \"x\", expected u32\n --> models/m.toml:3:10\n"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("= help: write a whole number without quotes"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn override_errors_point_into_the_override() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\n[env.staging]\nserve.warmup = -1\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let at = report.start_of(&report.diagnostics()[0]).unwrap();
+        assert_eq!((at.line, at.col), (4, 16));
+    }
+}

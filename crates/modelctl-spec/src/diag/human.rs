@@ -87,3 +87,46 @@ fn clamp(text: &str, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
     let end = fix(span.end).max(start);
     start..end
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::diag::{Diagnostic, Stage};
+
+    fn report() -> Report {
+        let mut r = Report::new();
+        let file = Path::new("models/x.toml");
+        r.add_source(file, "[serve]\nreplicas = \"3\"\n");
+        r.push(
+            Diagnostic::new(file, Some(19..22), Stage::Type, "wrong type".to_owned())
+                .with_label("a string")
+                .with_help("write a whole number without quotes"),
+        );
+        r.push(Diagnostic::new(
+            Path::new("models/y.toml"),
+            None,
+            Stage::Io,
+            "cannot read".to_owned(),
+        ));
+        r
+    }
+
+    #[test]
+    fn plain_frames_have_location_caret_and_help() {
+        let text = render(&report(), false);
+        let expected = "error: wrong type\n --> models/x.toml:2:12\n  |\n2 | replicas = \"3\"\n  |            ^^^ a string\n  |\n  = help: write a whole number without quotes\n\n";
+        assert!(text.starts_with(expected), "{text}");
+        assert!(
+            text.contains("error: cannot read\n--> models/y.toml"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(render(&report(), true).contains('\u{1b}'));
+    }
+}

@@ -53,3 +53,31 @@ pub fn render(report: &Report) -> String {
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::diag::{Diagnostic, Stage};
+
+    #[test]
+    fn positions_are_one_based() {
+        let mut r = Report::new();
+        let file = Path::new("m.toml");
+        r.add_source(file, "a = 1\nb = 2\n");
+        r.push(Diagnostic::new(file, Some(10..11), Stage::Rule, "bad".to_owned()).with_help("fix"));
+        let doc: serde_json::Value = serde_json::from_str(&render(&r)).unwrap();
+        assert_eq!(doc["valid"], false);
+        let d = &doc["diagnostics"][0];
+        assert_eq!(
+            (d["line"].as_u64(), d["column"].as_u64()),
+            (Some(2), Some(5))
+        );
+        assert_eq!(
+            (d["end_line"].as_u64(), d["end_column"].as_u64()),
+            (Some(2), Some(6))
+        );
+        assert_eq!(d["stage"], "rule");
+    }
+}

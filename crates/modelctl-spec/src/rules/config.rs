@@ -153,3 +153,57 @@ fn check_route(c: &mut Checker<'_, '_>, at: &[&str], route: &RouteConfig) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::{Source, check_sources};
+
+    fn errors(text: &str) -> Vec<String> {
+        let src = Source {
+            path: PathBuf::from("modelctl.toml"),
+            text: text.to_owned(),
+        };
+        let (_, report) = check_sources(Some(&src), &[]);
+        report
+            .diagnostics()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    const DEFAULTS: &str = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\n";
+
+    #[test]
+    fn gateway_route_needs_a_gateway() {
+        let e = errors(&format!(
+            "{DEFAULTS}route = {{ kind = \"gateway\" }}\n[environments.prod]\n"
+        ));
+        assert_eq!(e, ["route kind `gateway` needs `gateway`"]);
+    }
+
+    #[test]
+    fn ingress_settings_only_with_ingress() {
+        let e = errors(&format!(
+            "{DEFAULTS}route = {{ kind = \"openshift\", ingress-class = \"nginx\", gateway = \"g\" }}\n[environments.prod]\n"
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn at_least_one_environment() {
+        let e = errors(&format!(
+            "{DEFAULTS}route = {{ kind = \"ingress\" }}\n[environments]\n"
+        ));
+        assert_eq!(e, ["`modelctl.toml` defines no environment"]);
+    }
+
+    #[test]
+    fn gpu_resource_and_tolerations_are_checked() {
+        let e = errors(&format!(
+            "{DEFAULTS}route = {{ kind = \"ingress\" }}\n[defaults.gpu]\nresource = \"nvidia gpu\"\ntolerations = [{{ key = \"k\", value = \"v\", effect = \"Never\" }}]\n[environments.prod]\n"
+        ));
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

@@ -439,3 +439,90 @@ fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::{Source, check_sources};
+
+    /// The messages of every problem in a model spec checked on its own.
+    fn errors(text: &str) -> Vec<String> {
+        let src = Source {
+            path: PathBuf::from("models/m.toml"),
+            text: text.to_owned(),
+        };
+        let (_, report) = check_sources(None, &[src]);
+        report
+            .diagnostics()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    const SERVE: &str = "[serve]\nmodel = \"s3://b/m.onnx\"\n";
+
+    #[test]
+    fn valid_spec_has_no_errors() {
+        assert!(errors(SERVE).is_empty());
+    }
+
+    #[test]
+    fn spec_without_sections_is_rejected() {
+        assert_eq!(
+            errors("owner = \"x\"\n"),
+            ["the spec has neither `[train]` nor `[serve]`"]
+        );
+    }
+
+    #[test]
+    fn min_replicas_exceeds_max() {
+        let e = errors(&format!("{SERVE}replicas = {{ min = 4, max = 2 }}\n"));
+        assert_eq!(e, ["`min` (4) is greater than `max` (2)"]);
+    }
+
+    #[test]
+    fn canary_needs_a_route_and_a_partial_weight() {
+        let e = errors(&format!(
+            "{SERVE}[serve.canary]\nmodel = \"s3://b/m.onnx\"\nweight = 100\n"
+        ));
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+
+    #[test]
+    fn memory_with_milli_suffix_suggests_mebibytes() {
+        let e = errors(&format!("{SERVE}resources = {{ memory = \"256m\" }}\n"));
+        assert_eq!(e, ["memory `256m` means 0.256 bytes"]);
+    }
+
+    #[test]
+    fn sweep_grid_is_bounded() {
+        let values: Vec<String> = (0..17).map(|i| format!("\"{i}\"")).collect();
+        let list = values.join(", ");
+        let text = format!(
+            "[train]\nimage = \"python\"\ncommand = [\"x\"]\n[train.sweep]\ngrid = {{ a = [{list}], b = [{list}] }}\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["the sweep grid has 289 combinations, more than 256"]
+        );
+    }
+
+    #[test]
+    fn data_sources_are_exclusive_and_complete() {
+        let text = "[train]\nimage = \"python\"\ncommand = [\"x\"]\ndata = [{ read-only = true }, { uri = \"hdfs://nn/x\", mount = \"/d\" }]\n";
+        let e = errors(text);
+        assert!(
+            e.contains(&"data source 0 names no source".to_owned()),
+            "{e:?}"
+        );
+        assert!(
+            e.contains(&"`mount` applies only to `pvc` sources".to_owned()),
+            "{e:?}"
+        );
+        assert!(
+            e.contains(&"`hdfs://nn/x` is an HDFS URI".to_owned()),
+            "{e:?}"
+        );
+    }
+}

@@ -62,3 +62,49 @@ pub(crate) fn check(models: &[Model], claims: &[RouteClaim], report: &mut Report
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::{Source, check_sources};
+
+    fn src(path: &str, text: &str) -> Source {
+        Source {
+            path: PathBuf::from(path),
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn one_model_per_name() {
+        let spec = "[serve]\nmodel = \"s3://b/m.onnx\"\n";
+        let (_, report) = check_sources(None, &[src("a/m.toml", spec), src("b/m.toml", spec)]);
+        assert_eq!(report.len(), 1);
+        assert_eq!(
+            report.diagnostics()[0].message,
+            "model `m` is also defined by `a/m.toml`"
+        );
+    }
+
+    #[test]
+    fn one_model_per_host_and_path() {
+        let spec = |p: &str| {
+            format!(
+                "[serve]\nmodel = \"s3://b/m.onnx\"\nroute = {{ host = \"x.example.com\", path = \"{p}\" }}\n"
+            )
+        };
+        let (_, report) = check_sources(
+            None,
+            &[
+                src("a.toml", &spec("/")),
+                src("b.toml", &spec("/v2")),
+                src("c.toml", &spec("/")),
+            ],
+        );
+        assert_eq!(report.len(), 1);
+        let d = &report.diagnostics()[0];
+        assert_eq!(d.file, PathBuf::from("c.toml"));
+        assert_eq!(d.related[0].file, PathBuf::from("a.toml"));
+    }
+}
