@@ -29,7 +29,7 @@ def request(served, rows):
 
 def test_held_out_accuracy_in_batches(served, held_out, reference):
     x, y = held_out
-    client = httpclient.InferenceServerClient(served.url)
+    client = httpclient.InferenceServerClient(served.url, network_timeout=20.0)
     try:
         labels, probabilities = [], []
         for start in range(0, len(x), 64):
@@ -47,7 +47,7 @@ def test_held_out_accuracy_in_batches(served, held_out, reference):
 
 def test_held_out_accuracy_concurrent_single_rows(served, held_out, reference):
     x, y = held_out
-    client = httpclient.InferenceServerClient(served.url, concurrency=CONCURRENCY)
+    client = httpclient.InferenceServerClient(served.url, concurrency=CONCURRENCY, network_timeout=20.0)
     try:
         pending = []
         for i in range(len(x)):

@@ -43,7 +43,7 @@ def infer(client, served: Served, rows: np.ndarray, outputs=("label", "probabili
 
 @pytest.fixture
 def client(served):
-    client = httpclient.InferenceServerClient(served.url)
+    client = httpclient.InferenceServerClient(served.url, network_timeout=20.0)
     yield client
     client.close()
 
