@@ -210,7 +210,11 @@ fn check_model(
     };
     let mut base_view = spec.clone();
     base_view.env.clear();
+    let adds_sections = check_override_sections(&src.path, &tree, report);
     for env in envs {
+        if adds_sections.contains(&env) {
+            continue;
+        }
         let view = if spec.env.contains_key(&env) {
             let merged = merge::resolve(&tree, &env);
             let Some(view) = deserialize_all::<ModelSpec>(&src.path, &merged, report) else {
@@ -341,6 +345,49 @@ fn check_env_keys(
             .with_help(help),
         );
     }
+}
+
+/// An `[env.<name>]` table may change `[train]` and `[serve]`, not add them:
+/// a section that exists in one environment only (say, GPUs for a training
+/// run the spec does not have) is a mistake. Returns the environments whose
+/// overrides add a section.
+fn check_override_sections(
+    file: &Path,
+    tree: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+) -> Vec<String> {
+    let root = tree.get_ref();
+    let Some(DeValue::Table(envs)) = root.get("env").map(Spanned::get_ref) else {
+        return Vec::new();
+    };
+    let mut bad = Vec::new();
+    for (env, over) in envs.iter() {
+        let DeValue::Table(over) = over.get_ref() else {
+            continue;
+        };
+        for section in ["train", "serve"] {
+            let Some((key, _)) = over.get_key_value(section) else {
+                continue;
+            };
+            if root.contains_key(section) {
+                continue;
+            }
+            let env: &str = env.get_ref();
+            report.push(
+                Diagnostic::new(
+                    file,
+                    Some(key.span()),
+                    Stage::Rule,
+                    format!("`[env.{env}]` sets `{section}` keys but the spec has no `[{section}]`"),
+                )
+                .with_help(format!(
+                    "overrides change sections the spec has; add `[{section}]` to the spec, or remove these keys"
+                )),
+            );
+            bad.push(env.to_owned());
+        }
+    }
+    bad
 }
 
 /// Runs the generated JSON Schema over a file that passed stages 1 and 2.
