@@ -89,6 +89,10 @@ pub struct SchemaArgs {
     /// Exit 1 with a diff when `schemas/` is stale; write nothing.
     #[arg(long)]
     pub check: bool,
+    /// Print the spec reference (Markdown, from the schemas' descriptions)
+    /// to stdout; write nothing.
+    #[arg(long, conflicts_with = "check")]
+    pub reference: bool,
 }
 
 /// Arguments of `modelctl render`.

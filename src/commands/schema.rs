@@ -1,6 +1,7 @@
-//! `modelctl schema [--check]`: writes the JSON Schemas generated from the
-//! spec types to `schemas/`, or (with `--check`) exits 1 with a diff when the
-//! committed files are stale.
+//! `modelctl schema [--check | --reference]`: writes the JSON Schemas
+//! generated from the spec types to `schemas/`, or (with `--check`) exits 1
+//! with a diff when the committed files are stale, or (with `--reference`)
+//! prints the spec reference in Markdown for the README.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,6 +13,10 @@ use crate::cli::SchemaArgs;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    if args.reference {
+        print!("{}", modelctl_spec::reference::markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = root.join("schemas");
     let mut stale = 0;
     for kind in SchemaKind::all() {

@@ -30,7 +30,8 @@ pub struct Defaults {
     pub namespace: Namespace,
     /// Image of `model-server` every serving Deployment runs.
     pub server_image: ImageRef,
-    /// Image of the init container that installs training code (needs `git`).
+    /// Image of the init container that installs training code (needs `git`;
+    /// default `alpine/git:2.45.2`).
     #[serde(default = "default_git_image")]
     pub git_image: ImageRef,
     /// How routes are exposed.
@@ -80,10 +81,11 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GpuConfig {
-    /// Extended resource name GPUs are requested as.
+    /// Extended resource name GPUs are requested as (default `nvidia.com/gpu`).
     #[serde(default = "default_gpu_resource")]
     pub resource: String,
-    /// Tolerations added to every pod that requests a GPU.
+    /// Tolerations added to every pod that requests a GPU (default: tolerate
+    /// the `nvidia.com/gpu` taint).
     #[serde(default = "default_gpu_tolerations")]
     pub tolerations: Vec<Toleration>,
 }

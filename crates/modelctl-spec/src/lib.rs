@@ -20,6 +20,7 @@ mod locate;
 mod merge;
 pub mod model;
 pub mod read;
+pub mod reference;
 pub mod repo;
 pub mod rules;
 pub mod schema;

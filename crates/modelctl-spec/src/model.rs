@@ -71,7 +71,7 @@ pub struct Train {
     /// Longest a training run may take before it is stopped (`30m`, `12h`, `2d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
-    /// How many times a failed training pod is retried.
+    /// How many times a failed training pod is retried (at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     /// Extra environment variables for the training container.
@@ -130,7 +130,8 @@ pub struct Resources {
     /// Memory as a Kubernetes quantity (`"512Mi"`, `"32Gi"`); request and limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<Quantity>,
-    /// Number of GPUs (the GPU resource of `modelctl.toml`, `nvidia.com/gpu` by default).
+    /// Number of GPUs (the GPU resource of `modelctl.toml`, `nvidia.com/gpu` by
+    /// default), at most 8 per pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<u32>,
 }
@@ -144,7 +145,7 @@ pub struct Sweep {
     pub parallelism: Option<u32>,
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
-    /// (`learning-rate` becomes `LEARNING_RATE`).
+    /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.
     pub grid: BTreeMap<String, Vec<String>>,
 }
 
@@ -177,9 +178,8 @@ pub struct Serve {
 }
 
 /// Replica count: fixed, or a range the HorizontalPodAutoscaler moves in.
-///
-/// Deserialized by hand (not `untagged`) so a wrong value gets a precise
-/// message at its position instead of "did not match any variant".
+// Deserialized by hand (not `untagged`) so a wrong value gets a precise
+// message at its position instead of "did not match any variant".
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Replicas {
@@ -228,9 +228,9 @@ impl<'de> serde::de::Visitor<'de> for ReplicasVisitor {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReplicaRange {
-    /// Fewest replicas.
+    /// Fewest replicas (at least 1).
     pub min: u32,
-    /// Most replicas.
+    /// Most replicas (at least `min`, at most 1000).
     pub max: u32,
     /// Average CPU utilisation (percent of the request) the autoscaler aims for (default 80).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,9 +241,9 @@ pub struct ReplicaRange {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Batching {
-    /// Most rows run in one batch.
+    /// Most rows run in one batch (1 to 4096).
     pub max_batch: u32,
-    /// Longest a request waits for others to join its batch (`2ms`).
+    /// Longest a request waits for others to join its batch (`2ms`; at most `10s`).
     pub max_delay: Duration,
 }
 
@@ -253,7 +253,7 @@ pub struct Batching {
 pub struct Route {
     /// Host name (`image-tagging.ml.example.com`).
     pub host: Hostname,
-    /// Path prefix (default `/`).
+    /// Path prefix (default `/`). No two models may share a host and path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<UrlPath>,
 }
