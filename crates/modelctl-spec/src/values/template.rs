@@ -81,6 +81,12 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_expressions_are_an_error_not_a_crash() {
+        let deep = format!("{{{{ {}run{} }}}}", "(".repeat(2000), ")".repeat(2000));
+        assert!(deep.parse::<Template>().is_err());
+    }
+
+    #[test]
     fn syntax_errors_are_reported() {
         let err = "s3://m/{{ run ".parse::<Template>().unwrap_err();
         assert!(
