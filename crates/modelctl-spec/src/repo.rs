@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 use crate::config::Config;
 use crate::deserialize::deserialize_all;
@@ -192,7 +192,7 @@ fn check_model(
     let before = report.len();
     let name = check_name(&src.path, report);
     let tree = document::parse(&src.path, &src.text, report)?;
-    check_env_keys(&src.path, &tree, env_names, report);
+    rules::env::check_env_keys(&src.path, &tree, env_names, report);
     let spec: ModelSpec = deserialize_all(&src.path, &tree, report)?;
     schema_check(&src.path, SchemaKind::Model, &tree, report);
     rules::model::check(
@@ -210,7 +210,7 @@ fn check_model(
     };
     let mut base_view = spec.clone();
     base_view.env.clear();
-    let adds_sections = check_override_sections(&src.path, &tree, report);
+    let adds_sections = rules::env::check_override_sections(&src.path, &tree, report);
     for env in envs {
         if adds_sections.contains(&env) {
             continue;
@@ -298,96 +298,6 @@ fn check_name(path: &Path, report: &mut Report) -> Option<ModelName> {
     };
     report.push(Diagnostic::new(path, Some(0..0), Stage::Value, problem.0).with_help(problem.1));
     None
-}
-
-/// Each `[env.<name>]` must name an environment of `modelctl.toml`.
-fn check_env_keys(
-    file: &Path,
-    tree: &Spanned<DeTable<'_>>,
-    env_names: Option<&[String]>,
-    report: &mut Report,
-) {
-    let (Some(names), Some(env)) = (env_names, tree.get_ref().get("env")) else {
-        return;
-    };
-    let DeValue::Table(table) = env.get_ref() else {
-        return;
-    };
-    for (key, _) in table.iter() {
-        let k: &str = key.get_ref();
-        if names.iter().any(|n| n == k) {
-            continue;
-        }
-        let help = match names
-            .iter()
-            .min_by_key(|n| crate::deserialize::edit_distance(k, n))
-        {
-            Some(n) if crate::deserialize::edit_distance(k, n) <= 2 => {
-                format!("did you mean `{n}`?")
-            }
-            _ if names.is_empty() => "add it under `[environments]` in `modelctl.toml`".to_owned(),
-            _ => format!(
-                "the environments are {}; add it to `modelctl.toml` or remove this table",
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        report.push(
-            Diagnostic::new(
-                file,
-                Some(key.span()),
-                Stage::Rule,
-                format!("`modelctl.toml` has no environment `{k}`"),
-            )
-            .with_help(help),
-        );
-    }
-}
-
-/// An `[env.<name>]` table may change `[train]` and `[serve]`, not add them:
-/// a section that exists in one environment only (say, GPUs for a training
-/// run the spec does not have) is a mistake. Returns the environments whose
-/// overrides add a section.
-fn check_override_sections(
-    file: &Path,
-    tree: &Spanned<DeTable<'_>>,
-    report: &mut Report,
-) -> Vec<String> {
-    let root = tree.get_ref();
-    let Some(DeValue::Table(envs)) = root.get("env").map(Spanned::get_ref) else {
-        return Vec::new();
-    };
-    let mut bad = Vec::new();
-    for (env, over) in envs.iter() {
-        let DeValue::Table(over) = over.get_ref() else {
-            continue;
-        };
-        for section in ["train", "serve"] {
-            let Some((key, _)) = over.get_key_value(section) else {
-                continue;
-            };
-            if root.contains_key(section) {
-                continue;
-            }
-            let env: &str = env.get_ref();
-            report.push(
-                Diagnostic::new(
-                    file,
-                    Some(key.span()),
-                    Stage::Rule,
-                    format!("`[env.{env}]` sets `{section}` keys but the spec has no `[{section}]`"),
-                )
-                .with_help(format!(
-                    "overrides change sections the spec has; add `[{section}]` to the spec, or remove these keys"
-                )),
-            );
-            bad.push(env.to_owned());
-        }
-    }
-    bad
 }
 
 /// Runs the generated JSON Schema over a file that passed stages 1 and 2.

@@ -12,6 +12,7 @@ use crate::diag::{Diagnostic, Report, Stage};
 use crate::locate::{Target, locate};
 
 pub(crate) mod config;
+pub(crate) mod env;
 pub(crate) mod model;
 pub(crate) mod repo;
 
