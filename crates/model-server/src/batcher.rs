@@ -6,10 +6,17 @@
 //! With `--max-batch 1`, or for a request at least `--max-batch` rows big,
 //! the queue is skipped and the request runs at once. A semaphore sized to
 //! the backend's concurrency bounds how many model calls run at a time; the
-//! batcher takes a permit before it collects, so requests that arrive while
-//! the engine is busy gather into the next batch.
+//! batcher takes a permit after its first request and before it collects
+//! the rest, so requests that arrive while the engine is busy gather into
+//! the next batch. The `--max-delay` clock starts with the first request.
+//!
+//! The batcher only waits for more rows while other requests are on their
+//! way (received by the HTTP layer but not yet queued, tracked by
+//! [`Arrival`] guards): a lone request at low load runs at once instead of
+//! paying `--max-delay` for company that is not coming.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -37,6 +44,19 @@ pub struct Batcher {
     permits: Arc<Semaphore>,
     max_batch: usize,
     metrics: Arc<Metrics>,
+    arriving: Arc<AtomicUsize>,
+}
+
+/// Marks a request as on its way to the batcher, from the moment the HTTP
+/// layer receives it until it is queued (or dropped).
+pub struct Arrival {
+    arriving: Arc<AtomicUsize>,
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.arriving.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Batcher {
@@ -49,6 +69,7 @@ impl Batcher {
         metrics: Arc<Metrics>,
     ) -> Batcher {
         let permits = Arc::new(Semaphore::new(backend.concurrency().max(1)));
+        let arriving = Arc::new(AtomicUsize::new(0));
         let queue = (max_batch > 1).then(|| {
             let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
             let worker = Worker {
@@ -58,6 +79,7 @@ impl Batcher {
                 max_batch,
                 max_delay,
                 metrics: metrics.clone(),
+                arriving: arriving.clone(),
             };
             tokio::spawn(worker.run());
             sender
@@ -68,6 +90,15 @@ impl Batcher {
             permits,
             max_batch,
             metrics,
+            arriving,
+        }
+    }
+
+    /// Announces a request that will reach [`Batcher::infer`] soon.
+    pub fn arrival(&self) -> Arrival {
+        self.arriving.fetch_add(1, Ordering::AcqRel);
+        Arrival {
+            arriving: self.arriving.clone(),
         }
     }
 
@@ -76,22 +107,27 @@ impl Batcher {
     }
 
     /// Runs one request (inputs in signature order, equal batch sizes) and
-    /// returns its outputs in signature order.
-    pub async fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
+    /// returns its outputs in signature order. `arrival`, if the request
+    /// announced itself, is released once the request is queued.
+    pub async fn infer(
+        &self,
+        inputs: Vec<Tensor>,
+        arrival: Option<Arrival>,
+    ) -> Result<Vec<Tensor>, BackendError> {
         let rows = inputs.first().map_or(1, Tensor::rows);
         match &self.queue {
             Some(queue) if rows < self.max_batch => {
                 let (reply, answer) = oneshot::channel();
                 self.metrics.queue_depth.inc();
-                if queue
+                let sent = queue
                     .send(Job {
                         inputs,
                         rows,
                         reply,
                     })
-                    .await
-                    .is_err()
-                {
+                    .await;
+                drop(arrival);
+                if sent.is_err() {
                     self.metrics.queue_depth.dec();
                     return Err(BackendError::Run("the batching queue is closed".into()));
                 }
@@ -127,15 +163,13 @@ struct Worker {
     max_batch: usize,
     max_delay: Duration,
     metrics: Arc<Metrics>,
+    arriving: Arc<AtomicUsize>,
 }
 
 impl Worker {
     async fn run(mut self) {
         let mut held: Option<Job> = None;
         loop {
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                return;
-            };
             let first = match held.take() {
                 Some(job) => job,
                 None => match self.receiver.recv().await {
@@ -146,15 +180,20 @@ impl Worker {
                     None => return,
                 },
             };
+            let deadline = Instant::now() + self.max_delay;
+            // While the engine is busy, more requests pile up in the queue
+            // and join this batch below.
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                return;
+            };
             let mut rows = first.rows;
             let mut jobs = vec![first];
-            let deadline = Instant::now() + self.max_delay;
             while rows < self.max_batch {
                 let next = match self.receiver.try_recv() {
                     Ok(job) => job,
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        if self.max_delay.is_zero() {
+                        if self.max_delay.is_zero() || self.arriving.load(Ordering::Acquire) == 0 {
                             break;
                         }
                         match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
@@ -300,7 +339,11 @@ mod tests {
                 tokio::spawn(async move {
                     let rows = 1 + i % 3;
                     let values: Vec<f32> = (0..rows).map(|r| (i * 10 + r) as f32).collect();
-                    let out = batcher.infer(request(values.clone())).await.unwrap();
+                    let arrival = batcher.arrival();
+                    let out = batcher
+                        .infer(request(values.clone()), Some(arrival))
+                        .await
+                        .unwrap();
                     let expected: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
                     assert_eq!(out[0].data, TensorData::Fp32(expected));
                 })
@@ -315,6 +358,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lone_request_does_not_wait_for_company() {
+        let backend = Arc::new(Doubler::new());
+        // An hour of max-delay: the test would hang if the batcher waited.
+        let batcher = Batcher::new(
+            backend.clone(),
+            8,
+            Duration::from_secs(3600),
+            Arc::new(Metrics::new()),
+        );
+        let arrival = batcher.arrival();
+        let out = batcher
+            .infer(request(vec![2.0]), Some(arrival))
+            .await
+            .unwrap();
+        assert_eq!(out[0].data, TensorData::Fp32(vec![4.0]));
+    }
+
+    #[tokio::test]
     async fn oversized_request_runs_alone() {
         let backend = Arc::new(Doubler::new());
         let batcher = Batcher::new(
@@ -323,7 +384,7 @@ mod tests {
             Duration::from_millis(1),
             Arc::new(Metrics::new()),
         );
-        let out = batcher.infer(request(vec![1.0; 10])).await.unwrap();
+        let out = batcher.infer(request(vec![1.0; 10]), None).await.unwrap();
         assert_eq!(out[0].shape, vec![10, 1]);
         assert_eq!(*backend.seen.lock().unwrap(), vec![10]);
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -44,6 +45,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::time::sleep(drain).await;
         tracing::info!("no longer accepting connections; finishing in-flight requests");
     };
+    // Small JSON responses must not wait on Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::error::ApiError;
+use crate::batcher::Arrival;
 use crate::cache::PredictionCache;
 use crate::protocol::{tf, v2};
 use crate::state::{AppState, Model, Phase};
@@ -82,9 +83,10 @@ pub async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &name)?;
+    let arrival = model.batcher.arrival();
     let request: v2::InferRequest = parse_json(body)?;
     let decoded = v2::decode_request(request, model.batcher.backend().signature())?;
-    let outputs = run(&state, model, decoded.inputs).await?;
+    let outputs = run(&state, model, decoded.inputs, arrival).await?;
     let response = v2::InferResponse {
         model_name: &model.name,
         model_version: "1",
@@ -111,9 +113,10 @@ pub async fn predict(
         )
     })?;
     let model = loaded(&state, name)?;
+    let arrival = model.batcher.arrival();
     let request: tf::PredictRequest = parse_json(body)?;
     let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
-    let outputs = run(&state, model, inputs).await?;
+    let outputs = run(&state, model, inputs, arrival).await?;
     json_response(&tf::encode_predictions(&outputs))
 }
 
@@ -170,6 +173,7 @@ async fn run(
     state: &AppState,
     model: &Model,
     inputs: Vec<Tensor>,
+    arrival: Arrival,
 ) -> Result<Arc<Vec<Tensor>>, ApiError> {
     let key = model.cache.as_ref().map(|_| PredictionCache::key(&inputs));
     if let (Some(cache), Some(key)) = (&model.cache, &key) {
@@ -179,10 +183,16 @@ async fn run(
         }
         state.metrics.cache_misses.inc();
     }
-    let outputs = Arc::new(model.batcher.infer(inputs).await.map_err(|e| {
-        tracing::error!(error = %e, "inference failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    })?);
+    let outputs = Arc::new(
+        model
+            .batcher
+            .infer(inputs, Some(arrival))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "inference failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            })?,
+    );
     if let (Some(cache), Some(key)) = (&model.cache, key) {
         cache.put(key, outputs.clone());
     }

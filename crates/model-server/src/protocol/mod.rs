@@ -9,6 +9,8 @@
 pub mod tf;
 pub mod v2;
 
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::tensor::{DataType, TensorData};
@@ -24,37 +26,172 @@ impl BadRequest {
     }
 }
 
-/// Appends every scalar of `value` (nested arrays flattened, row-major).
-pub fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+/// One JSON scalar of a tensor's data, read without building a JSON tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Bool(bool),
+    /// Anything that is not a number or boolean, described for errors.
+    Other(&'static str),
+}
+
+impl Scalar {
+    fn as_f64(self) -> Option<f64> {
+        match self {
+            Scalar::Int(x) => Some(x as f64),
+            Scalar::Uint(x) => Some(x as f64),
+            Scalar::Float(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn as_i64(self) -> Option<i64> {
+        match self {
+            Scalar::Int(x) => Some(x),
+            Scalar::Uint(x) => i64::try_from(x).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Int(x) => write!(f, "{x}"),
+            Scalar::Uint(x) => write!(f, "{x}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Bool(x) => write!(f, "{x}"),
+            Scalar::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Tensor data as it arrives: nested JSON arrays flattened, row-major.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlatData(pub Vec<Scalar>);
+
+impl<'de> Deserialize<'de> for FlatData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut out = Vec::new();
+        deserializer.deserialize_any(FlattenInto(&mut out))?;
+        Ok(FlatData(out))
+    }
+}
+
+/// Visits a JSON value, appending its scalars to the vector.
+struct FlattenInto<'a>(&'a mut Vec<Scalar>);
+
+impl<'de> DeserializeSeed<'de> for FlattenInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlattenInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number, a boolean or a (nested) array of them")
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.push(Scalar::Int(v));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.push(Scalar::Uint(v));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.0.push(Scalar::Float(v));
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.push(Scalar::Bool(v));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        self.0.push(Scalar::Other("a string"));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push(Scalar::Other("null"));
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.push(Scalar::Other("null"));
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.0.push(Scalar::Other("an object"));
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(hint) = seq.size_hint() {
+            self.0.reserve(hint);
+        }
+        while seq.next_element_seed(FlattenInto(self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Appends every scalar of an already-parsed JSON `value`, row-major.
+pub fn flatten(value: &Value, out: &mut Vec<Scalar>) {
     match value {
         Value::Array(items) => items.iter().for_each(|item| flatten(item, out)),
-        scalar => out.push(scalar),
+        Value::Number(n) => out.push(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Scalar::Int(i),
+            (None, Some(u), _) => Scalar::Uint(u),
+            (None, None, Some(f)) => Scalar::Float(f),
+            _ => Scalar::Other("a number out of range"),
+        }),
+        Value::Bool(b) => out.push(Scalar::Bool(*b)),
+        Value::String(_) => out.push(Scalar::Other("a string")),
+        Value::Null => out.push(Scalar::Other("null")),
+        Value::Object(_) => out.push(Scalar::Other("an object")),
     }
 }
 
 /// Converts scalars to elements of `datatype`; `what` names the tensor in errors.
 pub fn decode_elements(
-    values: &[&Value],
+    values: &[Scalar],
     datatype: DataType,
     what: &str,
 ) -> Result<TensorData, BadRequest> {
-    let bad = |index: usize, value: &Value, expected: &str| {
+    let bad = |index: usize, value: Scalar, expected: &str| {
         BadRequest(format!(
             "{what}: element {index} is {value}, expected {expected}"
         ))
     };
     fn collect<T>(
-        values: &[&Value],
-        convert: impl Fn(&Value) -> Option<T>,
-        on_error: impl Fn(usize, &Value) -> BadRequest,
+        values: &[Scalar],
+        convert: impl Fn(Scalar) -> Option<T>,
+        on_error: impl Fn(usize, Scalar) -> BadRequest,
     ) -> Result<Vec<T>, BadRequest> {
         values
             .iter()
             .enumerate()
-            .map(|(i, v)| convert(v).ok_or_else(|| on_error(i, v)))
+            .map(|(i, &v)| convert(v).ok_or_else(|| on_error(i, v)))
             .collect()
     }
-    let int = |v: &Value| v.as_i64();
+    let int = Scalar::as_i64;
+    let boolean = |v: Scalar| match v {
+        Scalar::Bool(b) => Some(b),
+        _ => None,
+    };
     Ok(match datatype {
         DataType::Fp32 => TensorData::Fp32(collect(
             values,
@@ -84,9 +221,9 @@ pub fn decode_elements(
             |v| int(v).and_then(|x| u8::try_from(x).ok()),
             |i, v| bad(i, v, "an integer within UINT8 range (0..=255)"),
         )?),
-        DataType::Bool => TensorData::Bool(collect(values, Value::as_bool, |i, v| {
-            bad(i, v, "true or false")
-        })?),
+        DataType::Bool => {
+            TensorData::Bool(collect(values, boolean, |i, v| bad(i, v, "true or false"))?)
+        }
     })
 }
 
@@ -125,6 +262,23 @@ mod tests {
         assert_eq!(
             decode(json!([0.5]), DataType::Fp32),
             Ok(TensorData::Fp32(vec![0.5]))
+        );
+    }
+
+    #[test]
+    fn flat_data_reads_nested_arrays_without_a_tree() {
+        let parsed: FlatData =
+            serde_json::from_str("[[1, -2], [3.5, true], [\"x\", null]]").unwrap();
+        assert_eq!(
+            parsed.0,
+            vec![
+                Scalar::Uint(1),
+                Scalar::Int(-2),
+                Scalar::Float(3.5),
+                Scalar::Bool(true),
+                Scalar::Other("a string"),
+                Scalar::Other("null")
+            ]
         );
     }
 

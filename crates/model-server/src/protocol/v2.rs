@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{BadRequest, decode_elements, flatten};
+use super::{BadRequest, FlatData, decode_elements};
 use crate::backend::{Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor, TensorData, each_variant};
 
@@ -33,7 +33,7 @@ pub struct RequestInput {
     pub datatype: String,
     #[serde(default)]
     pub parameters: Option<Value>,
-    pub data: Value,
+    pub data: FlatData,
 }
 
 /// One requested output.
@@ -174,8 +174,7 @@ fn decode_input(input: RequestInput, spec: &TensorSpec) -> Result<Tensor, BadReq
     }
     let shape = check_shape(name, &input.shape, spec)?;
     let count: usize = shape.iter().product();
-    let mut flat = Vec::with_capacity(count);
-    flatten(&input.data, &mut flat);
+    let flat = &input.data.0;
     if flat.len() != count {
         return Err(BadRequest(format!(
             "input `{name}` has {} elements but shape {:?} needs {count}",
@@ -183,7 +182,7 @@ fn decode_input(input: RequestInput, spec: &TensorSpec) -> Result<Tensor, BadReq
             input.shape
         )));
     }
-    let data = decode_elements(&flat, datatype, &format!("input `{name}`"))?;
+    let data = decode_elements(flat, datatype, &format!("input `{name}`"))?;
     Ok(Tensor::new(name.clone(), shape, data))
 }
 
@@ -203,14 +202,14 @@ pub struct ResponseOutput<'a> {
     pub name: &'a str,
     pub datatype: &'static str,
     pub shape: &'a [usize],
-    pub data: FlatData<'a>,
+    pub data: Elements<'a>,
 }
 
 /// Serializes tensor elements as one flat JSON array.
 #[derive(Debug)]
-pub struct FlatData<'a>(pub &'a TensorData);
+pub struct Elements<'a>(pub &'a TensorData);
 
-impl Serialize for FlatData<'_> {
+impl Serialize for Elements<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         each_variant!(self.0, v => v.serialize(serializer))
     }
@@ -222,7 +221,7 @@ impl<'a> ResponseOutput<'a> {
             name: &tensor.name,
             datatype: tensor.datatype().as_str(),
             shape: &tensor.shape,
-            data: FlatData(&tensor.data),
+            data: Elements(&tensor.data),
         }
     }
 }
