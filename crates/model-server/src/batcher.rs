@@ -375,6 +375,27 @@ mod tests {
         assert_eq!(out[0].data, TensorData::Fp32(vec![4.0]));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_batcher_does_not_block_oversized_requests() {
+        let backend = Arc::new(Doubler::new());
+        let batcher = Batcher::new(
+            backend,
+            4,
+            Duration::from_millis(1),
+            Arc::new(Metrics::new()),
+        );
+        // Let the batching task start and sit idle on an empty queue.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            batcher.infer(request(vec![1.0; 8]), None),
+        )
+        .await
+        .expect("an oversized request must not wait for the batching task")
+        .unwrap();
+        assert_eq!(out[0].shape, vec![8, 1]);
+    }
+
     #[tokio::test]
     async fn oversized_request_runs_alone() {
         let backend = Arc::new(Doubler::new());
