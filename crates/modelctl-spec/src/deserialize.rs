@@ -6,6 +6,7 @@
 //! [`MAX_ERRORS_PER_FILE`] times. A "missing field" that only appears because
 //! an earlier error removed that field is not reported twice.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 
@@ -28,6 +29,18 @@ pub(crate) enum Seg {
     Index(usize),
 }
 
+/// What deserializing a tree came to.
+pub(crate) enum Outcome<T> {
+    /// No errors.
+    Valid(T),
+    /// Errors were reported; with the offending entries removed the rest of
+    /// the tree is well formed. `broken` holds the top-level keys under
+    /// which something was removed.
+    Pruned { value: T, broken: BTreeSet<String> },
+    /// Errors were reported and the tree could not be pruned into shape.
+    Invalid,
+}
+
 /// Deserializes `root` as `T`, reporting every error into `report`.
 /// Returns `None` when there was any error.
 pub(crate) fn deserialize_all<T: DeserializeOwned>(
@@ -35,12 +48,27 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
     root: &Spanned<DeTable<'_>>,
     report: &mut Report,
 ) -> Option<T> {
+    match deserialize_pruned(file, root, report) {
+        Outcome::Valid(v) => Some(v),
+        Outcome::Pruned { .. } | Outcome::Invalid => None,
+    }
+}
+
+/// Like [`deserialize_all`], and on errors also returns what remains valid,
+/// so rules can still check the parts of a file that are well formed.
+pub(crate) fn deserialize_pruned<T: DeserializeOwned>(
+    file: &Path,
+    root: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+) -> Outcome<T> {
     let mut tree = root.clone();
     let mut removed: Vec<Vec<Seg>> = Vec::new();
+    let mut broken = BTreeSet::new();
     let mut found = 0;
     for _ in 0..MAX_ERRORS_PER_FILE * 2 {
         let err = match T::deserialize(toml::de::Deserializer::from(tree.clone())) {
-            Ok(v) => return (found == 0).then_some(v),
+            Ok(value) if found == 0 => return Outcome::Valid(value),
+            Ok(value) => return Outcome::Pruned { value, broken },
             Err(e) => e,
         };
         let span = err.span().unwrap_or(0..0);
@@ -56,11 +84,14 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
             report.push(to_diagnostic(file, span.clone(), &message));
             found += 1;
             if found >= MAX_ERRORS_PER_FILE {
-                return None;
+                return Outcome::Invalid;
             }
         }
         if path.is_empty() || !remove(tree.get_mut(), &path) {
-            return None;
+            return Outcome::Invalid;
+        }
+        if let Some(Seg::Key(top)) = path.first() {
+            broken.insert(top.clone());
         }
         // A misspelt key stands for the key it resembles: its absence is
         // not a second error.
@@ -71,7 +102,7 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
         }
         removed.push(path);
     }
-    None
+    Outcome::Invalid
 }
 
 /// Turns a serde message into a diagnostic: splits off the value's hint, or

@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::config::Config;
-use crate::deserialize::deserialize_all;
+use crate::deserialize::{Outcome, deserialize_all, deserialize_pruned};
 use crate::diag::{Diagnostic, Report, Stage};
 use crate::document;
 use crate::locate::{Target, locate};
@@ -193,7 +193,27 @@ fn check_model(
     let name = check_name(&src.path, report);
     let tree = document::parse(&src.path, &src.text, report)?;
     rules::env::check_env_keys(&src.path, &tree, env_names, report);
-    let spec: ModelSpec = deserialize_all(&src.path, &tree, report)?;
+    let spec: ModelSpec = match deserialize_pruned(&src.path, &tree, report) {
+        Outcome::Valid(spec) => spec,
+        Outcome::Pruned { value, broken } => {
+            // Still check the sections that are well formed.
+            let mut spec: ModelSpec = value;
+            if broken.contains("train") {
+                spec.train = None;
+            }
+            if broken.contains("serve") {
+                spec.serve = None;
+            }
+            let mut c = Checker {
+                file: &src.path,
+                tree: tree.get_ref(),
+                report,
+            };
+            rules::model::check_sections(&mut c, &spec);
+            return None;
+        }
+        Outcome::Invalid => return None,
+    };
     schema_check(&src.path, SchemaKind::Model, &tree, report);
     rules::model::check(
         &mut Checker {

@@ -22,6 +22,13 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
             "add a `[train]` section to train the model, a `[serve]` section to serve it, or both",
         );
     }
+    check_sections(c, spec);
+}
+
+/// The rules inside the keys and sections the spec has (everything but the
+/// presence of a section), so a partly malformed spec is checked as far as
+/// it is well formed.
+pub(crate) fn check_sections(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
     if let Some(d) = &spec.description
         && (d.contains('\n') || d.trim().is_empty() || d.chars().count() > 200)
     {
