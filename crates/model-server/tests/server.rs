@@ -176,6 +176,23 @@ async fn every_endpoint_answers(backend: &str) {
         .await
         .unwrap();
     assert_eq!(ready, json!({"name": "digits", "ready": true}));
+    let versioned: Value = get("/v2/models/digits/versions/1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versioned, model);
+    let other_version = get("/v2/models/digits/versions/2").await.unwrap();
+    assert_eq!(other_version.status(), 404);
+    let (status, response) = post(
+        &client,
+        &server.url("/v2/models/digits/versions/1/infer"),
+        &infer_body(MLP, &digits().inputs[..1]),
+    )
+    .await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["model_version"], "1");
 
     let rows = &digits().inputs[..3];
     let mut body = infer_body(MLP, rows);

@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -44,13 +45,13 @@ pub async fn server_metadata() -> Json<v2::ServerMetadata> {
 
 pub async fn model_metadata(
     State(state): Shared,
-    Path(name): Path<String>,
+    Path(target): Path<ModelRef>,
 ) -> Result<Response, ApiError> {
-    let model = loaded(&state, &name)?;
+    let model = loaded(&state, &target)?;
     let signature = model.batcher.backend().signature();
     let body = v2::ModelMetadata {
         name: &model.name,
-        versions: vec!["1"],
+        versions: vec![MODEL_VERSION],
         platform: model.backend.platform(),
         inputs: signature
             .inputs
@@ -68,28 +69,28 @@ pub async fn model_metadata(
 
 pub async fn model_ready(
     State(state): Shared,
-    Path(name): Path<String>,
+    Path(target): Path<ModelRef>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    known(&state, &name)?;
+    known(&state, &target)?;
     match state.phase() {
-        Phase::Ready => Ok(Json(json!({ "name": name, "ready": true }))),
+        Phase::Ready => Ok(Json(json!({ "name": target.model, "ready": true }))),
         other => Err(ApiError::unavailable(other.describe())),
     }
 }
 
 pub async fn infer(
     State(state): Shared,
-    Path(name): Path<String>,
+    Path(target): Path<ModelRef>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let model = loaded(&state, &name)?;
+    let model = loaded(&state, &target)?;
     let arrival = model.batcher.arrival();
     let request: v2::InferRequest = parse_json(body)?;
     let decoded = v2::decode_request(request, model.batcher.backend().signature())?;
     let outputs = run(&state, model, decoded.inputs, arrival).await?;
     let response = v2::InferResponse {
         model_name: &model.name,
-        model_version: "1",
+        model_version: MODEL_VERSION,
         id: decoded.id.as_deref(),
         outputs: decoded
             .outputs
@@ -112,7 +113,13 @@ pub async fn predict(
             format!("no route for `{target}`; use {{model}}:predict"),
         )
     })?;
-    let model = loaded(&state, name)?;
+    let model = loaded(
+        &state,
+        &ModelRef {
+            model: name.to_string(),
+            version: None,
+        },
+    )?;
     let arrival = model.batcher.arrival();
     let request: tf::PredictRequest = parse_json(body)?;
     let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
@@ -135,19 +142,39 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// 404 unless `name` is the served model.
-fn known(state: &AppState, name: &str) -> Result<(), ApiError> {
-    if name == state.model_name {
-        Ok(())
-    } else {
-        Err(ApiError::unknown_model(name))
+/// A model named in a path, optionally with a version
+/// (`/v2/models/{model}[/versions/{version}]/...`).
+#[derive(Debug, Deserialize)]
+pub struct ModelRef {
+    model: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// The only version a served model has.
+pub const MODEL_VERSION: &str = "1";
+
+/// 404 unless `target` names the served model (and its version, if given).
+fn known(state: &AppState, target: &ModelRef) -> Result<(), ApiError> {
+    if target.model != state.model_name {
+        return Err(ApiError::unknown_model(&target.model));
+    }
+    match &target.version {
+        Some(version) if version != MODEL_VERSION => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "model `{}` has no version `{version}` (only `{MODEL_VERSION}`)",
+                target.model
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
-/// The model, if `name` is it and it is loaded (ready, or draining with
-/// requests still arriving); 503 otherwise.
-fn loaded<'a>(state: &'a AppState, name: &str) -> Result<&'a Arc<Model>, ApiError> {
-    known(state, name)?;
+/// The model, if `target` names it and it is loaded (ready, or draining
+/// with requests still arriving); 503 otherwise.
+fn loaded<'a>(state: &'a AppState, target: &ModelRef) -> Result<&'a Arc<Model>, ApiError> {
+    known(state, target)?;
     match (state.phase(), state.model()) {
         (Phase::Ready | Phase::Draining, Some(model)) => Ok(model),
         (phase, _) => Err(ApiError::unavailable(phase.describe())),

@@ -25,6 +25,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/models/{model}", get(handlers::model_metadata))
         .route("/v2/models/{model}/ready", get(handlers::model_ready))
         .route("/v2/models/{model}/infer", post(handlers::infer))
+        .route(
+            "/v2/models/{model}/versions/{version}",
+            get(handlers::model_metadata),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(handlers::model_ready),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(handlers::infer),
+        )
         .route("/v1/models/{target}", post(handlers::predict))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
