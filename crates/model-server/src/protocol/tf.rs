@@ -58,7 +58,7 @@ pub fn decode_instances(
                         "instance {i} gives {} values for input `{}`, expected {row_len} (row shape {:?})",
                         flat.len() - before,
                         spec.name,
-                        &spec.shape[1..]
+                        spec.shape.get(1..).unwrap_or_default()
                     )));
                 }
             }
