@@ -18,7 +18,7 @@ The servers and the load generator are pinned to disjoint halves of the
 CPUs this process may use, so they do not steal each other's cores; the
 baseline gets the same cores and engine threads as model-server.
 
-  python3 ci/bench-serve.py [--duration 10] [--backend ort] [--no-floor]
+  python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor]
 
 Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
 the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH (found in the
@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -186,18 +187,21 @@ def body_for(model: Path, row: list[float]) -> str:
     return json.dumps({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": row}]})
 
 
-def measure(server: Server, label: str, script: Path, concurrencies: list[int], seconds: float, cpus: set[int]) -> list[Load]:
+def measure(server: Server, label: str, script: Path, concurrencies: list[int], seconds: float, cpus: set[int],
+            repeat: int = 1) -> list[Load]:
+    """Each figure is the median of `repeat` wrk runs (requests/s, p50 and p99 separately)."""
     url = f"{server.base}/v2/models/digits/infer"
     wrk(url, script, max(concurrencies), min(2.0, seconds), cpus)  # warm the connections and caches
     loads = []
     for c in concurrencies:
         before = server.batch_counters()
-        rps, p50, p99 = wrk(url, script, c, seconds, cpus)
+        runs = [wrk(url, script, c, seconds, cpus) for _ in range(repeat)]
         after = server.batch_counters()
         batch = None
         if before and after and after[1] > before[1]:
             batch = (after[0] - before[0]) / (after[1] - before[1])
-        loads.append(Load(label, c, rps, p50, p99, batch))
+        rps, p50, p99 = (statistics.median(column) for column in zip(*runs))
+        loads.append(Load(label, c, rps, int(p50), int(p99), batch))
         print(f"  {label:<34} c={c:<3} {rps:>9.0f} req/s  p50 {p50:>6} µs  p99 {p99:>6} µs"
               + (f"  mean batch {batch:.1f}" if batch else ""), flush=True)
     return loads
@@ -246,6 +250,7 @@ def floor_at(floor: dict[int, float], batch: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description="served load benchmark")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure; the median is reported")
     parser.add_argument("--backend", default="ort", choices=["ort", "tract"])
     parser.add_argument("--no-floor", action="store_true", help="skip the in-process compute floor")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -261,7 +266,7 @@ def main() -> None:
     env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
     test = json.loads((MODELS / "digits-test.json").read_text())
     print(f"server on CPUs {sorted(server_cpus)} ({threads} engine thread(s)), wrk on CPUs {sorted(load_cpus)}, "
-          f"{args.duration:g}s per figure, backend {args.backend}")
+          f"median of {args.repeat} x {args.duration:g}s per figure, backend {args.backend}")
 
     results: dict = {"loads": [], "servers": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -289,7 +294,7 @@ def main() -> None:
         for label, model, extra in runs:
             server = start_model_server(model, extra, label.split()[0] + str(len(results["servers"])))
             try:
-                results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus)
+                results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
             finally:
                 server.stop()
@@ -301,7 +306,7 @@ def main() -> None:
                                        "--port", str(port), "--threads", str(threads)],
                           port, server_cpus, work / "baseline.log", env)
         try:
-            results["loads"] += measure(baseline, label, script_for(mlp), [1, 32], args.duration, load_cpus)
+            results["loads"] += measure(baseline, label, script_for(mlp), [1, 32], args.duration, load_cpus, args.repeat)
             results["servers"][label] = {"ready_s": baseline.ready_s, "rss_mib": baseline.rss_mib()}
         finally:
             baseline.stop()
@@ -312,7 +317,7 @@ def main() -> None:
                              ("model-server (cnn, max-batch 32, 1ms)", ["--max-batch", "32", "--max-delay", "1ms"])]:
             server = start_model_server(cnn, extra, "cnn" + extra[1])
             try:
-                cnn_loads += measure(server, label, script_for(cnn), [32], args.duration, load_cpus)
+                cnn_loads += measure(server, label, script_for(cnn), [32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
             finally:
                 server.stop()
