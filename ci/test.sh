@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"): installs the pinned Python tools
+# into .venv-ci/, then runs every check CI runs, stopping at the first failure.
+#
+#   ci/test.sh            everything
+#   SKIP_IMAGE=1 ci/test.sh   everything but the container image test
+#
+# Needs: the Rust toolchain, python3, git, kubectl. Installs buildah, podman,
+# runc, wrk and curl from Debian when they are missing (as root or via sudo).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages (Debian): container tools for the image test, wrk"
+need=()
+for cmd in buildah podman runc wrk curl; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+if [ "${SKIP_IMAGE:-0}" != 1 ] && [ ${#need[@]} -gt 0 ]; then
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    buildah podman runc uidmap wrk curl ca-certificates >/dev/null
+fi
+
+step "Python tools (.venv-ci)"
+if [ ! -x .venv-ci/bin/python ]; then
+  python3 -m venv .venv-ci
+fi
+.venv-ci/bin/pip install -q --disable-pip-version-check \
+  -r ci/requirements-serve.txt -r ci/requirements-ci.txt
+export PATH="$ROOT/.venv-ci/bin:$PATH"
+ORT_DIR="$(python -c 'import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))')"
+ORT_DYLIB_PATH="$(ls "$ORT_DIR"/libonnxruntime.so* | sort | tail -n 1)"
+export ORT_DYLIB_PATH
+echo "ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace --locked
+
+step "OpenAPI check of every generated object (kubernetes-validate)"
+KUBERNETES_VALIDATE="$(command -v kubernetes-validate)" \
+  cargo test --locked --test render_kubectl -- --ignored
+
+step "modelctl validate / schema --check / render --check on the example repo"
+cargo build --locked -p modelctl
+./target/debug/modelctl validate
+./target/debug/modelctl schema --check
+./target/debug/modelctl render --check
+
+step "external JSON-Schema validator on the example specs"
+check-jsonschema --schemafile schemas/model.schema.json models/*.toml
+check-jsonschema --schemafile schemas/config.schema.json modelctl.toml
+
+step "kubectl kustomize on every environment"
+for env in generated/*/; do
+  kubectl kustomize "$env" >/dev/null
+  echo "ok: $env"
+done
+
+step "model-server: served tests with tritonclient[http] on both backends"
+cargo build --locked --release -p model-server
+MODEL_SERVER="$ROOT/target/release/model-server" python -m pytest -q tests/python
+
+if [ "${SKIP_IMAGE:-0}" != 1 ]; then
+  step "model-server image: build with buildah, run under podman"
+  MODEL_SERVER="$ROOT/target/release/model-server" ci/image-test.sh
+fi
+
+step "all checks passed"
