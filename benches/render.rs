@@ -27,15 +27,7 @@ fn main() {
     }
     println!(
         "{:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>6} {:>12}",
-        "models",
-        "load s",
-        "compile s",
-        "render s",
-        "cpu s",
-        "models/s",
-        "files",
-        "MB",
-        "peak RSS"
+        "models", "load s", "compile s", "render s", "cpu s", "models/s", "files", "MB", "peak RSS"
     );
     let exe = std::env::current_exe().expect("the bench binary's path");
     for n in SIZES {

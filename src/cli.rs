@@ -109,19 +109,26 @@ pub struct RenderArgs {
     pub check: bool,
 }
 
+/// The environment and cluster a command works on.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Environment of `modelctl.toml` (`diff --base`: default all; against a
+    /// cluster: required when there are several).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// kubeconfig context (overrides the environment's `context`).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
 /// Arguments of `modelctl diff`.
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
     /// Git revision to compare the work tree with; no cluster needed.
     #[arg(long)]
     pub base: Option<String>,
-    /// Environment (default: all for `--base`, required against a cluster
-    /// when there are several).
-    #[arg(long)]
-    pub env: Option<String>,
-    /// kubeconfig context (overrides the environment's `context`).
-    #[arg(long)]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -130,12 +137,8 @@ pub struct DiffArgs {
 /// Arguments of `modelctl apply`.
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
-    /// Environment.
-    #[arg(long)]
-    pub env: Option<String>,
-    /// kubeconfig context (overrides the environment's `context`).
-    #[arg(long)]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Delete managed objects that are no longer rendered.
     #[arg(long)]
     pub prune: bool,
@@ -156,12 +159,8 @@ pub struct ApplyArgs {
 /// Arguments of `modelctl status`.
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
-    /// Environment.
-    #[arg(long)]
-    pub env: Option<String>,
-    /// kubeconfig context (overrides the environment's `context`).
-    #[arg(long)]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON instead of a table.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -172,12 +171,8 @@ pub struct StatusArgs {
 pub struct TrainArgs {
     /// The model.
     pub model: String,
-    /// Environment.
-    #[arg(long)]
-    pub env: Option<String>,
-    /// kubeconfig context (overrides the environment's `context`).
-    #[arg(long)]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Stream the run's logs until it ends; exit with its result.
     #[arg(long)]
     pub follow: bool,
@@ -188,12 +183,8 @@ pub struct TrainArgs {
 pub struct LogsArgs {
     /// The model.
     pub model: String,
-    /// Environment.
-    #[arg(long)]
-    pub env: Option<String>,
-    /// kubeconfig context (overrides the environment's `context`).
-    #[arg(long)]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Keep streaming until the run ends.
     #[arg(long)]
     pub follow: bool,

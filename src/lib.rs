@@ -10,3 +10,4 @@ pub mod cluster;
 pub mod commands;
 pub mod compile;
 pub mod manifest_diff;
+pub mod term;

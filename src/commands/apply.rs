@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::diff_cluster::{prepare, runtime};
+use super::target::{prepare, runtime};
 use crate::cli::ApplyArgs;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
@@ -20,7 +20,7 @@ use crate::cluster::wait::wait;
 pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let timeout =
         parse_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
-    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let prepared = prepare(root, &args.target)?;
     let options = ApplyOptions {
         dry_run: args.dry_run,
         force_conflicts: args.force_conflicts,

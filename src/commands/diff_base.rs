@@ -26,7 +26,7 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let head = load_repo(root)
         .map_err(|e| anyhow::anyhow!("{e}").context("the specs in the work tree are invalid"))?;
 
-    let envs = environments(&base, &head, args.env.as_deref())?;
+    let envs = environments(&base, &head, args.target.env.as_deref())?;
     let mut report = DiffReport::new(rev, "work tree");
     for env in &envs {
         let old = render_env(&base, env).unwrap_or_default();

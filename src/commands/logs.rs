@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use super::diff_cluster::{prepare, runtime};
+use super::target::{prepare, runtime};
 use super::train::exit_code;
 use crate::cli::LogsArgs;
 use crate::cluster::runs::{latest_run, stream_logs};
 
 /// Runs the command.
 pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let prepared = prepare(root, &args.target)?;
     let namespace = prepared.target.namespace.clone();
     runtime()?.block_on(async {
         let cluster = prepared.connect().await?;

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod render;
 pub mod schema;
 pub mod status;
+mod target;
 pub mod train;
 pub mod validate;
 

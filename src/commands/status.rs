@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::diff_cluster::{prepare, runtime};
+use super::target::{prepare, runtime};
 use crate::cli::{DiffFormat, StatusArgs};
 use crate::cluster::status::{ModelStatus, status};
 
 /// Runs the command.
 pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let prepared = prepare(root, &args.target)?;
     let objects: Vec<(String, serde_json::Value)> = prepared
         .manifests
         .iter()

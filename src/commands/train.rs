@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::diff_cluster::{prepare, runtime};
+use super::target::{prepare, runtime};
 use crate::cli::TrainArgs;
 use crate::cluster::runs::{adhoc_job, start_run, stream_logs, unique_suffix};
 use crate::cluster::wait::Progress;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, args.env.as_deref(), args.context.as_deref())?;
+    let prepared = prepare(root, &args.target)?;
     let Some(rendered) = prepared
         .manifests
         .iter()

@@ -5,7 +5,6 @@
 //! go to stderr (coloured only on a terminal without `NO_COLOR`); JSON and
 //! GitHub annotations are data and go to stdout.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,8 +36,7 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
 
     match args.format {
         ValidateFormat::Human => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal();
+            let color = crate::term::colour(&std::io::stderr());
             eprint!("{}", human::render(&report, color));
             if report.is_empty() {
                 eprintln!("{}", success(config.is_some(), models.len()));

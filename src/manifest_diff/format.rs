@@ -19,9 +19,7 @@ pub enum ColorChoice {
 impl ColorChoice {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
     pub fn for_stdout() -> ColorChoice {
-        use std::io::IsTerminal;
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if !no_color && std::io::stdout().is_terminal() {
+        if crate::term::colour(&std::io::stdout()) {
             ColorChoice::Always
         } else {
             ColorChoice::Never

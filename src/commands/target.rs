@@ -1,0 +1,90 @@
+//! What every cluster command does first: load and render the repo for one
+//! environment (`--env`), pick the kubeconfig context (`--context`, else the
+//! environment's), and connect. Invalid specs stop here, before any request.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use modelctl_spec::load_repo;
+
+use crate::cli::TargetArgs;
+use crate::cluster::{Cluster, Target};
+use crate::compile::{Manifest, render_env};
+
+/// One environment, rendered and ready to talk to its cluster.
+pub(crate) struct Prepared {
+    /// Environment name and namespace.
+    pub target: Target,
+    /// The kubeconfig context (`--context`, else the environment's).
+    pub context: Option<String>,
+    /// Everything rendered for the environment.
+    pub manifests: Vec<Manifest>,
+}
+
+/// Loads the repo and renders environment `env` (or the only one there is).
+/// Fails, before any cluster call, when the specs are invalid.
+pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared> {
+    let repo = load_repo(root).map_err(|report| {
+        anyhow!("{report}\nthe specs are invalid; nothing was sent to the cluster")
+    })?;
+    let names: Vec<String> = repo.config.env_names().map(str::to_owned).collect();
+    let env = match args.env.as_deref() {
+        Some(env) if names.iter().any(|n| n == env) => env.to_owned(),
+        Some(env) => bail!(
+            "unknown environment `{env}`; modelctl.toml defines: {}",
+            names.join(", ")
+        ),
+        None if names.len() == 1 => names[0].clone(),
+        None => bail!(
+            "several environments ({}): choose one with --env",
+            names.join(", ")
+        ),
+    };
+    let settings = repo
+        .config
+        .env(&env)
+        .with_context(|| format!("environment `{env}` vanished"))?;
+    let manifests =
+        render_env(&repo, &env).with_context(|| format!("rendering environment `{env}` failed"))?;
+    Ok(Prepared {
+        target: Target {
+            env,
+            namespace: settings.namespace.to_string(),
+        },
+        context: args.context.clone().or(settings.context.clone()),
+        manifests,
+    })
+}
+
+impl Prepared {
+    /// The rendered objects.
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        self.manifests.iter().map(|m| m.object.clone()).collect()
+    }
+
+    /// Connects to the environment's cluster.
+    pub async fn connect(&self) -> anyhow::Result<Cluster> {
+        eprintln!(
+            "environment `{}`: namespace {}, kubeconfig context {}",
+            self.target.env,
+            self.target.namespace,
+            self.context.as_deref().unwrap_or("(current)")
+        );
+        Cluster::connect(self.context.as_deref())
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to the cluster of environment `{}`",
+                    self.target.env
+                )
+            })
+    }
+}
+
+/// A runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
