@@ -8,8 +8,9 @@ Single-row KServe V2 JSON requests (POST /v2/models/digits/infer) from `wrk`
   model-server --max-batch 32 --max-delay 1ms    (dynamic batching)
   ci/baseline/app.py                             (FastAPI + onnxruntime)
 
-for the MLP, then the compute-bound CNN with batching, whose served
-samples/s is compared with the in-process floor printed by
+for the MLP, then the two CNNs (digits-cnn, and the compute-bound
+digits-cnn-wide) with and without batching, whose served samples/s with
+batching is compared with the in-process floor printed by
 `cargo bench -p model-server --bench compute` at the batch size the server
 reached (read from its /metrics). Also reports each server's time from
 process start to ready and its resident memory.
@@ -47,6 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "fixtures" / "models"
+# digits-cnn is the small test CNN; digits-cnn-wide has enough compute per
+# sample that batching, not request handling, bounds the throughput.
+CNNS = ["digits-cnn.onnx", "digits-cnn-wide.onnx"]
 LUA = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -207,15 +211,16 @@ def measure(server: Server, label: str, script: Path, concurrencies: list[int], 
     return loads
 
 
-def compute_floor(threads: int, backend: str, workdir: Path) -> dict[int, float] | None:
-    """Per-sample µs of digits-cnn.onnx at batch 1/8/32/128 from the compute bench."""
+def compute_floor(threads: int, backend: str, workdir: Path) -> dict[str, dict[int, float]]:
+    """Per-sample µs of each CNN at batch 1/8/32/128 from the compute bench, by file name."""
     bench = ROOT / "crates" / "model-server" / "benches" / "compute.rs"
     if not bench.is_file() or not shutil.which("cargo"):
         print("  (no compute benchmark in this checkout: floor not measured)")
-        return None
+        return {}
     only = workdir / "floor-models"
     only.mkdir()
-    (only / "digits-cnn.onnx").symlink_to(MODELS / "digits-cnn.onnx")
+    for model in CNNS:
+        (only / model).symlink_to(MODELS / model)
     env = dict(os.environ, MODEL_DIR=str(only), THREADS=str(threads), BENCH_SECONDS="2",
                ORT_DYLIB_PATH=ort_dylib(),
                CARGO_TARGET_DIR=os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target-server")))
@@ -223,16 +228,17 @@ def compute_floor(threads: int, backend: str, workdir: Path) -> dict[int, float]
                          cwd=ROOT, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         print(f"  compute benchmark failed:\n{run.stderr[-2000:]}")
-        return None
+        return {}
     print("  " + "\n  ".join(run.stdout.strip().splitlines()))
+    floors = {}
     for line in run.stdout.splitlines():
         cols = line.split()
-        if len(cols) >= 6 and cols[0].startswith("digits-cnn") and cols[1] == backend:
+        if len(cols) >= 6 and cols[0] in CNNS and cols[1] == backend:
             try:
-                return dict(zip([1, 8, 32, 128], map(float, cols[2:6])))
+                floors[cols[0]] = dict(zip([1, 8, 32, 128], map(float, cols[2:6])))
             except ValueError:
-                return None
-    return None
+                pass
+    return floors
 
 
 def floor_at(floor: dict[int, float], batch: float) -> float:
@@ -285,7 +291,7 @@ def main() -> None:
             path.write_text(LUA.format(body=body_for(MODELS / model, test["inputs"][0])))
             return path
 
-        mlp, cnn = "digits-mlp.onnx", "digits-cnn.onnx"
+        mlp = "digits-mlp.onnx"
         runs = [
             ("model-server (mlp, max-batch 1)", mlp, ["--max-batch", "1"]),
             ("model-server (mlp, max-batch 32, 1ms)", mlp, ["--max-batch", "32", "--max-delay", "1ms"]),
@@ -311,19 +317,21 @@ def main() -> None:
         finally:
             baseline.stop()
 
-        print(f"\n{cnn}: single-row requests, compute-bound")
-        cnn_loads = []
-        for label, extra in [("model-server (cnn, max-batch 1)", ["--max-batch", "1"]),
-                             ("model-server (cnn, max-batch 32, 1ms)", ["--max-batch", "32", "--max-delay", "1ms"])]:
-            server = start_model_server(cnn, extra, "cnn" + extra[1])
-            try:
-                cnn_loads += measure(server, label, script_for(cnn), [32], args.duration, load_cpus, args.repeat)
-                results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
-            finally:
-                server.stop()
-        results["loads"] += cnn_loads
+        for model in CNNS:
+            short = model.removeprefix("digits-").removesuffix(".onnx")
+            print(f"\n{model}: single-row requests")
+            for label, extra in [(f"model-server ({short}, max-batch 1)", ["--max-batch", "1"]),
+                                 (f"model-server ({short}, max-batch 32, 1ms)",
+                                  ["--max-batch", "32", "--max-delay", "1ms"])]:
+                server = start_model_server(model, extra, short + extra[1])
+                try:
+                    results["loads"] += measure(server, label, script_for(model), [32], args.duration,
+                                                load_cpus, args.repeat)
+                    results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
+                finally:
+                    server.stop()
 
-        floor = None if args.no_floor else compute_floor(threads, args.backend, work)
+        floors = {} if args.no_floor else compute_floor(threads, args.backend, work)
 
     by = {(l.label, l.concurrency): l for l in results["loads"]}
     print("\n| server | concurrency | requests/s | p50 µs | p99 µs | mean batch |\n| --- | --- | --- | --- | --- | --- |")
@@ -342,16 +350,21 @@ def main() -> None:
         print(f"p99 at concurrency 1 (no batching): {single.p99_us} µs (goal < 1000)")
     if batched and python:
         print(f"batched model-server vs Python at concurrency 32: {batched.rps / python.rps:.1f}x (goal >= 5x)")
-    cnn_batched = by.get(("model-server (cnn, max-batch 32, 1ms)", 32))
-    if cnn_batched and floor and cnn_batched.batch:
-        per_sample = floor_at(floor, cnn_batched.batch)
+    results["floors"] = {}
+    for model in CNNS:
+        short = model.removeprefix("digits-").removesuffix(".onnx")
+        batched = by.get((f"model-server ({short}, max-batch 32, 1ms)", 32))
+        floor = floors.get(model) if floors else None
+        if not (batched and floor and batched.batch):
+            print(f"{short}: floor not compared (no compute benchmark figures or no batch size metric)")
+            continue
+        per_sample = floor_at(floor, batched.batch)
         floor_sps = 1e6 / per_sample
-        print(f"cnn served {cnn_batched.rps:.0f} samples/s at mean batch {cnn_batched.batch:.1f}; "
+        print(f"{short} served {batched.rps:.0f} samples/s at mean batch {batched.batch:.1f}; "
               f"in-process floor {per_sample:.1f} µs/sample = {floor_sps:.0f} samples/s; "
-              f"served/floor {cnn_batched.rps / floor_sps:.0%} (goal >= 80%)")
-        results["cnn_floor"] = {"per_sample_us": floor, "at_batch_us": per_sample}
-    elif cnn_batched:
-        print("cnn floor not compared (no compute benchmark figures or no batch size metric)")
+              f"served/floor {batched.rps / floor_sps:.0%} (goal >= 80% for a compute-bound model)")
+        results["floors"][model] = {"per_sample_us": floor, "at_batch_us": per_sample,
+                                    "served_fraction": batched.rps / floor_sps}
     if args.json:
         results["loads"] = [l.__dict__ for l in results["loads"]]
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -9,6 +9,9 @@ Writes into tests/fixtures/models/ (or --out):
   digits-cnn.onnx        a small convolutional network trained with numpy,
                          input "input" float32 [batch, 1, 8, 8]
   digits-cnn-int8.onnx   the same model quantized to int8 (QDQ format)
+  digits-cnn-wide.onnx   the same architecture with wider layers (64/128
+                         channels), for benchmarks that need a model whose
+                         compute outweighs request handling
   digits-test.json       the held-out split: pixel values scaled to [0, 1]
                          and the true labels
 
@@ -139,20 +142,25 @@ def conv_backward(
 
 
 class Cnn:
-    """Conv(16) ReLU Conv(32) ReLU MaxPool2 Flatten Dense(64) ReLU Dense(10)."""
+    """Conv(c1) ReLU Conv(c2) ReLU MaxPool2 Flatten Dense(hidden) ReLU Dense(10).
 
-    def __init__(self, rng: np.random.Generator):
+    digits-cnn is (16, 32, 64); digits-cnn-wide, (64, 128, 32), has about
+    16 times the multiply-adds per sample.
+    """
+
+    def __init__(self, rng: np.random.Generator, c1: int = 16, c2: int = 32, hidden: int = 64):
         def he(shape, fan_in):
             return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
 
+        self.c2 = c2
         self.p = {
-            "conv1.w": he((16, 1, 3, 3), 9),
-            "conv1.b": np.zeros(16),
-            "conv2.w": he((32, 16, 3, 3), 16 * 9),
-            "conv2.b": np.zeros(32),
-            "fc1.w": he((64, 512), 512),
-            "fc1.b": np.zeros(64),
-            "fc2.w": he((10, 64), 64),
+            "conv1.w": he((c1, 1, 3, 3), 9),
+            "conv1.b": np.zeros(c1),
+            "conv2.w": he((c2, c1, 3, 3), c1 * 9),
+            "conv2.b": np.zeros(c2),
+            "fc1.w": he((hidden, c2 * 16), c2 * 16),
+            "fc1.b": np.zeros(hidden),
+            "fc2.w": he((10, hidden), hidden),
             "fc2.b": np.zeros(10),
         }
 
@@ -163,9 +171,9 @@ class Cnn:
         z2, c2 = conv(a1, p["conv2.w"], p["conv2.b"])
         a2 = np.maximum(z2, 0)
         n = x.shape[0]
-        blocks = a2.reshape(n, 32, 4, 2, 4, 2)
+        blocks = a2.reshape(n, self.c2, 4, 2, 4, 2)
         pooled = blocks.max(axis=(3, 5))
-        f = pooled.reshape(n, 512)
+        f = pooled.reshape(n, self.c2 * 16)
         z3 = f @ p["fc1.w"].T + p["fc1.b"]
         a3 = np.maximum(z3, 0)
         logits = a3 @ p["fc2.w"].T + p["fc2.b"]
@@ -202,10 +210,10 @@ class Cnn:
         return float(loss), g
 
 
-def train_cnn(x: np.ndarray, y: np.ndarray, epochs: int = 30) -> Cnn:
+def train_cnn(x: np.ndarray, y: np.ndarray, epochs: int = 30, **widths: int) -> Cnn:
     """Mini-batch Adam on the 8x8 images, in float64 for reproducibility."""
     rng = np.random.default_rng(SEED)
-    net = Cnn(rng)
+    net = Cnn(rng, **widths)
     images = x.reshape(-1, 1, 8, 8).astype(np.float64)
     m = {k: np.zeros_like(v) for k, v in net.p.items()}
     v = {k: np.zeros_like(v) for k, v in net.p.items()}
@@ -229,7 +237,7 @@ def train_cnn(x: np.ndarray, y: np.ndarray, epochs: int = 30) -> Cnn:
     return net
 
 
-def cnn_to_onnx(net: Cnn) -> onnx.ModelProto:
+def cnn_to_onnx(net: Cnn, name: str) -> onnx.ModelProto:
     p = {k: numpy_helper.from_array(v.astype(np.float32), k) for k, v in net.p.items()}
     nodes = [
         helper.make_node("Conv", ["input", "conv1.w", "conv1.b"], ["conv1"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
@@ -246,7 +254,7 @@ def cnn_to_onnx(net: Cnn) -> onnx.ModelProto:
     ]
     graph = helper.make_graph(
         nodes,
-        "digits-cnn",
+        name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [BATCH_DIM, 1, 8, 8])],
         [
             helper.make_tensor_value_info("label", TensorProto.INT64, [BATCH_DIM]),
@@ -359,20 +367,27 @@ def main() -> None:
 
     mlp = name_batch_dim(train_mlp(x_train, y_train))
     cnn_net = train_cnn(x_train, y_train)
-    cnn = cnn_to_onnx(cnn_net)
-    cnn_logits = cnn_net.forward(x_test.reshape(-1, 1, 8, 8).astype(np.float64))
+    cnn = cnn_to_onnx(cnn_net, "digits-cnn")
+    # A wider CNN for the served benchmark: enough compute per sample that
+    # batching, not request handling, decides the throughput.
+    wide_net = train_cnn(x_train, y_train, epochs=20, c1=64, c2=128, hidden=32)
+    wide = cnn_to_onnx(wide_net, "digits-cnn-wide")
     models = {
         "digits-mlp": mlp,
         "digits-mlp-int8": quantize(mlp, calibration),
         "digits-cnn": cnn,
         "digits-cnn-int8": quantize(cnn, calibration.reshape(-1, 1, 8, 8)),
+        "digits-cnn-wide": wide,
     }
 
-    # The exported CNN must compute what numpy trained.
-    session = ort.InferenceSession(cnn.SerializeToString(), providers=["CPUExecutionProvider"])
-    _, probs = session.run(None, {"input": x_test.reshape(-1, 1, 8, 8)})
-    if not np.array_equal(probs.argmax(axis=1), cnn_logits.argmax(axis=1)):
-        sys.exit("digits-cnn: onnxruntime disagrees with the numpy forward pass")
+    # The exported CNNs must compute what numpy trained.
+    images = x_test.reshape(-1, 1, 8, 8)
+    for name, net, model in [("digits-cnn", cnn_net, cnn), ("digits-cnn-wide", wide_net, wide)]:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        _, probs = session.run(None, {"input": images})
+        logits = net.forward(images.astype(np.float64))
+        if not np.array_equal(probs.argmax(axis=1), logits.argmax(axis=1)):
+            sys.exit(f"{name}: onnxruntime disagrees with the numpy forward pass")
 
     for name, model in models.items():
         check(name, model, x_test, y_test)
