@@ -15,12 +15,12 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages (Debian): container tools for the image test, wrk"
 need=()
-for cmd in buildah podman runc wrk curl; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+for cmd in buildah podman runc wrk curl strip; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
 if [ "${SKIP_IMAGE:-0}" != 1 ] && [ ${#need[@]} -gt 0 ]; then
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-    buildah podman runc uidmap wrk curl ca-certificates >/dev/null
+    buildah podman runc uidmap wrk curl binutils ca-certificates >/dev/null
 fi
 
 step "Python tools (.venv-ci)"

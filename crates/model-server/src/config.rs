@@ -49,7 +49,8 @@ pub struct Config {
     #[arg(long, env = "WARMUP", default_value_t = 1)]
     pub warmup: u32,
 
-    /// CPU threads the engine may use, and HTTP worker threads (0: one per core).
+    /// CPU threads the engine may use, and HTTP worker threads (0: the CPUs
+    /// this process may use, CPU quota of its cgroup included).
     #[arg(long, env = "THREADS", default_value_t = 0)]
     pub threads: usize,
 

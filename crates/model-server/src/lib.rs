@@ -23,16 +23,22 @@ use clap::Parser;
 
 /// Entry point of the `model-server` binary.
 pub fn main() -> ExitCode {
-    let config = config::Config::parse();
+    let mut config = config::Config::parse();
     logging::init(config.log_format);
+    // 0 means the CPUs this process may use. Rust reads the cgroup CPU quota,
+    // so a pod with `cpu: 2` on a 64-core node gets 2, where ONNX Runtime's
+    // own default would start a thread per core of the node.
+    if config.threads == 0 {
+        config.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    }
     // TLS for model downloads uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `--threads` bounds the HTTP workers too, not only the engine.
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.threads > 0 {
-        builder.worker_threads(config.threads);
-    }
-    let runtime = match builder.enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
