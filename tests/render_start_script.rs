@@ -1,7 +1,7 @@
 //! The generated `start.sh` run for real by `sh`, moved into a temporary
 //! workspace with `MODELCTL_WORKSPACE` and `MODELCTL_CONFIG_DIR`: steps run in
 //! order, a sweep index gets its parameters, the model is exported to
-//! `output`, placed code is not installed again, and a failing step is named.
+//! `output`, placed code (cloned or extracted) is not installed again, and a failing step is named.
 
 use std::fs;
 use std::path::Path;
@@ -141,6 +141,24 @@ fn code_placed_by_the_init_container_is_not_installed_again() {
     let pwd = String::from_utf8_lossy(&out.stdout);
     assert!(pwd.trim_end().ends_with("workspace/code/src"), "{pwd}");
     assert!(stderr.contains("no output configured"), "{stderr}");
+}
+
+#[test]
+fn an_archive_placed_by_the_init_container_is_not_downloaded_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_config(
+        tmp.path(),
+        "code = { archive = \"https://code.invalid/none.tar.gz\", dir = \"none-1.0\" }\n\
+         command = [\"sh\", \"-c\", \"pwd\"]\n",
+    );
+    fs::create_dir_all(tmp.path().join("workspace/code/none-1.0")).unwrap();
+    let out = run_start(tmp.path(), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("code already in"), "{stderr}");
+    assert!(!stderr.contains("downloading"), "{stderr}");
+    let pwd = String::from_utf8_lossy(&out.stdout);
+    assert!(pwd.trim_end().ends_with("workspace/code/none-1.0"), "{pwd}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The training Job: an init container that clones the code, the training
+//! The training Job: an init container that fetches the code, the training
 //! container running `start.sh` in the framework image, data volumes, GPU
 //! limits and tolerations; an Indexed Job for a sweep.
 //!
@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Train;
 
 use super::Ctx;
+use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
 use super::sweep::combinations;
@@ -137,24 +138,15 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
     }
 
     let mut init_containers = Vec::new();
-    if let Some(code) = &train.code {
-        init_containers.push(Container {
-            name: "fetch-code".to_owned(),
-            image: Some(ctx.env.git_image.as_str().to_owned()),
-            command: Some(vec![
-                "sh".to_owned(),
-                "-c".to_owned(),
-                "set -eu; git clone --quiet -- \"$1\" \"$3\" && git -C \"$3\" checkout --quiet \"$2\""
-                    .to_owned(),
-                "fetch-code".to_owned(),
-                code.git.as_str().to_owned(),
-                code.rev.clone(),
-                CODE_DIR.to_owned(),
-            ]),
+    if let Some(fetch) = train.code.as_ref().and_then(|code| {
+        let base = Container {
             security_context: Some(no_escalation()),
             volume_mounts: Some(vec![mount("code", "/workspace", false)]),
             ..Container::default()
-        });
+        };
+        fetch_container(code, ctx.env.git_image.as_str(), CODE_DIR, base)
+    }) {
+        init_containers.push(fetch);
     }
 
     PodSpec {

@@ -17,6 +17,7 @@ pub mod labels;
 mod configmap;
 mod conflicts;
 mod deployment;
+mod fetch;
 mod hash;
 mod hpa;
 mod httproute;

@@ -10,11 +10,12 @@ use std::sync::LazyLock;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, context};
-use modelctl_spec::model::Train;
+use modelctl_spec::model::{CodeFetch, Train};
 
 use super::Ctx;
+use super::fetch::ARCHIVE_SCRIPT;
 
-/// Where the init container clones the training code.
+/// Where the init container places the training code.
 pub(crate) const CODE_DIR: &str = "/workspace/code";
 
 const TEMPLATE: &str = include_str!("start.sh.j2");
@@ -110,12 +111,21 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
     if let Some(evaluate) = &train.evaluate {
         steps.push(context! { name => "evaluate", command => sh_command(evaluate) });
     }
-    let code = train.code.as_ref().map(|c| {
-        context! {
-            git => sh_quote(c.git.as_str()),
-            rev => sh_quote(&c.rev),
-        }
-    });
+    let code = train
+        .code
+        .as_ref()
+        .and_then(|c| c.fetch())
+        .map(|fetch| match fetch {
+            CodeFetch::Git { url, rev } => context! {
+                git => sh_quote(url.as_str()),
+                rev => sh_quote(rev),
+            },
+            CodeFetch::Archive { url, sha256 } => context! {
+                archive => sh_quote(url.as_str()),
+                sha256 => sh_quote(sha256.map_or("", |s| s.as_str())),
+                fetch_archive => ARCHIVE_SCRIPT.trim_end(),
+            },
+        });
     let output = if train.sweep.is_some() {
         None
     } else {

@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    DataUri, Duration, EnvVarName, GitUrl, Hostname, ImageRef, ModelUri, MountPath, Percent,
-    Quantity, ResourceName, Template, UrlPath,
+    ArchiveUrl, DataUri, Duration, EnvVarName, GitUrl, Hostname, ImageRef, ModelUri, MountPath,
+    Percent, Quantity, ResourceName, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -82,17 +82,63 @@ pub struct Train {
     pub sweep: Option<Sweep>,
 }
 
-/// Where training code is installed from.
+/// Where training code is installed from: a Git repository (`git` and `rev`)
+/// or a `.tar.gz` archive (`archive`, best pinned with `sha256`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CodeSource {
-    /// Git repository URL to clone (https or ssh).
-    pub git: GitUrl,
+    /// Git repository URL to clone (https or ssh); needs `rev`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitUrl>,
     /// Commit, tag or branch to check out. A commit hash makes runs reproducible.
-    pub rev: String,
-    /// Sub-directory of the repository to run from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<String>,
+    /// URL of a gzip-compressed tar archive to download and extract instead of
+    /// cloning (`http(s)://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveUrl>,
+    /// SHA-256 of the archive (64 lower-case hex digits); the download is
+    /// refused when it differs. Recommended: it makes runs reproducible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256>,
+    /// Sub-directory of the repository (or of the extracted archive) to run from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
+}
+
+/// How a validated [`CodeSource`] is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeFetch<'a> {
+    /// Clone `url` and check out `rev`.
+    Git {
+        /// The repository.
+        url: &'a GitUrl,
+        /// The revision to check out.
+        rev: &'a str,
+    },
+    /// Download `url`, verify `sha256` when given, and extract it.
+    Archive {
+        /// The archive.
+        url: &'a ArchiveUrl,
+        /// The digest the download must have.
+        sha256: Option<&'a Sha256>,
+    },
+}
+
+impl CodeSource {
+    /// How the code is fetched; `None` for a source the rules reject (neither
+    /// or both of `git` and `archive`, or `git` without `rev`), which never
+    /// reaches a validated repository.
+    pub fn fetch(&self) -> Option<CodeFetch<'_>> {
+        match (&self.git, &self.rev, &self.archive) {
+            (Some(url), Some(rev), None) => Some(CodeFetch::Git { url, rev }),
+            (None, None, Some(url)) => Some(CodeFetch::Archive {
+                url,
+                sha256: self.sha256.as_ref(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// One data source of a training run. Exactly one of `pvc`, `hdfs` or `uri` is set.

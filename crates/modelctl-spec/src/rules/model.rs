@@ -8,7 +8,7 @@ use super::{
     MAX_SWEEP_COMBINATIONS,
 };
 use crate::locate::Target::{Key, Value};
-use crate::model::{DataSource, ModelSpec, Replicas, Resources, Serve, Train};
+use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Resources, Serve, Train};
 use crate::values::QuantitySuffix;
 use crate::values::UriScheme;
 
@@ -72,24 +72,7 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
         check_command(c, "evaluate", e);
     }
     if let Some(code) = &train.code {
-        if code.rev.is_empty() || code.rev.chars().any(char::is_whitespace) {
-            c.error(
-                &["train", "code", "rev"],
-                Value,
-                format!("`{}` is not a Git revision", code.rev),
-                "write a commit hash, tag or branch name",
-            );
-        }
-        if let Some(dir) = &code.dir
-            && (dir.is_empty() || dir.starts_with('/') || dir.split('/').any(|s| s == ".."))
-        {
-            c.error(
-                &["train", "code", "dir"],
-                Value,
-                format!("`{dir}` is not a directory inside the repository"),
-                "write a relative path without `..`, e.g. `training`",
-            );
-        }
+        check_code(c, code);
     }
     check_data(c, train);
     check_resources(c, "train", &train.resources);
@@ -114,6 +97,73 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
             Value,
             "`train.output` uses `params` but there is no `[train.sweep]`".to_owned(),
             "add a `[train.sweep]` grid, or remove `params` from the template",
+        );
+    }
+}
+
+/// `train.code`: exactly one of `git` and `archive`, each with only its own
+/// keys, and a `dir` inside the fetched tree.
+fn check_code(c: &mut Checker<'_, '_>, code: &CodeSource) {
+    match (&code.git, &code.archive) {
+        (None, None) => c.error(
+            &["train", "code"],
+            Value,
+            "`train.code` names no source".to_owned(),
+            "set `git` and `rev` to clone a repository, or `archive` to download a `.tar.gz`",
+        ),
+        (Some(_), Some(_)) => c.error(
+            &["train", "code"],
+            Value,
+            "`train.code` sets both `git` and `archive`".to_owned(),
+            "keep one source: `git` with `rev`, or `archive` with `sha256`",
+        ),
+        (Some(_), None) if code.rev.is_none() => c.error(
+            &["train", "code"],
+            Value,
+            "`train.code.git` has no `rev`".to_owned(),
+            "add `rev` with a commit hash, tag or branch name (a commit hash makes runs reproducible)",
+        ),
+        _ => {}
+    }
+    if code.archive.is_some() && code.git.is_none() && code.rev.is_some() {
+        c.error(
+            &["train", "code", "rev"],
+            Value,
+            "`rev` is a Git revision, but the code comes from `archive`".to_owned(),
+            "remove `rev`; pin the archive with `sha256` instead",
+        );
+    }
+    if code.sha256.is_some() && code.archive.is_none() {
+        c.error(
+            &["train", "code", "sha256"],
+            Value,
+            "`sha256` checks an archive, but `train.code` has no `archive`".to_owned(),
+            "remove `sha256`; a Git commit hash in `rev` already pins the code",
+        );
+    }
+    if let Some(rev) = &code.rev
+        && (rev.is_empty() || rev.chars().any(char::is_whitespace))
+    {
+        c.error(
+            &["train", "code", "rev"],
+            Value,
+            format!("`{rev}` is not a Git revision"),
+            "write a commit hash, tag or branch name",
+        );
+    }
+    if let Some(dir) = &code.dir
+        && (dir.is_empty() || dir.starts_with('/') || dir.split('/').any(|s| s == ".."))
+    {
+        let inside = if code.archive.is_some() {
+            "archive"
+        } else {
+            "repository"
+        };
+        c.error(
+            &["train", "code", "dir"],
+            Value,
+            format!("`{dir}` is not a directory inside the {inside}"),
+            "write a relative path without `..`, e.g. `training`",
         );
     }
 }

@@ -2,7 +2,7 @@
 //! so the TOML parser reports the error at the value's position.
 //!
 //! Owns the single-value rules (names, quantities, durations, images, URIs,
-//! paths, percentages, templates). Must not look at other fields: rules that
+//! paths, percentages, templates, digests). Must not look at other fields: rules that
 //! relate two values live in [`crate::rules`].
 //!
 //! Every string newtype has one check function used by `Deserialize`,
@@ -13,6 +13,7 @@ use std::fmt;
 
 use schemars::{Schema, json_schema};
 
+mod digest;
 mod duration;
 mod image;
 pub(crate) mod names;
@@ -22,6 +23,7 @@ mod quantity;
 mod template;
 mod uri;
 
+pub use digest::Sha256;
 pub use duration::Duration;
 pub use image::ImageRef;
 pub use names::{EnvName, EnvVarName, Hostname, ModelName, Namespace, ResourceName};
@@ -29,7 +31,7 @@ pub use paths::{MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Quantity, QuantitySuffix};
 pub use template::{TEMPLATE_VARIABLES, Template};
-pub use uri::{DataUri, GitUrl, ModelUri, UriScheme};
+pub use uri::{ArchiveUrl, DataUri, GitUrl, ModelUri, UriScheme};
 
 /// Why a single value was rejected: the message, and a hint on how to fix it.
 ///

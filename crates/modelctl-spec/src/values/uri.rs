@@ -1,5 +1,5 @@
-//! URIs: model files (`serve.model`), training data (`train.data`) and Git
-//! repositories (`train.code.git`). Each accepts only the schemes modelctl
+//! URIs: model files (`serve.model`), training data (`train.data`), Git
+//! repositories (`train.code.git`) and code archives (`train.code.archive`). Each accepts only the schemes modelctl
 //! and `model-server` know how to fetch.
 
 use super::names::check_dns_subdomain;
@@ -31,6 +31,15 @@ string_value!(
     pattern = Some(r"^((https?|ssh|git)://\S+|[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:\S+)$"),
     max = 2048,
     desc = "A Git repository URL: `https://`, `ssh://`, `git://` or `user@host:path`."
+);
+
+string_value!(
+    /// The URL of a gzip-compressed tar archive of training code: `http(s)://`.
+    ArchiveUrl,
+    check = check_archive_url,
+    pattern = Some(r"^https?://[^/\s:]+(:[0-9]+)?/\S+$"),
+    max = 2048,
+    desc = "An `http(s)://` URL of a `.tar.gz` archive."
 );
 
 /// The scheme of a model or data URI.
@@ -217,6 +226,33 @@ fn check_git_url(s: &str) -> Result<(), ValueError> {
     })
 }
 
+fn check_archive_url(s: &str) -> Result<(), ValueError> {
+    const WHAT: &str = "an archive URL";
+    check_common(s, WHAT)?;
+    let Some((scheme, rest)) = split_scheme(s) else {
+        return Err(err(
+            s,
+            WHAT,
+            "write an `http(s)://` URL of a `.tar.gz` archive",
+        ));
+    };
+    match scheme {
+        "https" | "http" => {
+            check_host(s, rest, WHAT, scheme)?;
+            let path = rest.split_once('/').map(|(_, p)| p).unwrap_or_default();
+            if path.is_empty() {
+                Err(err(s, WHAT, "add the archive's path after the host"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(ValueError::new(
+            format!("unknown archive URL scheme `{scheme}://`"),
+            "the init container downloads archives over `https://` or `http://`",
+        )),
+    }
+}
+
 impl ModelUri {
     /// The URI's scheme.
     pub fn scheme(&self) -> UriScheme {
@@ -312,6 +348,28 @@ mod tests {
             "@host:x",
         ] {
             assert!(bad.parse::<GitUrl>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn archive_urls() {
+        for ok in [
+            "https://code.example.com/ml/digits-1.2.tar.gz",
+            "http://10.0.0.5:8080/a.tgz",
+        ] {
+            assert!(ok.parse::<ArchiveUrl>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "code.tar.gz",
+            "ftp://host/code.tar.gz",
+            "s3://bucket/code.tar.gz",
+            "file:///tmp/code.tar.gz",
+            "https://host",
+            "https:///code.tar.gz",
+            "https://host/a b.tar.gz",
+        ] {
+            assert!(bad.parse::<ArchiveUrl>().is_err(), "{bad}");
         }
     }
 }
