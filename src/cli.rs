@@ -36,9 +36,9 @@ pub enum ValidateFormat {
     Github,
 }
 
-/// Output format of `diff`.
+/// Output format of `diff` and `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffFormat {
+pub enum OutputFormat {
     /// Unified diff, coloured on a terminal.
     Text,
     /// Markdown for a pull-request comment.
@@ -130,8 +130,8 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-    pub format: DiffFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `modelctl apply`.
@@ -161,9 +161,9 @@ pub struct ApplyArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Print JSON instead of a table.
-    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-    pub format: DiffFormat,
+    /// Output format: a table (text or markdown) or JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `modelctl train`.

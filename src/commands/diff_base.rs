@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use modelctl_spec::{Repo, Source, load_repo, load_sources};
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::{DiffArgs, OutputFormat};
 use crate::compile::render_env;
 use crate::manifest_diff::{ColorChoice, DiffReport, markdown, text, to_json};
 
@@ -35,9 +35,9 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     }
 
     match args.format {
-        DiffFormat::Text => print!("{}", text(&report, ColorChoice::for_stdout())),
-        DiffFormat::Markdown => print!("{}", markdown(&report)),
-        DiffFormat::Json => println!(
+        OutputFormat::Text => print!("{}", text(&report, ColorChoice::for_stdout())),
+        OutputFormat::Markdown => print!("{}", markdown(&report)),
+        OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&to_json(&report)).context("writing JSON")?
         ),

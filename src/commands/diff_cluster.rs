@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::{DiffArgs, OutputFormat};
 use crate::cluster::diff::{DiffOptions, diff};
 use crate::cluster::report::{ReportFormat, render, summary};
 
@@ -17,11 +17,11 @@ use super::target::{prepare, runtime};
 pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(root, &args.target)?;
     let format = match args.format {
-        DiffFormat::Text => ReportFormat::Text {
+        OutputFormat::Text => ReportFormat::Text {
             color: crate::term::colour(&std::io::stdout()),
         },
-        DiffFormat::Markdown => ReportFormat::Markdown,
-        DiffFormat::Json => ReportFormat::Json,
+        OutputFormat::Markdown => ReportFormat::Markdown,
+        OutputFormat::Json => ReportFormat::Json,
     };
     let report = runtime()?.block_on(async {
         let cluster = prepared.connect().await?;

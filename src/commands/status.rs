@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::target::{prepare, runtime};
-use crate::cli::{DiffFormat, StatusArgs};
+use crate::cli::{OutputFormat, StatusArgs};
 use crate::cluster::status::{ModelStatus, status};
 
 /// Runs the command.
@@ -31,9 +31,9 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             })
     })?;
     match args.format {
-        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        DiffFormat::Markdown => print!("{}", table(&rows, true)),
-        DiffFormat::Text => print!("{}", table(&rows, false)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Markdown => print!("{}", table(&rows, true)),
+        OutputFormat::Text => print!("{}", table(&rows, false)),
     }
     Ok(ExitCode::SUCCESS)
 }

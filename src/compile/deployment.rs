@@ -11,10 +11,9 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, HTTPGetAction,
+    Capabilities, Container, ContainerPort, EnvFromSource, HTTPGetAction,
     PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     SeccompProfile, SecretEnvSource, SecurityContext, TopologySpreadConstraint, Volume,
-    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -23,6 +22,7 @@ use modelctl_spec::model::Serve;
 use super::Ctx;
 use super::labels::{self, Component, Track};
 use super::resources::{requirements, tolerations};
+use super::volumes::{empty_dir, mount};
 
 /// The port `model-server` listens on (named `http`).
 pub const SERVER_PORT: i32 = 8080;
@@ -203,22 +203,5 @@ fn runtime_default() -> SeccompProfile {
     SeccompProfile {
         type_: "RuntimeDefault".to_owned(),
         ..SeccompProfile::default()
-    }
-}
-
-fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    }
-}
-
-fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: volume.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: read_only.then_some(true),
-        ..VolumeMount::default()
     }
 }

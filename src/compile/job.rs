@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec,
-    PodTemplateSpec, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SeccompProfile, SecurityContext, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Train;
@@ -21,6 +21,7 @@ use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
 use super::sweep::combinations;
+use super::volumes::{empty_dir, mount};
 
 /// Where the ConfigMap's files are mounted.
 pub(crate) const SCRIPTS_DIR: &str = "/etc/modelctl";
@@ -73,11 +74,7 @@ pub(crate) fn build(
 
 fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
     let mut volumes = vec![
-        Volume {
-            name: "code".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        },
+        empty_dir("code"),
         Volume {
             name: "scripts".to_owned(),
             config_map: Some(ConfigMapVolumeSource {
@@ -194,14 +191,5 @@ fn value_env(name: &str, value: &str) -> EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),
         ..EnvVar::default()
-    }
-}
-
-fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: volume.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: read_only.then_some(true),
-        ..VolumeMount::default()
     }
 }

@@ -33,6 +33,7 @@ mod service;
 mod serving;
 mod sweep;
 mod training;
+mod volumes;
 mod yaml;
 
 pub use conflicts::{Conflict, conflicts};
