@@ -306,6 +306,12 @@ fn stem(path: &Path) -> String {
 fn check_name(path: &Path, report: &mut Report) -> Option<ModelName> {
     let stem = stem(path);
     let problem = match stem.parse::<ModelName>() {
+        Ok(_) if stem.starts_with(|c: char| c.is_ascii_digit()) => (
+            format!("model name `{stem}` starts with a digit"),
+            format!(
+                "the model's Service is named after it, and Service names must start with a letter; rename the file, e.g. `m-{stem}.toml`"
+            ),
+        ),
         Ok(name) if stem.len() <= rules::MAX_MODEL_NAME => return Some(name),
         Ok(_) => (
             format!("model name `{stem}` is longer than {} characters", rules::MAX_MODEL_NAME),
