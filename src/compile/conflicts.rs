@@ -1,7 +1,8 @@
 //! Objects two models both render: the same kind, namespace and name from
-//! different spec files (a model `x` with a canary and a model `x-canary`
-//! both make Deployment `x-canary`). Applying both would make the models
-//! overwrite each other, so `render` refuses.
+//! different spec files. Applying both would make the models overwrite each
+//! other, so `render` refuses. Validation already rejects the one known way
+//! to get there (a model `x` with a canary beside a model `x-canary`); this
+//! is the net under any other.
 //!
 //! Owns the detection only; the message is the caller's.
 
@@ -64,4 +65,46 @@ pub(crate) fn find(objects: impl IntoIterator<Item = (Identity, PathBuf)>) -> Ve
             sources,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::find;
+
+    fn id(kind: &str, name: &str) -> super::Identity {
+        ("apps".into(), kind.into(), "ml".into(), name.into())
+    }
+
+    #[test]
+    fn same_object_from_two_specs_is_a_conflict() {
+        let found = find([
+            (id("Deployment", "x-canary"), PathBuf::from("models/x.toml")),
+            (id("Deployment", "x"), PathBuf::from("models/x.toml")),
+            (
+                id("Deployment", "x-canary"),
+                PathBuf::from("models/x-canary.toml"),
+            ),
+        ]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].object, "Deployment ml/x-canary");
+        assert_eq!(
+            found[0].sources,
+            [
+                PathBuf::from("models/x.toml"),
+                PathBuf::from("models/x-canary.toml")
+            ]
+        );
+    }
+
+    #[test]
+    fn same_name_of_another_kind_or_from_one_spec_is_not() {
+        let found = find([
+            (id("Deployment", "x"), PathBuf::from("models/x.toml")),
+            (id("Service", "x"), PathBuf::from("models/x.toml")),
+            (id("Deployment", "x"), PathBuf::from("models/x.toml")),
+        ]);
+        assert!(found.is_empty(), "{found:?}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Rules across files: one model per name, one model per host and path.
+//! Rules across files: one model per name, no model named like another
+//! model's canary, one model per host and path.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,29 @@ pub(crate) fn check(models: &[Model], claims: &[RouteClaim], report: &mut Report
                     ),
                 )
                 .with_help("model names come from file names and must be unique; rename one file"),
+            );
+        }
+    }
+    for m in models {
+        // The spec as written, and as resolved for each environment (an
+        // `[env.X]` override may add the canary).
+        let has_canary = std::iter::once(&m.spec)
+            .chain(m.resolved.values())
+            .any(|spec| spec.serve.as_ref().is_some_and(|s| s.canary.is_some()));
+        let twin = format!("{}-canary", m.name);
+        if let Some(other) = names.get(twin.as_str()).filter(|_| has_canary) {
+            report.push(
+                Diagnostic::new(
+                    &other.source,
+                    Some(0..0),
+                    Stage::Rule,
+                    format!("model `{twin}` has the name of model `{}`'s canary", m.name),
+                )
+                .with_help(format!(
+                    "the canary of `{}` ({}) is rendered as Deployment and Service `{twin}`; rename one of the files",
+                    m.name,
+                    m.source.display()
+                )),
             );
         }
     }
@@ -85,6 +109,26 @@ mod tests {
             report.diagnostics()[0].message,
             "model `m` is also defined by `a/m.toml`"
         );
+    }
+
+    #[test]
+    fn no_model_named_like_a_canary() {
+        let with_canary = "[serve]\nmodel = \"s3://b/m.onnx\"\nroute = { host = \"x.example.com\" }\n\n[serve.canary]\nmodel = \"s3://b/m2.onnx\"\nweight = 10\n";
+        let plain = "[serve]\nmodel = \"s3://b/m.onnx\"\n";
+        let (_, report) = check_sources(
+            None,
+            &[src("x.toml", with_canary), src("x-canary.toml", plain)],
+        );
+        assert_eq!(report.len(), 1, "{report}");
+        let d = &report.diagnostics()[0];
+        assert_eq!(d.file, PathBuf::from("x-canary.toml"));
+        assert_eq!(
+            d.message,
+            "model `x-canary` has the name of model `x`'s canary"
+        );
+
+        let (_, report) = check_sources(None, &[src("x.toml", plain), src("x-canary.toml", plain)]);
+        assert!(report.is_empty(), "{report}");
     }
 
     #[test]
