@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::diff::{Change, DiffReport};
+use crate::manifest_diff::{ColorChoice, diff_line, fenced_diff, paint};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,25 +56,12 @@ pub fn summary(report: &DiffReport) -> String {
     out
 }
 
-fn paint(line: &str, color: bool) -> String {
-    if !color {
-        return line.to_owned();
-    }
-    let code = if line.starts_with("+++") || line.starts_with("---") {
-        "1"
-    } else if line.starts_with('+') {
-        "32"
-    } else if line.starts_with('-') {
-        "31"
-    } else if line.starts_with("@@") {
-        "36"
-    } else {
-        return line.to_owned();
-    };
-    format!("\x1b[{code}m{line}\x1b[0m")
-}
-
 fn text(report: &DiffReport, color: bool) -> String {
+    let color = if color {
+        ColorChoice::Always
+    } else {
+        ColorChoice::Never
+    };
     let mut out = String::new();
     for object in report
         .objects
@@ -86,17 +74,11 @@ fn text(report: &DiffReport, color: bool) -> String {
         };
         let _ = writeln!(out, "{verb} {}", object.key);
         for line in object.diff.lines() {
-            let _ = writeln!(out, "{}", paint(line, color));
+            let _ = writeln!(out, "{}", diff_line(line, color));
         }
     }
     for key in &report.prune {
-        let line = format!("would prune {key}");
-        let line = if color {
-            format!("\x1b[31m{line}\x1b[0m")
-        } else {
-            line
-        };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", paint(color, "31", &format!("would prune {key}")));
     }
     for missing in &report.missing_kinds {
         let _ = writeln!(
@@ -131,11 +113,7 @@ fn markdown(report: &DiffReport) -> String {
             "<details><summary>{verb} <code>{}</code></summary>\n",
             object.key
         );
-        let _ = writeln!(
-            out,
-            "```diff\n{}```\n</details>\n",
-            fence_safe(&object.diff)
-        );
+        let _ = writeln!(out, "{}\n</details>\n", fenced_diff(&object.diff));
     }
     if !report.prune.is_empty() {
         out.push_str("**Would prune**\n\n");
@@ -165,11 +143,6 @@ fn markdown(report: &DiffReport) -> String {
         }
     }
     out
-}
-
-/// Keeps a diff from closing its code fence early.
-fn fence_safe(diff: &str) -> String {
-    diff.replace("```", "`\u{200b}``")
 }
 
 #[cfg(test)]

@@ -27,11 +27,37 @@ impl ColorChoice {
     }
 }
 
-fn paint(color: ColorChoice, code: &str, s: &str) -> String {
+/// `s` in the ANSI colour `code` (e.g. `"31"` red) when `color` is `Always`.
+pub fn paint(color: ColorChoice, code: &str, s: &str) -> String {
     match color {
         ColorChoice::Always => format!("\x1b[{code}m{s}\x1b[0m"),
         ColorChoice::Never => s.to_owned(),
     }
+}
+
+/// One line of a unified diff, coloured by its role (header, added, removed,
+/// hunk) when `color` is `Always`.
+pub fn diff_line(line: &str, color: ColorChoice) -> String {
+    let code = if line.starts_with("+++") || line.starts_with("---") {
+        "1"
+    } else if line.starts_with('+') {
+        "32"
+    } else if line.starts_with('-') {
+        "31"
+    } else if line.starts_with("@@") {
+        "36"
+    } else {
+        return line.to_owned();
+    };
+    paint(color, code, line)
+}
+
+/// A diff as a fenced `diff` block for markdown. The fence is longer than
+/// any backtick run in the diff, so the diff cannot close it early.
+pub fn fenced_diff(diff: &str) -> String {
+    let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}diff\n{diff}{fence}")
 }
 
 fn summary(report: &DiffReport) -> String {
@@ -75,18 +101,7 @@ pub fn text(report: &DiffReport, color: ColorChoice) -> String {
             )
         );
         for line in d.diff.lines() {
-            let painted = if line.starts_with("+++") || line.starts_with("---") {
-                paint(color, "1", line)
-            } else if line.starts_with('+') {
-                paint(color, "32", line)
-            } else if line.starts_with('-') {
-                paint(color, "31", line)
-            } else if line.starts_with("@@") {
-                paint(color, "36", line)
-            } else {
-                line.to_owned()
-            };
-            let _ = writeln!(out, "{painted}");
+            let _ = writeln!(out, "{}", diff_line(line, color));
         }
     }
     let _ = writeln!(
@@ -130,16 +145,13 @@ pub fn markdown(report: &DiffReport) -> String {
         );
     }
     for d in &report.changes {
-        // A fence longer than any backtick run in the diff keeps it intact.
-        let longest = d.diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-        let fence = "`".repeat(longest.max(2) + 1);
         let _ = writeln!(
             out,
-            "\n<details><summary>{}: <code>{}</code> {}</summary>\n\n{fence}diff\n{}{fence}\n\n</details>",
+            "\n<details><summary>{}: <code>{}</code> {}</summary>\n\n{}\n\n</details>",
             d.id.env,
             d.id.display(),
             d.change.as_str(),
-            d.diff
+            fenced_diff(&d.diff)
         );
     }
     out

@@ -16,7 +16,7 @@ use crate::compile::files::object_yaml;
 
 mod format;
 
-pub use format::{ColorChoice, markdown, text, to_json};
+pub use format::{ColorChoice, diff_line, fenced_diff, markdown, paint, text, to_json};
 
 /// Which object: environment, kind, namespace, name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
