@@ -14,6 +14,16 @@
 //! way (received by the HTTP layer but not yet queued, tracked by
 //! [`Arrival`] guards): a lone request at low load runs at once instead of
 //! paying `--max-delay` for company that is not coming.
+//!
+//! Where the model call runs is the [`Placement`]: on Tokio's blocking
+//! threads, so HTTP keeps being served while the engine computes, or
+//! inline on the one runtime thread of a one-CPU server. There HTTP and
+//! the engine cannot overlap anyway, and running the call in place saves
+//! two thread handoffs (and their context switches) per batch; requests
+//! that arrive meanwhile wait in the socket buffers and join the next
+//! batch. Only calls of at most `--max-batch` rows run inline, so the
+//! thread is never held longer than one batch takes: a request larger
+//! than that still goes to a blocking thread.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,12 +47,23 @@ struct Job {
     reply: Reply,
 }
 
+/// Where model calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On Tokio's blocking threads, beside the HTTP workers.
+    Blocking,
+    /// On the calling runtime thread: only for a current-thread runtime,
+    /// where nothing else could run during the call anyway.
+    Inline,
+}
+
 /// Runs requests against a backend, batching them when configured to.
 pub struct Batcher {
     backend: Arc<dyn Backend>,
     queue: Option<mpsc::Sender<Job>>,
     permits: Arc<Semaphore>,
     max_batch: usize,
+    placement: Placement,
     metrics: Arc<Metrics>,
     arriving: Arc<AtomicUsize>,
 }
@@ -66,6 +87,7 @@ impl Batcher {
         backend: Arc<dyn Backend>,
         max_batch: usize,
         max_delay: Duration,
+        placement: Placement,
         metrics: Arc<Metrics>,
     ) -> Batcher {
         let permits = Arc::new(Semaphore::new(backend.concurrency().max(1)));
@@ -78,6 +100,7 @@ impl Batcher {
                 permits: permits.clone(),
                 max_batch,
                 max_delay,
+                placement,
                 metrics: metrics.clone(),
                 arriving: arriving.clone(),
             };
@@ -89,6 +112,7 @@ impl Batcher {
             queue,
             permits,
             max_batch,
+            placement,
             metrics,
             arriving,
         }
@@ -140,10 +164,16 @@ impl Batcher {
             _ => {
                 let permit = self.permits.clone().acquire_owned().await.map_err(closed)?;
                 self.metrics.batch_size.observe(rows as f64);
-                let backend = self.backend.clone();
+                // Inline only up to --max-batch rows, so the one thread is
+                // never held (probes and SIGTERM unanswered) longer than
+                // a batch takes; a larger request goes to a blocking thread.
+                if self.placement == Placement::Inline && rows <= self.max_batch {
+                    return timed_run(self.backend.as_ref(), inputs, &self.metrics);
+                }
+                let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
                 tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    backend.run(inputs)
+                    timed_run(backend.as_ref(), inputs, &metrics)
                 })
                 .await
                 .map_err(|e| BackendError::Run(format!("inference task failed: {e}")))?
@@ -162,6 +192,7 @@ struct Worker {
     permits: Arc<Semaphore>,
     max_batch: usize,
     max_delay: Duration,
+    placement: Placement,
     metrics: Arc<Metrics>,
     arriving: Arc<AtomicUsize>,
 }
@@ -211,17 +242,43 @@ impl Worker {
                 jobs.push(next);
             }
             self.metrics.batch_size.observe(rows as f64);
-            let backend = self.backend.clone();
-            tokio::task::spawn_blocking(move || run_batch(backend.as_ref(), jobs, permit));
+            match self.placement {
+                Placement::Inline => run_batch(self.backend.as_ref(), jobs, permit, &self.metrics),
+                Placement::Blocking => {
+                    let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
+                    tokio::task::spawn_blocking(move || {
+                        run_batch(backend.as_ref(), jobs, permit, &metrics)
+                    });
+                }
+            }
         }
     }
 }
 
+/// One model call, its time recorded in the metrics.
+fn timed_run(
+    backend: &dyn Backend,
+    inputs: Vec<Tensor>,
+    metrics: &Metrics,
+) -> Result<Vec<Tensor>, BackendError> {
+    let started = std::time::Instant::now();
+    let result = backend.run(inputs);
+    metrics
+        .inference_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
 /// Joins the jobs' inputs, runs them once and sends each job its rows.
-fn run_batch(backend: &dyn Backend, jobs: Vec<Job>, permit: OwnedSemaphorePermit) {
+fn run_batch(
+    backend: &dyn Backend,
+    jobs: Vec<Job>,
+    permit: OwnedSemaphorePermit,
+    metrics: &Metrics,
+) {
     if jobs.len() == 1 {
         let job = jobs.into_iter().next().expect("one job");
-        let result = backend.run(job.inputs);
+        let result = timed_run(backend, job.inputs, metrics);
         drop(permit);
         let _ = job.reply.send(result);
         return;
@@ -233,7 +290,7 @@ fn run_batch(backend: &dyn Backend, jobs: Vec<Job>, permit: OwnedSemaphorePermit
             tensor::concat(&parts).map_err(|e| BackendError::Run(format!("joining the batch: {e}")))
         })
         .collect();
-    let result = joined.and_then(|inputs| backend.run(inputs));
+    let result = joined.and_then(|inputs| timed_run(backend, inputs, metrics));
     drop(permit);
     let outputs = match result {
         Ok(outputs) => outputs,
@@ -271,10 +328,12 @@ mod tests {
     use crate::tensor::{DataType, TensorData};
     use std::sync::Mutex;
 
-    /// Doubles its input and records the batch sizes it saw.
+    /// Doubles its input and records the batch sizes it saw, and the
+    /// threads it ran on.
     struct Doubler {
         signature: Signature,
         seen: Mutex<Vec<usize>>,
+        ran_on: Mutex<Vec<std::thread::ThreadId>>,
     }
 
     impl Doubler {
@@ -290,6 +349,7 @@ mod tests {
                     outputs: vec![spec("y")],
                 },
                 seen: Mutex::default(),
+                ran_on: Mutex::default(),
             }
         }
     }
@@ -301,6 +361,10 @@ mod tests {
         fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
             let input = &inputs[0];
             self.seen.lock().unwrap().push(input.rows());
+            self.ran_on
+                .lock()
+                .unwrap()
+                .push(std::thread::current().id());
             let TensorData::Fp32(values) = &input.data else {
                 unreachable!("fp32 only")
             };
@@ -331,6 +395,7 @@ mod tests {
             backend.clone(),
             16,
             Duration::from_millis(20),
+            Placement::Blocking,
             Arc::new(Metrics::new()),
         ));
         let tasks: Vec<_> = (0..40)
@@ -365,6 +430,7 @@ mod tests {
             backend.clone(),
             8,
             Duration::from_secs(3600),
+            Placement::Inline,
             Arc::new(Metrics::new()),
         );
         let arrival = batcher.arrival();
@@ -382,6 +448,7 @@ mod tests {
             backend,
             4,
             Duration::from_millis(1),
+            Placement::Blocking,
             Arc::new(Metrics::new()),
         );
         // Let the batching task start and sit idle on an empty queue.
@@ -397,16 +464,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn inline_batches_give_each_request_its_rows() {
+        // A current-thread runtime, as a one-CPU server runs: the batch runs
+        // in the batching task itself.
+        let backend = Arc::new(Doubler::new());
+        let batcher = Arc::new(Batcher::new(
+            backend.clone(),
+            8,
+            Duration::from_millis(5),
+            Placement::Inline,
+            Arc::new(Metrics::new()),
+        ));
+        let tasks: Vec<_> = (0..30)
+            .map(|i| {
+                let batcher = batcher.clone();
+                let arrival = batcher.arrival();
+                tokio::spawn(async move {
+                    let values: Vec<f32> = (0..1 + i % 2).map(|r| (i * 10 + r) as f32).collect();
+                    let out = batcher
+                        .infer(request(values.clone()), Some(arrival))
+                        .await
+                        .unwrap();
+                    let expected: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
+                    assert_eq!(out[0].data, TensorData::Fp32(expected));
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let seen = backend.seen.lock().unwrap();
+        assert!(seen.iter().all(|&rows| rows <= 8), "{seen:?}");
+        assert!(seen.len() < 30, "requests were never batched: {seen:?}");
+        assert_eq!(seen.iter().sum::<usize>(), 45);
+    }
+
+    #[tokio::test]
     async fn oversized_request_runs_alone() {
         let backend = Arc::new(Doubler::new());
         let batcher = Batcher::new(
             backend.clone(),
             4,
             Duration::from_millis(1),
+            Placement::Inline,
             Arc::new(Metrics::new()),
         );
         let out = batcher.infer(request(vec![1.0; 10]), None).await.unwrap();
         assert_eq!(out[0].shape, vec![10, 1]);
         assert_eq!(*backend.seen.lock().unwrap(), vec![10]);
+    }
+
+    #[tokio::test]
+    async fn inline_placement_keeps_larger_requests_off_the_runtime_thread() {
+        let backend = Arc::new(Doubler::new());
+        let batcher = Batcher::new(
+            backend.clone(),
+            4,
+            Duration::from_millis(1),
+            Placement::Inline,
+            Arc::new(Metrics::new()),
+        );
+        // A current-thread test runtime runs every task on this thread.
+        let here = std::thread::current().id();
+        batcher.infer(request(vec![1.0; 4]), None).await.unwrap();
+        batcher.infer(request(vec![1.0; 5]), None).await.unwrap();
+        let ran_on = backend.ran_on.lock().unwrap();
+        assert_eq!(ran_on[0], here, "a max-batch request runs inline");
+        assert_ne!(ran_on[1], here, "a larger one runs on a blocking thread");
     }
 }

@@ -84,6 +84,15 @@ pub struct Config {
     pub ort_dylib_path: Option<PathBuf>,
 }
 
+impl Config {
+    /// One thread for everything: HTTP runs on a current-thread runtime and
+    /// model calls run inline on it (a one-CPU pod gains nothing from
+    /// handing work between threads that share the CPU).
+    pub fn single_thread(&self) -> bool {
+        self.threads == 1
+    }
+}
+
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

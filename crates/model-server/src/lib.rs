@@ -33,12 +33,16 @@ pub fn main() -> ExitCode {
     }
     // TLS for model downloads uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // `--threads` bounds the HTTP workers too, not only the engine.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads)
-        .enable_all()
-        .build()
-    {
+    // `--threads` bounds the HTTP workers too, not only the engine. With one
+    // thread, HTTP and the engine share it (see `batcher::Placement`).
+    let mut builder = if config.single_thread() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.threads);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

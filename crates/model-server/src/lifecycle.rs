@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{self, LoadOptions};
-use crate::batcher::Batcher;
+use crate::batcher::{Batcher, Placement};
 use crate::cache::PredictionCache;
 use crate::config::Config;
 use crate::download;
@@ -89,7 +89,18 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
     state.metrics.warmup_seconds.set(seconds);
     tracing::info!(model = %name, batches = config.warmup, seconds, "model warmed up");
 
-    let batcher = Batcher::new(loaded, max_batch, config.max_delay, state.metrics.clone());
+    let placement = if config.single_thread() {
+        Placement::Inline
+    } else {
+        Placement::Blocking
+    };
+    let batcher = Batcher::new(
+        loaded,
+        max_batch,
+        config.max_delay,
+        placement,
+        state.metrics.clone(),
+    );
     state.set_model(Arc::new(Model {
         name: name.clone(),
         backend: config.backend,

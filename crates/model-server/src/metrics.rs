@@ -1,6 +1,7 @@
 //! Prometheus metrics served on `GET /metrics`: requests by route and
-//! status, request latency, batch sizes, queue depth, cache hits and the
-//! time spent downloading, loading and warming up the model.
+//! status, request latency, batch sizes, time in the engine per model
+//! call, queue depth, cache hits and the time spent downloading, loading
+//! and warming up the model.
 //!
 //! Metric names are prefixed `model_server_`. This module only records and
 //! encodes; callers decide what to observe.
@@ -40,6 +41,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub batch_size: Histogram,
+    pub inference_seconds: Histogram,
     pub queue_depth: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
@@ -63,6 +65,8 @@ impl Metrics {
             latency_histogram,
         );
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        // 10 µs .. ~20 s
+        let inference_seconds = Histogram::new(exponential_buckets(10e-6, 2.0, 22));
         let queue_depth = Gauge::default();
         let cache_hits = Counter::default();
         let cache_misses = Counter::default();
@@ -81,6 +85,11 @@ impl Metrics {
             latency.clone(),
         );
         registry.register("batch_size", "Rows per model execution", batch_size.clone());
+        registry.register(
+            "inference_duration_seconds",
+            "Time the engine took per model execution (a whole batch)",
+            inference_seconds.clone(),
+        );
         registry.register(
             "queue_depth",
             "Requests waiting for the batcher",
@@ -121,6 +130,7 @@ impl Metrics {
             requests,
             latency,
             batch_size,
+            inference_seconds,
             queue_depth,
             cache_hits,
             cache_misses,
@@ -169,6 +179,7 @@ mod tests {
             "model_server_requests_total{route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
             "model_server_request_duration_seconds_bucket",
             "model_server_batch_size_count 1",
+            "model_server_inference_duration_seconds_count 0",
             "model_server_queue_depth 0",
             "model_server_model_load_seconds",
             "model_server_model_warmup_seconds",

@@ -32,11 +32,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics,
     ));
     tokio::spawn(lifecycle::start(config.clone(), state.clone()));
+    // The runtime's listeners first, so no signal can be missed by them;
+    // then a flag set in the signal handler itself, so readiness turns
+    // false the moment SIGTERM arrives, even while the runtime is busy.
+    let stop = StopSignals::listen().context("listening for SIGTERM and SIGINT")?;
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, state.stop_flag())
+            .with_context(|| format!("installing the handler for signal {signal}"))?;
+    }
 
     let drain = config.drain;
     let shutdown_state = state.clone();
     let shutdown = async move {
-        wait_for_signal().await;
+        stop.recv().await;
         tracing::info!(
             drain_ms = drain.as_millis() as u64,
             "shutdown signal received; not ready, draining"
@@ -59,25 +68,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), listened for from creation on.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

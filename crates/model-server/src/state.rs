@@ -5,6 +5,7 @@
 //! Readiness is true only in [`Phase::Ready`]; it turns false for good when
 //! draining starts.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::backend::BackendKind;
@@ -54,6 +55,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     phase: RwLock<Phase>,
     model: OnceLock<Arc<Model>>,
+    /// Set from the signal handler itself the moment SIGTERM arrives, so
+    /// readiness turns false then, even while every runtime thread is
+    /// still busy and has not run the shutdown task yet.
+    stop_requested: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -64,11 +69,22 @@ impl AppState {
             metrics,
             phase: RwLock::new(Phase::Downloading),
             model: OnceLock::new(),
+            stop_requested: Arc::new(AtomicBool::new(false)),
         }
     }
 
+    /// The flag a signal handler sets when shutdown is requested.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop_requested.clone()
+    }
+
     pub fn phase(&self) -> Phase {
-        self.phase.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let phase = self.phase.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if phase == Phase::Ready && self.stop_requested.load(Ordering::Acquire) {
+            Phase::Draining
+        } else {
+            phase
+        }
     }
 
     /// Moves to `next`, unless draining has begun (draining is final).
@@ -108,5 +124,14 @@ mod tests {
         state.set_phase(Phase::Draining);
         state.set_phase(Phase::Ready);
         assert_eq!(state.phase(), Phase::Draining);
+    }
+
+    #[test]
+    fn a_stop_request_ends_readiness_before_the_shutdown_task_runs() {
+        let state = AppState::new("m".into(), 1, Arc::new(Metrics::new()));
+        state.set_phase(Phase::Ready);
+        state.stop_flag().store(true, Ordering::Release);
+        assert_eq!(state.phase(), Phase::Draining);
+        assert!(!state.is_ready());
     }
 }

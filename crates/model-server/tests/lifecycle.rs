@@ -261,14 +261,25 @@ async fn an_unknown_operator_fails_at_load_naming_it(backend: &str) {
     server.wait_not_ready_with("FluxCapacitor").await;
 }
 
-async fn sigterm_during_a_burst_loses_no_request(backend: &str) {
+/// `threads` as in the server suite: "1" runs batches inline, more on
+/// blocking threads.
+async fn sigterm_during_a_burst_loses_no_request(backend: &str, threads: &str) {
     // The first wave (40 requests of 450 rows each) is still being parsed
     // and run when SIGTERM arrives; the second wave arrives during the
     // drain period. Every one of them must be answered in full.
     let mut server = Server::start(
         backend,
         &model_path(MLP),
-        &["--max-batch", "64", "--max-delay", "5ms", "--drain", "3s"],
+        &[
+            "--max-batch",
+            "64",
+            "--max-delay",
+            "5ms",
+            "--drain",
+            "3s",
+            "--threads",
+            threads,
+        ],
     );
     server.wait_ready().await;
     let digits = digits();
@@ -416,7 +427,12 @@ macro_rules! backend_suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sigterm_during_a_burst_loses_no_request() {
-                super::sigterm_during_a_burst_loses_no_request($backend).await;
+                super::sigterm_during_a_burst_loses_no_request($backend, "1").await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sigterm_during_a_burst_on_two_threads_loses_no_request() {
+                super::sigterm_during_a_burst_loses_no_request($backend, "2").await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

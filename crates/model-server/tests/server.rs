@@ -378,11 +378,20 @@ async fn bad_requests_get_json_4xx_and_serving_continues(backend: &str) {
     );
 }
 
-async fn concurrent_requests_get_their_own_rows(backend: &str) {
+/// `threads`: "1" runs batches inline on the one runtime thread, more runs
+/// them on blocking threads beside the HTTP workers.
+async fn concurrent_requests_get_their_own_rows(backend: &str, threads: &str) {
     let server = Server::start(
         backend,
         &model_path(MLP),
-        &["--max-batch", "32", "--max-delay", "5ms"],
+        &[
+            "--max-batch",
+            "32",
+            "--max-delay",
+            "5ms",
+            "--threads",
+            threads,
+        ],
     );
     let digits = digits();
     let rows: Vec<Vec<f32>> = digits.inputs[..96].to_vec();
@@ -549,7 +558,12 @@ macro_rules! backend_suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_requests_get_their_own_rows() {
-                super::concurrent_requests_get_their_own_rows($backend).await;
+                super::concurrent_requests_get_their_own_rows($backend, "1").await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_requests_get_their_own_rows_on_two_threads() {
+                super::concurrent_requests_get_their_own_rows($backend, "2").await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

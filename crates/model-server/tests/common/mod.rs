@@ -104,16 +104,13 @@ impl Server {
                 "--backend",
                 backend,
             ])
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--log-format",
-                "json",
-                "--threads",
-                "1",
-            ])
+            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            // One thread (inline engine calls) unless the test picks.
+            .args(if extra.contains(&"--threads") {
+                &[][..]
+            } else {
+                &["--threads", "1"][..]
+            })
             .arg("--cache-dir")
             .arg(cache.path())
             .args(extra)
