@@ -12,8 +12,9 @@ for the MLP, then the two CNNs (digits-cnn, and the compute-bound
 digits-cnn-wide) with and without batching, whose served samples/s with
 batching is compared with the in-process floor printed by
 `cargo bench -p model-server --bench compute` at the batch size the server
-reached (read from its /metrics). Also reports each server's time from
-process start to ready and its resident memory.
+reached (read from its /metrics), and the share of the wall time the engine
+spent computing (from the engine time histogram in /metrics). Also reports
+each server's time from process start to ready and its resident memory.
 
 The servers and the load generator are pinned to disjoint halves of the
 CPUs this process may use, so they do not steal each other's cores; the
@@ -72,6 +73,7 @@ class Load:
     p50_us: int
     p99_us: int
     batch: float | None = None
+    engine_busy: float | None = None
 
 
 def free_port() -> int:
@@ -141,21 +143,19 @@ class Server:
         hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
         return rss / 1024, hwm / 1024
 
-    def batch_counters(self) -> tuple[float, float] | None:
-        """(sum, count) of the batch size histogram in /metrics, if it has one."""
+    def counters(self) -> dict[str, float] | None:
+        """`_sum` and `_count` of the batch size and engine time histograms in /metrics."""
         status, text = get(f"{self.base}/metrics")
         if status != 200:
             return None
-        total = count = None
+        found = {}
         for line in text.splitlines():
-            if line.startswith("#") or "batch" not in line.split("{")[0].split(" ")[0]:
-                continue
-            name, value = line.split("{")[0].split(" ")[0], line.rsplit(" ", 1)[-1]
-            if name.endswith("_sum"):
-                total = float(value)
-            elif name.endswith("_count"):
-                count = float(value)
-        return (total, count) if total is not None and count is not None else None
+            name = line.split("{")[0].split(" ")[0]
+            for histogram in ("model_server_batch_size", "model_server_inference_duration_seconds"):
+                for part in ("_sum", "_count"):
+                    if name == histogram + part:
+                        found[histogram.removeprefix("model_server_") + part] = float(line.rsplit(" ", 1)[-1])
+        return found or None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -198,16 +198,23 @@ def measure(server: Server, label: str, script: Path, concurrencies: list[int], 
     wrk(url, script, max(concurrencies), min(2.0, seconds), cpus)  # warm the connections and caches
     loads = []
     for c in concurrencies:
-        before = server.batch_counters()
+        before = server.counters()
+        started = time.perf_counter()
         runs = [wrk(url, script, c, seconds, cpus) for _ in range(repeat)]
-        after = server.batch_counters()
-        batch = None
-        if before and after and after[1] > before[1]:
-            batch = (after[0] - before[0]) / (after[1] - before[1])
+        elapsed = time.perf_counter() - started
+        after = server.counters()
+        batch = busy = None
+        if before and after and after["batch_size_count"] > before["batch_size_count"]:
+            delta = {key: after[key] - before[key] for key in after}
+            batch = delta["batch_size_sum"] / delta["batch_size_count"]
+            # Share of the wall time the engine was computing (the wrk runs
+            # start and stop within `elapsed`, so this slightly understates).
+            busy = delta.get("inference_duration_seconds_sum", 0) / elapsed
         rps, p50, p99 = (statistics.median(column) for column in zip(*runs))
-        loads.append(Load(label, c, rps, int(p50), int(p99), batch))
+        loads.append(Load(label, c, rps, int(p50), int(p99), batch, busy))
         print(f"  {label:<34} c={c:<3} {rps:>9.0f} req/s  p50 {p50:>6} µs  p99 {p99:>6} µs"
-              + (f"  mean batch {batch:.1f}" if batch else ""), flush=True)
+              + (f"  mean batch {batch:.1f}" if batch else "")
+              + (f"  engine busy {busy:.0%}" if busy else ""), flush=True)
     return loads
 
 
@@ -334,10 +341,12 @@ def main() -> None:
         floors = {} if args.no_floor else compute_floor(threads, args.backend, work)
 
     by = {(l.label, l.concurrency): l for l in results["loads"]}
-    print("\n| server | concurrency | requests/s | p50 µs | p99 µs | mean batch |\n| --- | --- | --- | --- | --- | --- |")
+    print("\n| server | concurrency | requests/s | p50 µs | p99 µs | mean batch | engine busy |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
     for l in results["loads"]:
         batch = f"{l.batch:.1f}" if l.batch else "-"
-        print(f"| {l.label} | {l.concurrency} | {l.rps:.0f} | {l.p50_us} | {l.p99_us} | {batch} |")
+        busy = f"{l.engine_busy:.0%}" if l.engine_busy else "-"
+        print(f"| {l.label} | {l.concurrency} | {l.rps:.0f} | {l.p50_us} | {l.p99_us} | {batch} | {busy} |")
     print("\n| server | start to ready s | RSS MiB (peak) |\n| --- | --- | --- |")
     for label, s in results["servers"].items():
         print(f"| {label} | {s['ready_s']:.3f} | {s['rss_mib'][0]:.1f} ({s['rss_mib'][1]:.1f}) |")

@@ -388,23 +388,30 @@ mod tests {
         )]
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_requests_get_their_own_rows() {
-        let backend = Arc::new(Doubler::new());
-        let batcher = Arc::new(Batcher::new(
+    fn batcher(
+        backend: &Arc<Doubler>,
+        max_batch: usize,
+        max_delay: Duration,
+        placement: Placement,
+    ) -> Batcher {
+        Batcher::new(
             backend.clone(),
-            16,
-            Duration::from_millis(20),
-            Placement::Blocking,
+            max_batch,
+            max_delay,
+            placement,
             Arc::new(Metrics::new()),
-        ));
-        let tasks: Vec<_> = (0..40)
+        )
+    }
+
+    /// Sends `count` concurrent requests with distinct values (request `i`
+    /// has `rows(i)` rows); each must get exactly its own rows back, doubled.
+    async fn burst(batcher: Arc<Batcher>, count: usize, rows: fn(usize) -> usize) {
+        let tasks: Vec<_> = (0..count)
             .map(|i| {
                 let batcher = batcher.clone();
+                let arrival = batcher.arrival();
                 tokio::spawn(async move {
-                    let rows = 1 + i % 3;
-                    let values: Vec<f32> = (0..rows).map(|r| (i * 10 + r) as f32).collect();
-                    let arrival = batcher.arrival();
+                    let values: Vec<f32> = (0..rows(i)).map(|r| (i * 10 + r) as f32).collect();
                     let out = batcher
                         .infer(request(values.clone()), Some(arrival))
                         .await
@@ -417,6 +424,18 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_get_their_own_rows() {
+        let backend = Arc::new(Doubler::new());
+        let batcher = Arc::new(batcher(
+            &backend,
+            16,
+            Duration::from_millis(20),
+            Placement::Blocking,
+        ));
+        burst(batcher, 40, |i| 1 + i % 3).await;
         let seen = backend.seen.lock().unwrap();
         assert!(seen.iter().all(|&rows| rows <= 16), "{seen:?}");
         assert!(seen.len() < 40, "requests were never batched: {seen:?}");
@@ -426,13 +445,7 @@ mod tests {
     async fn a_lone_request_does_not_wait_for_company() {
         let backend = Arc::new(Doubler::new());
         // An hour of max-delay: the test would hang if the batcher waited.
-        let batcher = Batcher::new(
-            backend.clone(),
-            8,
-            Duration::from_secs(3600),
-            Placement::Inline,
-            Arc::new(Metrics::new()),
-        );
+        let batcher = batcher(&backend, 8, Duration::from_secs(3600), Placement::Inline);
         let arrival = batcher.arrival();
         let out = batcher
             .infer(request(vec![2.0]), Some(arrival))
@@ -444,13 +457,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_batcher_does_not_block_oversized_requests() {
         let backend = Arc::new(Doubler::new());
-        let batcher = Batcher::new(
-            backend,
-            4,
-            Duration::from_millis(1),
-            Placement::Blocking,
-            Arc::new(Metrics::new()),
-        );
+        let batcher = batcher(&backend, 4, Duration::from_millis(1), Placement::Blocking);
         // Let the batching task start and sit idle on an empty queue.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let out = tokio::time::timeout(
@@ -468,31 +475,13 @@ mod tests {
         // A current-thread runtime, as a one-CPU server runs: the batch runs
         // in the batching task itself.
         let backend = Arc::new(Doubler::new());
-        let batcher = Arc::new(Batcher::new(
-            backend.clone(),
+        let batcher = Arc::new(batcher(
+            &backend,
             8,
             Duration::from_millis(5),
             Placement::Inline,
-            Arc::new(Metrics::new()),
         ));
-        let tasks: Vec<_> = (0..30)
-            .map(|i| {
-                let batcher = batcher.clone();
-                let arrival = batcher.arrival();
-                tokio::spawn(async move {
-                    let values: Vec<f32> = (0..1 + i % 2).map(|r| (i * 10 + r) as f32).collect();
-                    let out = batcher
-                        .infer(request(values.clone()), Some(arrival))
-                        .await
-                        .unwrap();
-                    let expected: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
-                    assert_eq!(out[0].data, TensorData::Fp32(expected));
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        burst(batcher, 30, |i| 1 + i % 2).await;
         let seen = backend.seen.lock().unwrap();
         assert!(seen.iter().all(|&rows| rows <= 8), "{seen:?}");
         assert!(seen.len() < 30, "requests were never batched: {seen:?}");
@@ -502,13 +491,7 @@ mod tests {
     #[tokio::test]
     async fn oversized_request_runs_alone() {
         let backend = Arc::new(Doubler::new());
-        let batcher = Batcher::new(
-            backend.clone(),
-            4,
-            Duration::from_millis(1),
-            Placement::Inline,
-            Arc::new(Metrics::new()),
-        );
+        let batcher = batcher(&backend, 4, Duration::from_millis(1), Placement::Inline);
         let out = batcher.infer(request(vec![1.0; 10]), None).await.unwrap();
         assert_eq!(out[0].shape, vec![10, 1]);
         assert_eq!(*backend.seen.lock().unwrap(), vec![10]);
@@ -517,13 +500,7 @@ mod tests {
     #[tokio::test]
     async fn inline_placement_keeps_larger_requests_off_the_runtime_thread() {
         let backend = Arc::new(Doubler::new());
-        let batcher = Batcher::new(
-            backend.clone(),
-            4,
-            Duration::from_millis(1),
-            Placement::Inline,
-            Arc::new(Metrics::new()),
-        );
+        let batcher = batcher(&backend, 4, Duration::from_millis(1), Placement::Inline);
         // A current-thread test runtime runs every task on this thread.
         let here = std::thread::current().id();
         batcher.infer(request(vec![1.0; 4]), None).await.unwrap();
