@@ -3,6 +3,8 @@
 #
 #   ci/image-test.sh                              build, run, check, report size
 #   ci/image-test.sh rootfs BINARY ORT_LIB DEST   assemble the image's files only
+#   ci/image-test.sh check IMAGE                  run and check an image already
+#                                                 in buildah's vfs storage
 #
 # The image holds exactly: the model-server binary (stripped), libonnxruntime.so (from
 # the pinned onnxruntime wheel), the shared libraries those two need as `ldd`
@@ -27,6 +29,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="localhost/model-server:image-test"
+# buildah and podman share this storage, so podman runs what buildah built.
+storage=(--storage-driver vfs)
 USER_ID=65532
 ORT_PATH=/usr/local/lib/libonnxruntime.so
 
@@ -118,13 +122,8 @@ full_run() {
   ort_lib="$(ort_library)"
 
   # Globals, so the EXIT trap still sees them after this function returns.
-  name="model-server-image-test-$$"
   work="$(mktemp -d)"
-  storage=(--storage-driver vfs)
-  local port
-  port="$(free_port)"
   cleanup() {
-    podman "${storage[@]}" rm -f "$name" >/dev/null 2>&1 || true
     buildah "${storage[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true
     rm -rf "$work"
   }
@@ -133,21 +132,39 @@ full_run() {
   log "assembling the file tree from $binary and $ort_lib"
   rootfs "$binary" "$ort_lib" "$work/rootfs"
   containerfile >"$work/Containerfile"
-  mkdir -p "$work/models"
-  cp "$ROOT/tests/fixtures/models/digits-mlp.onnx" "$work/models/"
-  chmod 0755 "$work/models"
-  chmod 0644 "$work/models/digits-mlp.onnx"
 
   log "building $IMAGE with buildah"
   buildah "${storage[@]}" bud --isolation chroot --layers=false -q -t "$IMAGE" \
     -f "$work/Containerfile" "$work" >/dev/null
 
-  log "running it under podman on 127.0.0.1:$port"
+  check_image "$IMAGE"
+}
+
+# check_image IMAGE: runs IMAGE (in buildah's vfs storage) under podman with
+# a test model mounted read-only, checks readiness and one inference over
+# HTTP, prints the image size, stops it with SIGTERM and requires exit 0.
+check_image() {
+  local image="$1"
+  # Globals, so the EXIT trap still sees them after this function returns.
+  name="model-server-image-test-$$"
+  models="$(mktemp -d)"
+  check_cleanup() {
+    podman "${storage[@]}" rm -f "$name" >/dev/null 2>&1 || true
+    rm -rf "$models"
+  }
+  trap 'check_cleanup; cleanup' EXIT
+  cp "$ROOT/tests/fixtures/models/digits-mlp.onnx" "$models/"
+  chmod 0755 "$models"
+  chmod 0644 "$models/digits-mlp.onnx"
+  local port
+  port="$(free_port)"
+
+  log "running $image under podman on 127.0.0.1:$port"
   podman "${storage[@]}" --runtime runc run -d --name "$name" \
     --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
     --network host \
-    -v "$work/models:/models:ro" \
-    "$IMAGE" \
+    -v "$models:/models:ro" \
+    "$image" \
     --model-name digits --model-uri /models/digits-mlp.onnx \
     --host 127.0.0.1 --port "$port" --warmup 4 --threads 1 --drain 0s >/dev/null
 
@@ -189,7 +206,7 @@ print(f"image-test: inference ok: predicted {label}", file=sys.stderr)
 PY
 
   local size
-  size="$(podman "${storage[@]}" image inspect -f '{{.Size}}' "$IMAGE")"
+  size="$(podman "${storage[@]}" image inspect -f '{{.Size}}' "$image")"
   log "image size: $size bytes ($((size / 1024 / 1024)) MiB)"
 
   podman "${storage[@]}" stop -t 30 "$name" >/dev/null
@@ -207,7 +224,12 @@ case "${1:-}" in
   "")
     full_run
     ;;
+  check)
+    [[ $# -eq 2 ]] || die "usage: $0 check IMAGE"
+    cleanup() { :; }
+    check_image "$2"
+    ;;
   *)
-    die "usage: $0 [rootfs BINARY ORT_LIB DEST]"
+    die "usage: $0 [rootfs BINARY ORT_LIB DEST | check IMAGE]"
     ;;
 esac

@@ -3,24 +3,27 @@
 # into .venv-ci/, then runs every check CI runs, stopping at the first failure.
 #
 #   ci/test.sh            everything
-#   SKIP_IMAGE=1 ci/test.sh   everything but the container image test
+#   SKIP_IMAGE=1 ci/test.sh   everything but the two container image tests
 #
 # Needs: the Rust toolchain, python3, git, kubectl. Installs buildah, podman,
-# runc, wrk and curl from Debian when they are missing (as root or via sudo).
+# runc, debootstrap, wrk and curl from Debian when they are missing (as root
+# or via sudo).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages (Debian): container tools for the image test, wrk"
+step "system packages (Debian): container tools for the image tests, wrk"
 need=()
-for cmd in buildah podman runc wrk curl strip; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+for cmd in buildah podman runc debootstrap wrk curl strip; do
+  command -v "$cmd" >/dev/null || need+=("$cmd")
+done
 if [ "${SKIP_IMAGE:-0}" != 1 ] && [ ${#need[@]} -gt 0 ]; then
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-    buildah podman runc uidmap wrk curl binutils ca-certificates >/dev/null
+    buildah podman runc uidmap debootstrap wrk curl binutils ca-certificates >/dev/null
 fi
 
 step "Python tools (.venv-ci)"
@@ -71,6 +74,9 @@ MODEL_SERVER="$ROOT/target/release/model-server" python -m pytest -q tests/pytho
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   step "model-server image: build with buildah, run under podman"
   MODEL_SERVER="$ROOT/target/release/model-server" ci/image-test.sh
+
+  step "ci/Dockerfile: every stage built with buildah, the image run under podman"
+  ci/dockerfile-test.sh
 fi
 
 step "all checks passed"
