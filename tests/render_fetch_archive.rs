@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::thread;
 
-use modelctl::compile::render_env;
-use modelctl_spec::{Source, load_sources};
+mod render_support;
+
+use render_support::render_trainee;
 
 /// Serves `body` at `/code.tar.gz` (404 elsewhere) on a local port until the
 /// test process ends; returns the server's base URL.
@@ -74,20 +75,9 @@ fn tarball(dir: &Path) -> (Vec<u8>, String) {
 
 /// The command of the `fetch-code` init container rendered for `code`.
 fn init_command(code: &str) -> Vec<String> {
-    let config = Source {
-        path: "modelctl.toml".into(),
-        text: "[defaults]\nnamespace = \"ml\"\nserver-image = \"registry.example.com/ml/model-server:0.1.0\"\n\
-               route = { kind = \"gateway\", gateway = \"ml-gateway\" }\n[environments.lab]\n"
-            .to_owned(),
-    };
-    let model = Source {
-        path: "models/trainee.toml".into(),
-        text: format!(
-            "[train]\nimage = \"python:3.12-slim\"\ncode = {code}\ncommand = [\"python\", \"train.py\"]\n"
-        ),
-    };
-    let repo = load_sources(&config, &[model]).unwrap_or_else(|e| panic!("{e}"));
-    let manifests = render_env(&repo, "lab").unwrap();
+    let manifests = render_trainee(format!(
+        "[train]\nimage = \"python:3.12-slim\"\ncode = {code}\ncommand = [\"python\", \"train.py\"]\n"
+    ));
     let job = manifests.iter().find(|m| m.kind() == "Job").expect("a Job");
     let init = &job.object["spec"]["template"]["spec"]["initContainers"][0];
     assert_eq!(init["name"], "fetch-code");

@@ -7,24 +7,14 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use modelctl::compile::render_env;
-use modelctl_spec::{Source, load_sources};
+mod render_support;
+
+use render_support::render_trainee;
 
 /// Renders a one-model repo whose `[train]` table is `train`, writes the
 /// training ConfigMap's files to `dir/config`, and returns their names.
 fn write_config(dir: &Path, train: &str) -> Vec<String> {
-    let config = Source {
-        path: "modelctl.toml".into(),
-        text: "[defaults]\nnamespace = \"ml\"\nserver-image = \"registry.example.com/ml/model-server:0.1.0\"\n\
-               route = { kind = \"gateway\", gateway = \"ml-gateway\" }\n[environments.lab]\n"
-            .to_owned(),
-    };
-    let model = Source {
-        path: "models/trainee.toml".into(),
-        text: format!("[train]\nimage = \"python:3.12-slim\"\n{train}"),
-    };
-    let repo = load_sources(&config, &[model]).unwrap_or_else(|e| panic!("{e}"));
-    let manifests = render_env(&repo, "lab").unwrap();
+    let manifests = render_trainee(format!("[train]\nimage = \"python:3.12-slim\"\n{train}"));
     let cm = manifests
         .iter()
         .find(|m| m.kind() == "ConfigMap")

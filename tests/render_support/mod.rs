@@ -68,6 +68,23 @@ pub fn load(root: &Path) -> Repo {
     load_repo(root).unwrap_or_else(|e| panic!("{} is invalid:\n{e}", root.display()))
 }
 
+/// Renders a one-model repo for its one environment, `lab`: the model
+/// `trainee` with spec `spec`, under a minimal `modelctl.toml`.
+pub fn render_trainee(spec: String) -> Vec<Manifest> {
+    let config = Source {
+        path: "modelctl.toml".into(),
+        text: "[defaults]\nnamespace = \"ml\"\nserver-image = \"registry.example.com/ml/model-server:0.1.0\"\n\
+               route = { kind = \"gateway\", gateway = \"ml-gateway\" }\n[environments.lab]\n"
+            .to_owned(),
+    };
+    let model = Source {
+        path: "models/trainee.toml".into(),
+        text: spec,
+    };
+    let repo = load_sources(&config, &[model]).unwrap_or_else(|e| panic!("{e}"));
+    render_env(&repo, "lab").expect("environment lab exists")
+}
+
 /// Every manifest of every environment, with the environment's name.
 pub fn manifests(repo: &Repo) -> Vec<(String, Manifest)> {
     let mut out = Vec::new();
