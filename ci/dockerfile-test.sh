@@ -46,8 +46,14 @@ for image in "$DEBIAN_IMAGE" "$RUST_IMAGE" "$PYTHON_IMAGE"; do
 done
 
 WORK="$(mktemp -d /var/tmp/dockerfile-test.XXXXXX)"
+# The stand-ins this run made; removed at the end (vfs storage keeps a full
+# copy of every image) unless KEEP_STAND_INS=1 keeps them for the next run.
+MADE=()
 cleanup() {
   "${BUILDAH[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  if [[ "${KEEP_STAND_INS:-0}" != 1 && ${#MADE[@]} -gt 0 ]]; then
+    "${BUILDAH[@]}" rmi -f "${MADE[@]}" >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,6 +66,7 @@ commit_stand_in() {
   "${BUILDAH[@]}" copy "$1" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
   "${BUILDAH[@]}" commit --quiet "$1" "$2" >/dev/null
   "${BUILDAH[@]}" rm "$1" >/dev/null
+  MADE+=("$2")
 }
 
 stand_in_debian() {
