@@ -1,6 +1,6 @@
 //! The custom-resource routes against what a real API server (kube-apiserver
 //! 1.36 with the Gateway API and OpenShift Route CRDs) accepted and returned,
-//! recorded under `../shared/fixtures/kube/`: the generated spec equals the
+//! recorded under `tests/fixtures/kube/`: the generated spec equals the
 //! server's defaulted spec, so the CRD schema accepts it and a server-side
 //! apply of it shows no drift.
 
@@ -13,7 +13,7 @@ use serde_json::Value;
 /// The `response.body.spec` of a recorded exchange.
 fn recorded_spec(file: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/kube")
+        .join("tests/fixtures/kube")
         .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));

@@ -1,4 +1,4 @@
-//! The recorded kube-apiserver exchanges under `../shared/fixtures/kube/`
+//! The recorded kube-apiserver exchanges under `tests/fixtures/kube/`
 //! (resolved from `CARGO_MANIFEST_DIR`), parsed into [`Exchange`]s.
 
 use std::collections::BTreeMap;
@@ -63,9 +63,9 @@ impl Exchange {
     }
 }
 
-/// The fixtures folder: `<repo>/../shared/fixtures/kube`.
+/// The fixtures folder: `<repo>/tests/fixtures/kube`.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/kube")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube")
 }
 
 /// Loads one fixture by file stem (`03-get-deployment`). Panics with the

@@ -1,6 +1,6 @@
 //! A test double of the Kubernetes API server: an in-process plain-HTTP
 //! server on 127.0.0.1 that the real `kube::Client` talks to. It answers
-//! from the recorded kube-apiserver exchanges in `../shared/fixtures/kube/`
+//! from the recorded kube-apiserver exchanges in `tests/fixtures/kube/`
 //! (discovery documents, and any exchange a test registers, matched on
 //! method, path, query and body) and otherwise imitates the server with
 //! state: objects created by server-side apply, managedFields and conflicts,
