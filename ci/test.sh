@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README "Run the tests"): installs the pinned Python tools
-# into .venv-ci/, then runs every check CI runs, stopping at the first failure.
+# The test command (the README's second set-up command): installs the pinned Python
+# tools into .venv-ci/, then runs every check CI runs, stopping at the first failure.
 #
 #   ci/test.sh            everything
 #   SKIP_IMAGE=1 ci/test.sh   everything but the two container image tests
