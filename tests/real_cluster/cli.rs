@@ -80,6 +80,21 @@ async fn apply_then_diff_is_empty_after_the_controllers_ran() {
         )),
         "{err}"
     );
+    let (out, _) = repo.expect(0, &["status", "--format", "json"]).await;
+    let rows: Value = serde_json::from_str(&out).expect("JSON rows");
+    let row = |model: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["model"] == model))
+            .unwrap_or_else(|| panic!("no {model} row in {out}"))
+    };
+    assert_eq!(row("image-tagging")["desired"], 2, "{out}");
+    assert!(
+        row("image-tagging")["autoscaler"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(" (2-20, cpu 70%)")),
+        "{out}"
+    );
+    assert_eq!(row("ads-bidding")["desired"], 24, "{out}");
     s.finish().await;
 }
 
