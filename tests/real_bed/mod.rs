@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -37,7 +38,9 @@ impl Scratch {
     /// (after one line on stderr) when `KUBECONFIG` is not set.
     pub async fn new(name: &str) -> Option<Scratch> {
         if std::env::var_os("KUBECONFIG").is_none() {
-            eprintln!(
+            // Straight to stderr: the test harness would swallow `eprintln!`.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipping {name}: KUBECONFIG is not set (ci/real-cluster.sh starts a cluster and sets it)"
             );
             return None;
