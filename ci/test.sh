@@ -57,6 +57,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
+step "real-cluster tests against a kube-bed (skipped when there is none)"
+ci/real-cluster.sh
+
 step "OpenAPI check of every generated object (kubernetes-validate)"
 KUBERNETES_VALIDATE="$(command -v kubernetes-validate)" \
   cargo test --locked --test render_kubectl -- --ignored
