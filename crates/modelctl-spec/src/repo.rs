@@ -372,10 +372,13 @@ mod tests {
                 .unwrap()
                 .replicas
         };
-        assert_eq!(replicas("staging"), Some(crate::model::Replicas::Fixed(1)));
+        assert_eq!(
+            replicas("staging"),
+            Some(crate::model::Replicas::Fixed(1u32.try_into().unwrap()))
+        );
         assert_eq!(
             replicas("production"),
-            Some(crate::model::Replicas::Fixed(3))
+            Some(crate::model::Replicas::Fixed(3u32.try_into().unwrap()))
         );
         assert!(repo.models[0].spec_for("staging").unwrap().env.is_empty());
         assert!(repo.models[0].spec.env.contains_key("staging"));
