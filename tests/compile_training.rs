@@ -158,8 +158,7 @@ fn the_job_mounts_its_configmap_and_runs_start_sh() {
 fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
     let repo = load(&example_root());
     let names = |repo: &Repo| -> Vec<String> {
-        render_env(repo, "production")
-            .unwrap()
+        render_env(&repo.environment("production").unwrap())
             .into_iter()
             .filter(|m| m.kind() == "Job")
             .map(|m| m.name().to_owned())

@@ -21,9 +21,6 @@ pub(crate) mod repo;
 
 /// Most combinations a sweep grid may have (one training pod each).
 pub const MAX_SWEEP_COMBINATIONS: u64 = 256;
-/// Longest model name: generated object names (`<model>-train-<hash8>`) must
-/// stay within Kubernetes' 63 characters.
-pub const MAX_MODEL_NAME: usize = 48;
 
 /// Reports rule violations in one file, locating them in its tree.
 pub(crate) struct Checker<'a, 't> {

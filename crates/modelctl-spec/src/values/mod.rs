@@ -33,7 +33,9 @@ pub use bounded::{
 pub use digest::Sha256;
 pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS};
 pub use image::ImageRef;
-pub use names::{EnvName, EnvVarName, Hostname, ModelName, Namespace, ResourceName};
+pub use names::{
+    EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
+};
 pub use paths::{MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Quantity, QuantitySuffix};
@@ -114,19 +116,21 @@ macro_rules! string_value {
         impl TryFrom<String> for $name {
             type Error = $crate::values::ValueError;
             fn try_from(s: String) -> Result<Self, Self::Error> {
-                if s.len() > $max {
-                    return Err($crate::values::ValueError::new(
-                        format!("value is {} bytes long", s.len()),
-                        format!("{} is at most {} bytes", stringify!($name), $max),
-                    ));
-                }
                 if s.is_empty() {
                     return Err($crate::values::ValueError::new(
                         "the value is empty",
                         $desc,
                     ));
                 }
+                // The type's own check first: it may explain a length limit
+                // better than the generic message below.
                 $check(&s)?;
+                if s.len() > $max {
+                    return Err($crate::values::ValueError::new(
+                        format!("value is {} bytes long", s.len()),
+                        format!("{} is at most {} bytes", stringify!($name), $max),
+                    ));
+                }
                 Ok(Self(s))
             }
         }
