@@ -43,7 +43,7 @@ fn every_object_is_labelled_annotated_and_namespaced() {
             assert!(component == "train" || component == "serve", "{at}");
             let source = meta["annotations"]["modelctl.io/source"].as_str().unwrap();
             assert_eq!(source, format!("models/{}.toml", m.model), "{at}");
-            let namespace = repo.config.env(&env).unwrap().namespace;
+            let namespace = repo.config.environment(&env).unwrap().namespace;
             assert_eq!(meta["namespace"], namespace.as_str(), "{at}");
             let file = m.file.to_string_lossy();
             let expected = format!("{}/{}-{}.yaml", m.model, m.kind().to_lowercase(), m.name());
@@ -56,8 +56,9 @@ fn every_object_is_labelled_annotated_and_namespaced() {
 fn streamed_and_collected_renders_give_the_same_files() {
     for (name, repo) in all_repos() {
         for env in repo.config.env_names() {
-            let collected = modelctl::compile::files::files_of(&render_env(&repo, env).unwrap());
-            let streamed = modelctl::compile::render_output(&repo, env).unwrap();
+            let collected =
+                modelctl::compile::files::files_of(&render_env(&repo.environment(env).unwrap()));
+            let streamed = modelctl::compile::render_output(&repo.environment(env).unwrap());
             assert!(streamed.conflicts.is_empty(), "{name}");
             assert_eq!(streamed.files, collected, "{name}: {env}");
         }

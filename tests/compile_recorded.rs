@@ -39,7 +39,7 @@ fn rendered_spec(route: &str, kind: &str) -> Value {
             .to_owned(),
     };
     let repo = load_sources(&config, &[model]).unwrap_or_else(|e| panic!("{e}"));
-    let manifests = render_env(&repo, "production").unwrap();
+    let manifests = render_env(&repo.environment("production").unwrap());
     let m = manifests
         .iter()
         .find(|m| m.kind() == kind)

@@ -118,11 +118,11 @@ fn an_autoscaled_deployment_has_no_replicas_and_a_fixed_one_has() {
                     );
                     let hpa = hpa.expect("an autoscaler");
                     assert_eq!(hpa.object["spec"]["scaleTargetRef"]["name"], d.name());
-                    assert_eq!(hpa.object["spec"]["minReplicas"], r.min);
-                    assert_eq!(hpa.object["spec"]["maxReplicas"], r.max);
+                    assert_eq!(hpa.object["spec"]["minReplicas"], r.min.get());
+                    assert_eq!(hpa.object["spec"]["maxReplicas"], r.max.get());
                 }
                 (Some(Replicas::Fixed(n)), false) => {
-                    assert_eq!(d.object["spec"]["replicas"], *n, "{name}");
+                    assert_eq!(d.object["spec"]["replicas"], n.get(), "{name}");
                     assert!(hpa.is_none(), "{name}");
                 }
                 _ => assert!(
@@ -146,8 +146,8 @@ fn a_disruption_budget_exists_exactly_when_two_or_more_replicas_run() {
             let serve = spec_of(&repo, env, &d.model).serve.as_ref().unwrap();
             let min = match &serve.replicas {
                 None => 1,
-                Some(Replicas::Fixed(n)) => *n,
-                Some(Replicas::Range(r)) => r.min,
+                Some(Replicas::Fixed(n)) => n.get(),
+                Some(Replicas::Range(r)) => r.min.get(),
             };
             let pdb = find(&ms, env, "PodDisruptionBudget", &d.model);
             assert_eq!(pdb.is_some(), min >= 2, "{name}: {env}/{}", d.name());

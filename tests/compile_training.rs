@@ -22,6 +22,7 @@ fn gpu_jobs_limit_the_gpu_resource_and_tolerate_its_taint() {
                 .train
                 .as_ref()
                 .and_then(|t| t.resources.gpu)
+                .map(|g| g.get())
                 .filter(|g| *g > 0)
             else {
                 continue;
@@ -66,7 +67,11 @@ fn job_limits_come_from_retries_and_timeout_and_nothing_deletes_it() {
                 .as_ref()
                 .expect("job has train");
             let spec = &job.object["spec"];
-            assert_eq!(spec["backoffLimit"], train.retries.unwrap_or(0), "{name}");
+            assert_eq!(
+                spec["backoffLimit"],
+                train.retries.map_or(0, |r| r.get()),
+                "{name}"
+            );
             match &train.timeout {
                 Some(t) => assert_eq!(
                     spec["activeDeadlineSeconds"],
@@ -103,7 +108,7 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
             assert_eq!(spec["completions"], size, "{name}");
             assert_eq!(
                 spec["parallelism"],
-                sweep.parallelism.unwrap_or(1),
+                sweep.parallelism.map_or(1, |p| p.get()),
                 "{name}"
             );
             let cm = find(&ms, env, "ConfigMap", job.name()).expect("the Job's ConfigMap");
@@ -153,8 +158,7 @@ fn the_job_mounts_its_configmap_and_runs_start_sh() {
 fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
     let repo = load(&example_root());
     let names = |repo: &Repo| -> Vec<String> {
-        render_env(repo, "production")
-            .unwrap()
+        render_env(&repo.environment("production").unwrap())
             .into_iter()
             .filter(|m| m.kind() == "Job")
             .map(|m| m.name().to_owned())

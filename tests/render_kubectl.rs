@@ -21,7 +21,7 @@ use serde_json::Value;
 fn write_generated(repo: &Repo, out: &Path) -> Vec<(String, usize)> {
     let mut counts = Vec::new();
     for env in repo.config.env_names() {
-        let files = render_files(repo, env).expect("environment exists");
+        let files = render_files(&repo.environment(env).expect("environment exists"));
         for (path, text) in &files {
             let full = out.join(env).join(path);
             fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -63,7 +63,7 @@ fn kubectl_kustomize_builds_every_environment() {
                 built.insert((kind, object), value);
             }
             assert_eq!(built.len(), objects, "{name}/{env}");
-            for m in render_env(&repo, &env).unwrap() {
+            for m in render_env(&repo.environment(&env).unwrap()) {
                 let key = (m.kind().to_owned(), m.name().to_owned());
                 assert_eq!(built.get(&key), Some(&m.object), "{name}/{env}: {key:?}");
             }
@@ -80,7 +80,7 @@ fn every_built_in_object_validates_against_the_openapi_schema() {
         write_generated(&repo, out.path());
         let mut files = Vec::new();
         for env in repo.config.env_names() {
-            for (path, text) in render_files(&repo, env).unwrap() {
+            for (path, text) in render_files(&repo.environment(env).unwrap()) {
                 // HTTPRoute and Route are CRDs; the package has no schema for them.
                 let custom = text.contains("apiVersion: gateway.networking.k8s.io/")
                     || text.contains("apiVersion: route.openshift.io/");

@@ -20,7 +20,7 @@ fn every_valid_validation_fixture_renders_to_its_snapshot() {
     for model in &repo.models {
         let mut text = String::new();
         for env in repo.config.env_names() {
-            for (path, body) in render_files(&repo, env).expect("environment exists") {
+            for (path, body) in render_files(&repo.environment(env).expect("environment exists")) {
                 if path.starts_with(model.name.as_str()) {
                     text.push_str(&format!("=== {env}/{}\n", path.display()));
                     text.push_str(&body);

@@ -29,8 +29,13 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let envs = environments(&base, &head, args.target.env.as_deref())?;
     let mut report = DiffReport::new(rev, "work tree");
     for env in &envs {
-        let old = render_env(&base, env).unwrap_or_default();
-        let new = render_env(&head, env).unwrap_or_default();
+        // An environment only one side defines is added or removed whole.
+        let old = base
+            .environment(env)
+            .map_or_else(|_| Vec::new(), |e| render_env(&e));
+        let new = head
+            .environment(env)
+            .map_or_else(|_| Vec::new(), |e| render_env(&e));
         report.add_env(env, &old, &new);
     }
 
@@ -49,8 +54,28 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The environments to compare: `--env`, or every environment of either side.
+/// The environments to compare: `--env` (which either side must define), or
+/// every environment of either side.
 fn environments(base: &Repo, head: &Repo, only: Option<&str>) -> anyhow::Result<Vec<String>> {
+    if let Some(env) = only {
+        return match (base.config.environment(env), head.config.environment(env)) {
+            (Err(unknown), Err(_)) => {
+                let mut known: Vec<&str> = base
+                    .config
+                    .env_names()
+                    .chain(head.config.env_names())
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                bail!(
+                    "unknown environment `{}`; the base and the work tree define: {}",
+                    unknown.name,
+                    known.join(", ")
+                )
+            }
+            _ => Ok(vec![env.to_owned()]),
+        };
+    }
     let mut all: Vec<String> = base
         .config
         .env_names()
@@ -59,14 +84,7 @@ fn environments(base: &Repo, head: &Repo, only: Option<&str>) -> anyhow::Result<
         .collect();
     all.sort();
     all.dedup();
-    match only {
-        None => Ok(all),
-        Some(env) if all.iter().any(|e| e == env) => Ok(vec![env.to_owned()]),
-        Some(env) => bail!(
-            "unknown environment `{env}`; the base and the work tree define: {}",
-            all.join(", ")
-        ),
-    }
+    Ok(all)
 }
 
 /// The spec files of a revision, as in-memory sources.

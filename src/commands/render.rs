@@ -12,8 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use modelctl_spec::{Repo, load_repo};
+use anyhow::Context;
+use modelctl_spec::{Repo, RepoEnv, load_repo};
 
 use crate::cli::RenderArgs;
 use crate::compile::{HEADER_PREFIX, KUSTOMIZATION, render_output};
@@ -30,12 +30,14 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let envs = environments(&repo, args.env.as_deref())?;
+    let names: Vec<String> = envs.iter().map(|e| e.settings.name.clone()).collect();
     let out = args.out.clone().unwrap_or_else(|| root.join("generated"));
     let shown = display_base(root, &out);
 
     let mut desired = BTreeMap::new();
-    for env in &envs {
-        let output = render_output(&repo, env).context("environment vanished while rendering")?;
+    for selected in &envs {
+        let env = &selected.settings.name;
+        let output = render_output(selected);
         if !output.conflicts.is_empty() {
             for c in &output.conflicts {
                 let sources: Vec<String> =
@@ -57,9 +59,9 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut existing = BTreeMap::new();
-    let mut dirs: Vec<PathBuf> = envs.iter().map(PathBuf::from).collect();
+    let mut dirs: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
     if args.env.is_none() {
-        dirs.extend(stale_env_dirs(&out, &envs)?);
+        dirs.extend(stale_env_dirs(&out, &names)?);
     }
     for dir in &dirs {
         collect_generated(&out, dir, &mut existing)?;
@@ -82,16 +84,16 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The environments to render: `--env`, or all of `modelctl.toml`.
-fn environments(repo: &Repo, only: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let all: Vec<String> = repo.config.env_names().map(str::to_owned).collect();
-    match only {
-        None => Ok(all),
-        Some(env) if all.iter().any(|e| e == env) => Ok(vec![env.to_owned()]),
-        Some(env) => bail!(
-            "unknown environment `{env}`; modelctl.toml defines: {}",
-            all.join(", ")
-        ),
-    }
+fn environments<'r>(repo: &'r Repo, only: Option<&str>) -> anyhow::Result<Vec<RepoEnv<'r>>> {
+    let names: Vec<&str> = match only {
+        Some(env) => vec![env],
+        None => repo.config.env_names().collect(),
+    };
+    let envs = names
+        .into_iter()
+        .map(|name| repo.environment(name))
+        .collect::<Result<_, _>>()?;
+    Ok(envs)
 }
 
 /// How `out` is shown in messages and diff headers: relative to the root when inside it.

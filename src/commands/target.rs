@@ -27,28 +27,21 @@ pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared
     let repo = load_repo(root).map_err(|report| {
         anyhow!("{report}\nthe specs are invalid; nothing was sent to the cluster")
     })?;
-    let names: Vec<String> = repo.config.env_names().map(str::to_owned).collect();
-    let env = match args.env.as_deref() {
-        Some(env) if names.iter().any(|n| n == env) => env.to_owned(),
-        Some(env) => bail!(
-            "unknown environment `{env}`; modelctl.toml defines: {}",
-            names.join(", ")
-        ),
-        None if names.len() == 1 => names[0].clone(),
-        None => bail!(
+    let names: Vec<&str> = repo.config.env_names().collect();
+    let name = match (args.env.as_deref(), names.as_slice()) {
+        (Some(env), _) => env,
+        (None, [only]) => only,
+        (None, _) => bail!(
             "several environments ({}): choose one with --env",
             names.join(", ")
         ),
     };
-    let settings = repo
-        .config
-        .env(&env)
-        .with_context(|| format!("environment `{env}` vanished"))?;
-    let manifests =
-        render_env(&repo, &env).with_context(|| format!("rendering environment `{env}` failed"))?;
+    let env = repo.environment(name)?;
+    let manifests = render_env(&env);
+    let settings = env.settings;
     Ok(Prepared {
         target: Target {
-            env,
+            env: settings.name.clone(),
             namespace: settings.namespace.to_string(),
         },
         context: args.context.clone().or(settings.context.clone()),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use modelctl_spec::diag::{github, human, json};
-use modelctl_spec::repo::model_files;
+use modelctl_spec::read::model_files;
 use modelctl_spec::{Report, Source, check_sources, read_source};
 
 use crate::cli::{ValidateArgs, ValidateFormat};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use modelctl_spec::Repo;
+use modelctl_spec::RepoEnv;
 
 use super::conflicts::{self, Conflict, Identity};
 use super::{Manifest, parallel, render_model};
@@ -46,20 +46,18 @@ pub struct EnvOutput {
     pub conflicts: Vec<Conflict>,
 }
 
-/// Every file of `generated/<env>/`, by path under it. `None` when the
-/// config has no such environment.
-pub fn render_files(repo: &Repo, env: &str) -> Option<BTreeMap<PathBuf, String>> {
-    render_output(repo, env).map(|out| out.files)
+/// Every file of `generated/<env>/`, by path under it.
+pub fn render_files(env: &RepoEnv<'_>) -> BTreeMap<PathBuf, String> {
+    render_output(env).files
 }
 
 /// Renders environment `env` model by model, on all cores, keeping only the
 /// text of each object (not its JSON value), so memory stays proportional
-/// to the output. `None` when the config has no such environment.
-pub fn render_output(repo: &Repo, env: &str) -> Option<EnvOutput> {
-    let settings = repo.config.env(env)?;
+/// to the output.
+pub fn render_output(env: &RepoEnv<'_>) -> EnvOutput {
     let per_model: Vec<Vec<(PathBuf, String, Identity, PathBuf)>> =
-        parallel::map(&repo.models, |model| {
-            render_model(model, &settings)
+        parallel::map(&env.models, |model| {
+            render_model(model, &env.settings)
                 .into_iter()
                 .map(|m| {
                     let id = conflicts::identity(&m);
@@ -77,10 +75,10 @@ pub fn render_output(repo: &Repo, env: &str) -> Option<EnvOutput> {
         ids.push((id, source));
     }
     files.insert(PathBuf::from(KUSTOMIZATION), kustomization);
-    Some(EnvOutput {
+    EnvOutput {
         files,
         conflicts: conflicts::find(ids),
-    })
+    }
 }
 
 /// The files of already rendered `manifests`.

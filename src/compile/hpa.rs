@@ -21,8 +21,8 @@ pub(crate) fn build(ctx: &Ctx<'_>, range: &ReplicaRange, version: &str) -> Horiz
     let target = range.target_cpu.map_or(DEFAULT_TARGET_CPU, |p| {
         i32::try_from(p.get()).unwrap_or(100)
     });
-    let min = i32::try_from(range.min.max(1)).unwrap_or(i32::MAX);
-    let max = i32::try_from(range.max).unwrap_or(i32::MAX).max(min);
+    let min = i32::try_from(range.min.get()).unwrap_or(i32::MAX);
+    let max = i32::try_from(range.max.get()).unwrap_or(i32::MAX).max(min);
     HorizontalPodAutoscaler {
         metadata: labels::metadata(
             ctx,

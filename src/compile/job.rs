@@ -37,7 +37,7 @@ pub(crate) fn build(
     let (completions, parallelism, completion_mode) = match &train.sweep {
         Some(sweep) => {
             let size = i32::try_from(combinations(&sweep.grid).len()).unwrap_or(i32::MAX);
-            let parallelism = sweep.parallelism.unwrap_or(1).max(1);
+            let parallelism = sweep.parallelism.map_or(1, |p| p.get());
             (
                 Some(size),
                 Some(i32::try_from(parallelism).unwrap_or(i32::MAX)),
@@ -46,7 +46,7 @@ pub(crate) fn build(
         }
         None => (None, None, None),
     };
-    let retries = i32::try_from(train.retries.unwrap_or(0)).unwrap_or(i32::MAX);
+    let retries = i32::try_from(train.retries.map_or(0, |r| r.get())).unwrap_or(i32::MAX);
     let deadline = train
         .timeout
         .as_ref()

@@ -115,7 +115,7 @@ pub(crate) fn annotations(ctx: &Ctx<'_>) -> BTreeMap<String, String> {
         ctx.model.source.to_string_lossy().replace('\\', "/"),
     );
     if let Some(owner) = &ctx.spec.owner {
-        annotations.insert(OWNER.to_owned(), owner.clone());
+        annotations.insert(OWNER.to_owned(), owner.to_string());
     }
     annotations
 }

@@ -1,5 +1,7 @@
-//! Compile: pure functions from a validated [`Repo`] and an environment to
-//! Kubernetes objects. No I/O, no cluster, cannot fail on user input.
+//! Compile: pure functions from one environment of a validated repository
+//! ([`RepoEnv`], chosen with `Repo::environment`) to Kubernetes objects. No
+//! I/O, no cluster, cannot fail on user input, and no way to render a model
+//! without its environment's overrides.
 //!
 //! One file per Kubernetes kind builds a typed `k8s-openapi` object (or a
 //! small typed struct for the kinds `k8s-openapi` lacks); this module orders
@@ -8,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use modelctl_spec::{EnvSettings, Model, ModelSpec, Repo};
+use modelctl_spec::{EnvSettings, Model, ModelEnv, ModelSpec, RepoEnv};
 use serde::Serialize;
 
 pub mod files;
@@ -70,19 +72,17 @@ impl Manifest {
     }
 }
 
-/// Every object of every model for environment `env`, in apply order per model.
-/// Returns `None` when the config has no such environment.
-pub fn render_env(repo: &Repo, env: &str) -> Option<Vec<Manifest>> {
-    let settings = repo.config.env(env)?;
-    let per_model = parallel::map(&repo.models, |model| render_model(model, &settings));
-    Some(per_model.into_iter().flatten().collect())
+/// Every object of every model of environment `env`, in apply order per model.
+pub fn render_env(env: &RepoEnv<'_>) -> Vec<Manifest> {
+    let per_model = parallel::map(&env.models, |model| render_model(model, &env.settings));
+    per_model.into_iter().flatten().collect()
 }
 
 /// Every object of one model for one environment, in apply order: training
 /// (ConfigMap, Job), then serving (Deployments, Services, autoscaler,
 /// disruption budget, route).
-pub fn render_model(model: &Model, env: &EnvSettings) -> Vec<Manifest> {
-    let spec = model.spec_for(&env.name).unwrap_or(&model.spec);
+pub fn render_model(model: &ModelEnv<'_>, env: &EnvSettings) -> Vec<Manifest> {
+    let ModelEnv { model, spec } = *model;
     let ctx = Ctx { model, spec, env };
     let mut out = Vec::new();
     if let Some(train) = &spec.train {

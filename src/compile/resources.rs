@@ -65,5 +65,5 @@ pub(crate) fn tolerations(resources: &Resources, gpu: &GpuConfig) -> Option<Vec<
 
 /// The number of GPUs asked for, when more than zero.
 pub(crate) fn gpus(resources: &Resources) -> Option<u32> {
-    resources.gpu.filter(|n| *n > 0)
+    resources.gpu.map(|n| n.get()).filter(|n| *n > 0)
 }

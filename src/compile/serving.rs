@@ -16,8 +16,8 @@ pub(crate) fn render(ctx: &Ctx<'_>, serve: &Serve, out: &mut Vec<Manifest>) {
     let version = hash::hash8(serve.model.as_str());
     let (fixed, range, min) = match &serve.replicas {
         None => (Some(1), None, 1),
-        Some(Replicas::Fixed(n)) => (Some(*n), None, *n),
-        Some(Replicas::Range(r)) => (None, Some(r), r.min),
+        Some(Replicas::Fixed(n)) => (Some(n.get()), None, n.get()),
+        Some(Replicas::Range(r)) => (None, Some(r), r.min.get()),
     };
     let fixed = fixed.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
 

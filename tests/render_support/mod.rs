@@ -82,14 +82,14 @@ pub fn render_trainee(spec: String) -> Vec<Manifest> {
         text: spec,
     };
     let repo = load_sources(&config, &[model]).unwrap_or_else(|e| panic!("{e}"));
-    render_env(&repo, "lab").expect("environment lab exists")
+    render_env(&repo.environment("lab").expect("environment lab exists"))
 }
 
 /// Every manifest of every environment, with the environment's name.
 pub fn manifests(repo: &Repo) -> Vec<(String, Manifest)> {
     let mut out = Vec::new();
     for env in repo.config.env_names() {
-        for m in render_env(repo, env).expect("environment exists") {
+        for m in render_env(&repo.environment(env).expect("environment exists")) {
             out.push((env.to_owned(), m));
         }
     }
@@ -101,7 +101,7 @@ pub fn manifests(repo: &Repo) -> Vec<(String, Manifest)> {
 pub fn rendered_text(repo: &Repo) -> String {
     let mut text = String::new();
     for env in repo.config.env_names() {
-        for (path, body) in render_files(repo, env).expect("environment exists") {
+        for (path, body) in render_files(&repo.environment(env).expect("environment exists")) {
             text.push_str(&format!("=== {env}/{}\n", path.display()));
             text.push_str(&body);
         }

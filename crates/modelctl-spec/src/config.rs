@@ -1,8 +1,10 @@
 //! Repo-wide settings: the typed contents of `modelctl.toml`.
 //!
 //! `[defaults]` applies to every environment; `[environments.<name>]` names
-//! the environments and overrides defaults for one of them. [`Config::env`]
-//! resolves the two into the settings one render uses.
+//! the environments and overrides defaults for one of them.
+//! [`Config::environment`] is the one way to choose an environment by name:
+//! it resolves the two into the settings one render uses, or names the
+//! unknown environment and the known ones.
 
 use std::collections::BTreeMap;
 
@@ -181,12 +183,28 @@ pub struct EnvSettings {
     pub part_of: String,
 }
 
+/// An environment name `modelctl.toml` does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown environment `{name}`; modelctl.toml defines: {}", known.join(", "))]
+pub struct UnknownEnvironment {
+    /// The name asked for.
+    pub name: String,
+    /// The environments there are, in order.
+    pub known: Vec<String>,
+}
+
 impl Config {
-    /// The settings of environment `name`, or `None` when there is no such environment.
-    pub fn env(&self, name: &str) -> Option<EnvSettings> {
-        let (key, env) = self.environments.iter().find(|(k, _)| k.as_str() == name)?;
+    /// The settings of environment `name`: `[defaults]` with the
+    /// environment's overrides applied.
+    pub fn environment(&self, name: &str) -> Result<EnvSettings, UnknownEnvironment> {
+        let Some((key, env)) = self.environments.iter().find(|(k, _)| k.as_str() == name) else {
+            return Err(UnknownEnvironment {
+                name: name.to_owned(),
+                known: self.env_names().map(str::to_owned).collect(),
+            });
+        };
         let d = &self.defaults;
-        Some(EnvSettings {
+        Ok(EnvSettings {
             name: key.as_str().to_owned(),
             namespace: env.namespace.clone().unwrap_or_else(|| d.namespace.clone()),
             context: env.context.clone(),
@@ -217,13 +235,20 @@ mod tests {
             "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\nnamespace = \"ml-staging\"\nserver-image = \"r.example.com/s:2\"\n[environments.production]\n",
         )
         .unwrap();
-        let staging = config.env("staging").unwrap();
+        let staging = config.environment("staging").unwrap();
         assert_eq!(staging.namespace.as_str(), "ml-staging");
         assert_eq!(staging.server_image.as_str(), "r.example.com/s:2");
         assert_eq!(staging.git_image.as_str(), "alpine/git:2.45.2");
         assert_eq!(staging.gpu.resource, "nvidia.com/gpu");
-        assert_eq!(config.env("production").unwrap().namespace.as_str(), "ml");
-        assert!(config.env("dev").is_none());
+        assert_eq!(
+            config.environment("production").unwrap().namespace.as_str(),
+            "ml"
+        );
+        let unknown = config.environment("dev").unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown environment `dev`; modelctl.toml defines: production, staging"
+        );
         assert_eq!(
             config.env_names().collect::<Vec<_>>(),
             ["production", "staging"]

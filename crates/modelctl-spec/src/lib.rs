@@ -19,6 +19,7 @@ pub mod document;
 mod locate;
 mod merge;
 pub mod model;
+pub mod pipeline;
 pub mod read;
 pub mod reference;
 pub mod repo;
@@ -26,8 +27,24 @@ pub mod rules;
 pub mod schema;
 pub mod values;
 
-pub use config::{Config, EnvSettings, RouteKind};
+pub use config::{Config, EnvSettings, RouteKind, UnknownEnvironment};
 pub use diag::{Diagnostic, Report, Stage};
 pub use model::ModelSpec;
-pub use read::read_source;
-pub use repo::{Model, Repo, Source, check_sources, load_repo, load_sources};
+pub use pipeline::{check_sources, load_sources};
+pub use read::{RepoSources, Source, read_repo, read_source};
+pub use repo::{Model, ModelEnv, Repo, RepoEnv};
+
+use std::path::Path;
+
+/// Reads ([`read_repo`]) and validates ([`check_sources`])
+/// `<root>/modelctl.toml` and `<root>/models/*.toml`.
+pub fn load_repo(root: &Path) -> Result<Repo, Report> {
+    let (sources, mut report) = read_repo(root);
+    let (repo, checked) = check_sources(sources.config.as_ref(), &sources.models);
+    report.extend(checked);
+    report.sort();
+    match repo {
+        Some(repo) if report.is_empty() => Ok(repo),
+        _ => Err(report),
+    }
+}

@@ -12,8 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    ArchiveUrl, DataUri, Duration, EnvVarName, GitUrl, Hostname, ImageRef, ModelUri, MountPath,
-    Percent, Quantity, ResourceName, Sha256, Template, UrlPath,
+    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, DataUri, Description, Duration, EnvVarName,
+    GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas, ModelUri, MountPath, Owner,
+    Parallelism, Percent, Quantity, ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -25,10 +26,10 @@ use crate::values::{
 pub struct ModelSpec {
     /// One line saying what the model does; shown by `modelctl status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Description>,
     /// The team that owns the model (becomes the `modelctl.io/owner` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub owner: Option<Owner>,
     /// How the model is trained: a Kubernetes Job running your code in a framework image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<Train>,
@@ -73,7 +74,7 @@ pub struct Train {
     pub timeout: Option<Duration>,
     /// How many times a failed training pod is retried (at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
+    pub retries: Option<Retries>,
     /// Extra environment variables for the training container.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<EnvVarName, String>,
@@ -179,7 +180,7 @@ pub struct Resources {
     /// Number of GPUs (the GPU resource of `modelctl.toml`, `nvidia.com/gpu` by
     /// default), at most 8 per pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<u32>,
+    pub gpu: Option<GpuCount>,
 }
 
 /// A hyperparameter grid; every combination is one index of an Indexed Job.
@@ -188,7 +189,7 @@ pub struct Resources {
 pub struct Sweep {
     /// How many combinations run at the same time (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parallelism: Option<u32>,
+    pub parallelism: Option<Parallelism>,
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
     /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.
@@ -230,7 +231,7 @@ pub struct Serve {
 #[serde(untagged)]
 pub enum Replicas {
     /// A fixed number of replicas.
-    Fixed(u32),
+    Fixed(ReplicaCount),
     /// An autoscaled range.
     Range(ReplicaRange),
 }
@@ -251,13 +252,9 @@ impl<'de> serde::de::Visitor<'de> for ReplicasVisitor {
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Replicas, E> {
-        u32::try_from(v).map(Replicas::Fixed).map_err(|_| {
-            E::custom(format!(
-                "{v} is not a replica count{}write a whole number from 0 to {}, or `{{ min, max }}`",
-                crate::values::HELP_SEPARATOR,
-                u32::MAX
-            ))
-        })
+        ReplicaCount::try_from(v)
+            .map(Replicas::Fixed)
+            .map_err(E::custom)
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Replicas, E> {
@@ -275,9 +272,9 @@ impl<'de> serde::de::Visitor<'de> for ReplicasVisitor {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReplicaRange {
     /// Fewest replicas (at least 1).
-    pub min: u32,
+    pub min: MinReplicas,
     /// Most replicas (at least `min`, at most 1000).
-    pub max: u32,
+    pub max: MaxReplicas,
     /// Average CPU utilisation (percent of the request) the autoscaler aims for (default 80).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_cpu: Option<Percent>,
@@ -288,9 +285,9 @@ pub struct ReplicaRange {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Batching {
     /// Most rows run in one batch (1 to 4096).
-    pub max_batch: u32,
+    pub max_batch: BatchSize,
     /// Longest a request waits for others to join its batch (`2ms`; at most `10s`).
-    pub max_delay: Duration,
+    pub max_delay: BatchDelay,
 }
 
 /// Where the model is reachable over HTTP.
@@ -311,7 +308,7 @@ pub struct Canary {
     /// The canary's model URI (same forms as `serve.model`).
     pub model: ModelUri,
     /// Percent of traffic sent to the canary (1 to 99).
-    pub weight: Percent,
+    pub weight: CanaryWeight,
 }
 
 #[cfg(test)]
@@ -321,14 +318,17 @@ mod tests {
     #[test]
     fn replicas_are_a_number_or_a_range() {
         let fixed: Serve = toml::from_str("model = \"m.onnx\"\nreplicas = 3").unwrap();
-        assert_eq!(fixed.replicas, Some(Replicas::Fixed(3)));
+        assert_eq!(
+            fixed.replicas,
+            Some(Replicas::Fixed(ReplicaCount::try_from(3u32).unwrap()))
+        );
         let range: Serve =
             toml::from_str("model = \"m.onnx\"\nreplicas = { min = 1, max = 4, target-cpu = 60 }")
                 .unwrap();
-        assert!(matches!(
-            range.replicas,
-            Some(Replicas::Range(ReplicaRange { min: 1, max: 4, .. }))
-        ));
+        let Some(Replicas::Range(r)) = range.replicas else {
+            panic!("{:?}", range.replicas);
+        };
+        assert_eq!((r.min.get(), r.max.get()), (1, 4));
         let err = toml::from_str::<Serve>("model = \"m.onnx\"\nreplicas = -2").unwrap_err();
         assert!(
             err.message().starts_with("-2 is not a replica count"),

@@ -1,11 +1,83 @@
-//! Reading spec files from disk: size limit, UTF-8, not a directory. Every
-//! failure becomes a diagnostic naming the file, never a panic.
+//! Reading spec files from disk into in-memory [`Source`]s: which files a
+//! repository has, size limit, UTF-8, not a directory. Every failure becomes
+//! a diagnostic naming the file, never a panic. Validation is
+//! [`crate::pipeline`]'s.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Report, Stage};
-use crate::repo::Source;
+
+/// One input file: its path as shown to users (relative to the repo root,
+/// e.g. `models/digits.toml`) and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path shown in messages and generated-file headers.
+    pub path: PathBuf,
+    /// The file's contents.
+    pub text: String,
+}
+
+/// The files of a repository: `modelctl.toml` (when it could be read) and
+/// every `models/*.toml` that could be read, sorted by path.
+#[derive(Debug, Clone, Default)]
+pub struct RepoSources {
+    /// `modelctl.toml`.
+    pub config: Option<Source>,
+    /// `models/*.toml`.
+    pub models: Vec<Source>,
+}
+
+/// Reads `<root>/modelctl.toml` and `<root>/models/*.toml`; the report holds
+/// every file that could not be read.
+pub fn read_repo(root: &Path) -> (RepoSources, Report) {
+    let mut report = Report::new();
+    let config = match read_source(root, Path::new("modelctl.toml")) {
+        Ok(s) => Some(s),
+        Err(r) => {
+            report.extend(r);
+            None
+        }
+    };
+    let mut models = Vec::new();
+    match model_files(root) {
+        Ok(paths) => {
+            for path in paths {
+                match read_source(root, &path) {
+                    Ok(s) => models.push(s),
+                    Err(r) => report.extend(r),
+                }
+            }
+        }
+        Err(r) => report.extend(r),
+    }
+    (RepoSources { config, models }, report)
+}
+
+/// `models/*.toml` under `root`, relative to it, sorted.
+pub fn model_files(root: &Path) -> Result<Vec<PathBuf>, Report> {
+    let dir = root.join("models");
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        let d = Diagnostic::new(
+            Path::new("models"),
+            None,
+            Stage::Io,
+            format!("cannot list `models/`: {e}"),
+        )
+        .with_help("run modelctl in the repository root, or pass `--root`");
+        let mut report = Report::new();
+        report.push(d);
+        report
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .map(|n| PathBuf::from("models").join(n))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
 
 /// Largest spec file read (real specs are a few kilobytes).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -141,7 +141,7 @@ fn type_name(root: &Json, schema: &Json) -> String {
         }
         Some("object") if def.get("properties").is_some() => "table".to_owned(),
         Some("object") => "table of tables".to_owned(),
-        Some("integer") => "integer".to_owned(),
+        Some("integer") => integer_range(def),
         Some("boolean") => "boolean".to_owned(),
         Some("string") => {
             let name = schema
@@ -152,6 +152,17 @@ fn type_name(root: &Json, schema: &Json) -> String {
         }
         Some(other) => other.to_owned(),
         None => "value".to_owned(),
+    }
+}
+
+/// `integer`, with the bounds a bounded type declares (`integer (1 to 4096)`).
+fn integer_range(def: &Json) -> String {
+    let min = def.get("minimum").and_then(Json::as_u64);
+    let max = def.get("maximum").and_then(Json::as_u64);
+    match (min, max) {
+        (Some(min), Some(max)) if max < u64::from(u32::MAX) => format!("integer ({min} to {max})"),
+        (Some(min), _) if min > 0 => format!("integer (at least {min})"),
+        _ => "integer".to_owned(),
     }
 }
 
@@ -179,11 +190,15 @@ mod tests {
             assert!(md.contains(heading), "{heading} missing:\n{md}");
         }
         assert!(
-            md.contains("| `max-delay` | string (Duration) | yes |"),
+            md.contains("| `max-delay` | string (BatchDelay) | yes |"),
             "{md}"
         );
         assert!(
             md.contains("| `kind` | `gateway`, `openshift`, `ingress` | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `max-batch` | integer (1 to 4096) | yes |"),
             "{md}"
         );
         // Every row has a description.

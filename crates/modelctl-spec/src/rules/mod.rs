@@ -2,7 +2,10 @@
 //! [`config`]) or several files ([`repo`]). They run on typed, already
 //! well-formed values and locate the offending token in the spanned tree.
 //!
-//! Every bound a rule enforces is a documented constant here.
+//! Every bound a rule enforces is a documented constant here. Bounds on a
+//! single value (a GPU count, a replica count, a batch size) are not rules:
+//! they live in the value's type in [`crate::values`], which carries them
+//! into the JSON Schema.
 
 use std::path::Path;
 
@@ -18,19 +21,6 @@ pub(crate) mod repo;
 
 /// Most combinations a sweep grid may have (one training pod each).
 pub const MAX_SWEEP_COMBINATIONS: u64 = 256;
-/// Most GPUs one pod may request (the largest common node has 8).
-pub const MAX_GPUS_PER_POD: u32 = 8;
-/// Largest `serve.batching.max-batch`.
-pub const MAX_BATCH: u32 = 4096;
-/// Longest `serve.batching.max-delay`, in milliseconds.
-pub const MAX_BATCH_DELAY_MS: u128 = 10_000;
-/// Most retries of a training run.
-pub const MAX_RETRIES: u32 = 100;
-/// Most replicas of a serving Deployment.
-pub const MAX_REPLICAS: u32 = 1000;
-/// Longest model name: generated object names (`<model>-train-<hash8>`) must
-/// stay within Kubernetes' 63 characters.
-pub const MAX_MODEL_NAME: usize = 48;
 
 /// Reports rule violations in one file, locating them in its tree.
 pub(crate) struct Checker<'a, 't> {

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Report, Stage};
-use crate::repo::{Model, RouteClaim};
+use crate::pipeline::RouteClaim;
+use crate::repo::Model;
 
 /// Checks the rules that relate several models.
 pub(crate) fn check(models: &[Model], claims: &[RouteClaim], report: &mut Report) {

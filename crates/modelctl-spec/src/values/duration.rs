@@ -86,6 +86,70 @@ impl Duration {
     }
 }
 
+/// Longest `serve.batching.max-delay`, in milliseconds.
+pub const MAX_BATCH_DELAY_MS: u64 = 10_000;
+
+/// How long a request waits for others to join its batch: a [`Duration`] of
+/// at most 10s.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BatchDelay(Duration);
+
+impl BatchDelay {
+    /// The delay as a `std::time::Duration`.
+    pub fn as_std(&self) -> std::time::Duration {
+        self.0.as_std()
+    }
+}
+
+impl TryFrom<String> for BatchDelay {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        let d = Duration::try_from(s)?;
+        if d.as_std().as_millis() > u128::from(MAX_BATCH_DELAY_MS) {
+            return Err(ValueError::new(
+                format!("`max-delay` {d} is longer than 10s"),
+                "a request waits this long for others; use milliseconds (`2ms`)",
+            ));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl std::str::FromStr for BatchDelay {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<BatchDelay> for String {
+    fn from(d: BatchDelay) -> String {
+        d.0.into()
+    }
+}
+
+impl std::fmt::Display for BatchDelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl schemars::JsonSchema for BatchDelay {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BatchDelay".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = Duration::json_schema(generator);
+        schema.insert(
+            "description".to_owned(),
+            "A duration of at most `10s`, e.g. `2ms`.".into(),
+        );
+        schema
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +180,17 @@ mod tests {
         ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn batch_delays_are_at_most_ten_seconds() {
+        assert_eq!(
+            "10s".parse::<BatchDelay>().unwrap().as_std().as_millis(),
+            10_000
+        );
+        let e = "11s".parse::<BatchDelay>().unwrap_err();
+        assert_eq!(e.message, "`max-delay` 11s is longer than 10s");
+        assert!("2x".parse::<BatchDelay>().is_err());
     }
 
     #[test]

@@ -2,17 +2,19 @@
 //! so the TOML parser reports the error at the value's position.
 //!
 //! Owns the single-value rules (names, quantities, durations, images, URIs,
-//! paths, percentages, templates, digests). Must not look at other fields: rules that
+//! paths, percentages, bounded counts, free text, templates, digests). Must not look at other fields: rules that
 //! relate two values live in [`crate::rules`].
 //!
 //! Every string newtype has one check function used by `Deserialize`,
 //! `FromStr` and `TryFrom<String>`, and a JSON Schema (with a `pattern` where
-//! the rule is a regular language) so editors flag the same values.
+//! the rule is a regular language) so editors flag the same values; every
+//! bounded number carries its `minimum` and `maximum` into the schema.
 
 use std::fmt;
 
 use schemars::{Schema, json_schema};
 
+pub(crate) mod bounded;
 mod digest;
 mod duration;
 mod image;
@@ -21,16 +23,24 @@ mod paths;
 mod percent;
 mod quantity;
 mod template;
+mod text;
 mod uri;
 
+pub use bounded::{
+    BatchSize, CanaryWeight, GpuCount, MAX_BATCH, MAX_GPUS_PER_POD, MAX_REPLICAS, MAX_RETRIES,
+    MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
+};
 pub use digest::Sha256;
-pub use duration::Duration;
+pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS};
 pub use image::ImageRef;
-pub use names::{EnvName, EnvVarName, Hostname, ModelName, Namespace, ResourceName};
+pub use names::{
+    EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
+};
 pub use paths::{MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Quantity, QuantitySuffix};
 pub use template::{TEMPLATE_VARIABLES, Template};
+pub use text::{Description, MAX_DESCRIPTION, Owner};
 pub use uri::{ArchiveUrl, DataUri, GitUrl, ModelUri, UriScheme};
 
 /// Why a single value was rejected: the message, and a hint on how to fix it.
@@ -106,19 +116,21 @@ macro_rules! string_value {
         impl TryFrom<String> for $name {
             type Error = $crate::values::ValueError;
             fn try_from(s: String) -> Result<Self, Self::Error> {
-                if s.len() > $max {
-                    return Err($crate::values::ValueError::new(
-                        format!("value is {} bytes long", s.len()),
-                        format!("{} is at most {} bytes", stringify!($name), $max),
-                    ));
-                }
                 if s.is_empty() {
                     return Err($crate::values::ValueError::new(
                         "the value is empty",
                         $desc,
                     ));
                 }
+                // The type's own check first: it may explain a length limit
+                // better than the generic message below.
                 $check(&s)?;
+                if s.len() > $max {
+                    return Err($crate::values::ValueError::new(
+                        format!("value is {} bytes long", s.len()),
+                        format!("{} is at most {} bytes", stringify!($name), $max),
+                    ));
+                }
                 Ok(Self(s))
             }
         }

@@ -10,17 +10,27 @@ pub(crate) const DNS_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// A host name for a route: a subdomain, optionally with a leading `*.` wildcard.
 const HOSTNAME: &str = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$";
+/// A DNS-1123 label that starts with a letter (an RFC 1035 label).
+const MODEL_NAME: &str = r"^[a-z]([-a-z0-9]*[a-z0-9])?$";
 /// A C identifier, the portable form of an environment variable name.
 const ENV_VAR: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
 
+/// Longest model name. Objects are named after the model, and the longest
+/// derived name, the training Job `<model>-train-<hash8>`, must fit in the
+/// 63 characters of a DNS-1123 label (the Job controller puts it in a label
+/// value): 63 - `-train-` (7) - the hash (8) = 48.
+pub const MAX_MODEL_NAME: usize = 48;
+
 string_value!(
-    /// A model name: a DNS-1123 label (lower-case letters, digits and `-`, at
-    /// most 63 characters), the stem of the spec's file name.
+    /// A model name, the stem of the spec's file name: a DNS-1123 label that
+    /// starts with a letter (the model's Service is named after it, and
+    /// Service names must), at most 48 characters so that every object named
+    /// after it, up to the training Job `<model>-train-<hash8>`, fits in 63.
     ModelName,
-    check = check_dns_label,
-    pattern = Some(DNS_LABEL),
-    max = 63,
-    desc = "A DNS-1123 label: lower-case letters, digits and `-`, at most 63 characters."
+    check = check_model_name,
+    pattern = Some(MODEL_NAME),
+    max = MAX_MODEL_NAME,
+    desc = "A model name: lower-case letters, digits and `-`, starting with a letter, at most 48 characters."
 );
 string_value!(
     /// A Kubernetes namespace name (DNS-1123 label).
@@ -73,6 +83,27 @@ pub(crate) fn check_dns_label(s: &str) -> Result<(), ValueError> {
         format!("{} is not a DNS-1123 label", quoted(s)),
         label_hint(s, 63),
     ))
+}
+
+/// Checks a model name: a DNS-1123 label of at most [`MAX_MODEL_NAME`]
+/// characters that starts with a letter.
+fn check_model_name(s: &str) -> Result<(), ValueError> {
+    check_dns_label(s)?;
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(ValueError::new(
+            format!("`{s}` starts with a digit"),
+            format!(
+                "the model's Service is named after it, and Service names must start with a letter; use e.g. `m-{s}`"
+            ),
+        ));
+    }
+    if s.len() > MAX_MODEL_NAME {
+        return Err(ValueError::new(
+            format!("`{s}` is longer than {MAX_MODEL_NAME} characters"),
+            "object names such as `<model>-train-<hash8>` must fit in 63 characters; use a shorter name",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a DNS-1123 subdomain.
@@ -155,12 +186,29 @@ mod tests {
 
     #[test]
     fn dns_labels() {
-        for ok in ["a", "digits", "image-tagging", "a1", &"a".repeat(63)] {
-            assert!(ok.parse::<ModelName>().is_ok(), "{ok}");
+        for ok in ["a", "digits", "image-tagging", "a1", "1a", &"a".repeat(63)] {
+            assert!(ok.parse::<Namespace>().is_ok(), "{ok}");
         }
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
-            assert!(bad.parse::<ModelName>().is_err(), "{bad}");
+            assert!(bad.parse::<Namespace>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn model_names_leave_room_for_derived_names() {
+        assert!("a".repeat(MAX_MODEL_NAME).parse::<ModelName>().is_ok());
+        let e = "a".repeat(49).parse::<ModelName>().unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("`{}` is longer than 48 characters", "a".repeat(49))
+        );
+        let e = "3d-scan".parse::<ModelName>().unwrap_err();
+        assert_eq!(e.message, "`3d-scan` starts with a digit");
+        // The longest derived object name still fits in a label.
+        assert_eq!(
+            format!("{}-train-{}", "a".repeat(MAX_MODEL_NAME), "0".repeat(8)).len(),
+            63
+        );
     }
 
     #[test]

@@ -1,0 +1,354 @@
+//! The validation pipeline: in-memory sources to a validated [`Repo`],
+//! through all three stages, resolved per environment. Reads no files (that
+//! is [`crate::read`]).
+//!
+//! [`check_sources`] is the one pipeline: it collects every problem of every
+//! file into one [`Report`] and returns a [`Repo`] only when there are none.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::DeTable;
+
+use crate::config::Config;
+use crate::deserialize::{Outcome, deserialize_all, deserialize_pruned};
+use crate::diag::{Diagnostic, Report, Stage};
+use crate::document;
+use crate::locate::{Target, locate};
+use crate::merge;
+use crate::model::ModelSpec;
+use crate::read::Source;
+use crate::repo::{Model, Repo};
+use crate::rules::{self, Checker};
+use crate::schema::{self, SchemaKind};
+use crate::values::ModelName;
+
+/// Validates a repository given as in-memory sources (used for `diff --base`).
+pub fn load_sources(config: &Source, models: &[Source]) -> Result<Repo, Report> {
+    match check_sources(Some(config), models) {
+        (Some(repo), report) if report.is_empty() => Ok(repo),
+        (_, mut report) => {
+            report.sort();
+            Err(report)
+        }
+    }
+}
+
+/// Runs every stage over `config` (when given) and `models`, and returns the
+/// repository (when the config is present and nothing is wrong) and every
+/// problem found. Without a config, models are checked on their own and
+/// `[env.*]` names are not checked.
+pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo>, Report) {
+    let mut report = Report::new();
+    let config = config.and_then(|src| check_config(src, &mut report));
+    let env_names: Option<Vec<String>> = config
+        .as_ref()
+        .map(|c| c.env_names().map(str::to_owned).collect());
+    let mut checked = Vec::new();
+    let mut claims = Vec::new();
+    for src in models {
+        if let Some(m) = check_model(src, env_names.as_deref(), &mut claims, &mut report) {
+            checked.push(m);
+        }
+    }
+    rules::repo::check(&checked, &claims, &mut report);
+    report.sort();
+    let ok = report.is_empty() && checked.len() == models.len();
+    let repo = config.filter(|_| ok).map(|config| {
+        let mut models = checked;
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        Repo { config, models }
+    });
+    (repo, report)
+}
+
+fn check_config(src: &Source, report: &mut Report) -> Option<Config> {
+    report.add_source(&src.path, &src.text);
+    let before = report.len();
+    let tree = document::parse(&src.path, &src.text, report)?;
+    let config: Config = deserialize_all(&src.path, &tree, report)?;
+    schema_check(&src.path, SchemaKind::Config, &tree, report);
+    let mut c = Checker {
+        file: &src.path,
+        tree: tree.get_ref(),
+        report,
+    };
+    rules::config::check(&mut c, &config);
+    (report.len() == before).then_some(config)
+}
+
+/// Where a model's route is claimed, for the cross-file duplicate check.
+pub(crate) struct RouteClaim {
+    pub model: String,
+    pub file: PathBuf,
+    pub env: String,
+    pub host: String,
+    pub path: String,
+    pub span: std::ops::Range<usize>,
+}
+
+fn check_model(
+    src: &Source,
+    env_names: Option<&[String]>,
+    claims: &mut Vec<RouteClaim>,
+    report: &mut Report,
+) -> Option<Model> {
+    report.add_source(&src.path, &src.text);
+    let before = report.len();
+    let name = check_name(&src.path, report);
+    let tree = document::parse(&src.path, &src.text, report)?;
+    rules::env::check_env_keys(&src.path, &tree, env_names, report);
+    let spec: ModelSpec = match deserialize_pruned(&src.path, &tree, report) {
+        Outcome::Valid(spec) => spec,
+        Outcome::Pruned { value, broken } => {
+            // Still check the sections that are well formed.
+            let mut spec: ModelSpec = value;
+            if broken.contains("train") {
+                spec.train = None;
+            }
+            if broken.contains("serve") {
+                spec.serve = None;
+            }
+            let mut c = Checker {
+                file: &src.path,
+                tree: tree.get_ref(),
+                report,
+            };
+            rules::model::check_sections(&mut c, &spec);
+            return None;
+        }
+        Outcome::Invalid => return None,
+    };
+    schema_check(&src.path, SchemaKind::Model, &tree, report);
+    rules::model::check(
+        &mut Checker {
+            file: &src.path,
+            tree: tree.get_ref(),
+            report,
+        },
+        &spec,
+    );
+    let mut resolved = BTreeMap::new();
+    let envs: Vec<String> = match env_names {
+        Some(names) => names.to_vec(),
+        None => spec.env.keys().cloned().collect(),
+    };
+    let mut base_view = spec.clone();
+    base_view.env.clear();
+    let adds_sections = rules::env::check_override_sections(&src.path, &tree, report);
+    for env in envs {
+        if adds_sections.contains(&env) {
+            continue;
+        }
+        let view = if spec.env.contains_key(&env) {
+            let merged = merge::resolve(&tree, &env);
+            let Some(view) = deserialize_all::<ModelSpec>(&src.path, &merged, report) else {
+                continue;
+            };
+            rules::model::check(
+                &mut Checker {
+                    file: &src.path,
+                    tree: merged.get_ref(),
+                    report,
+                },
+                &view,
+            );
+            claim_route(src, &name, &env, &view, &merged, claims);
+            view
+        } else {
+            claim_route(src, &name, &env, &base_view, &tree, claims);
+            base_view.clone()
+        };
+        resolved.insert(env, view);
+    }
+    if env_names.is_none() {
+        claim_route(src, &name, "", &base_view, &tree, claims);
+    }
+    let name = name?;
+    (report.len() == before).then_some(Model {
+        name,
+        source: src.path.clone(),
+        spec,
+        resolved,
+    })
+}
+
+fn claim_route(
+    src: &Source,
+    name: &Option<ModelName>,
+    env: &str,
+    spec: &ModelSpec,
+    tree: &Spanned<DeTable<'_>>,
+    claims: &mut Vec<RouteClaim>,
+) {
+    let Some(route) = spec.serve.as_ref().and_then(|s| s.route.as_ref()) else {
+        return;
+    };
+    claims.push(RouteClaim {
+        model: name
+            .as_ref()
+            .map_or_else(|| stem(&src.path), |n| n.to_string()),
+        file: src.path.clone(),
+        env: env.to_owned(),
+        host: route.host.to_string(),
+        path: route
+            .path
+            .as_ref()
+            .map_or("/", |p| p.as_str())
+            .trim_end_matches('/')
+            .to_owned(),
+        span: locate(tree.get_ref(), &["serve", "route", "host"], Target::Value),
+    });
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The file stem is the model's name, so it must be a valid [`ModelName`].
+fn check_name(path: &Path, report: &mut Report) -> Option<ModelName> {
+    let e = match stem(path).parse::<ModelName>() {
+        Ok(name) => return Some(name),
+        Err(e) => e,
+    };
+    report.push(
+        Diagnostic::new(
+            path,
+            Some(0..0),
+            Stage::Value,
+            format!("the file name makes the model name: {}", e.message),
+        )
+        .with_help(format!("rename the file; {}", e.help)),
+    );
+    None
+}
+
+/// Runs the generated JSON Schema over a file that passed stages 1 and 2.
+fn schema_check(file: &Path, kind: SchemaKind, tree: &Spanned<DeTable<'_>>, report: &mut Report) {
+    let json = schema::to_json(tree.get_ref());
+    for e in schema::check_json(kind, &json) {
+        let segments = schema::pointer_segments(&e.pointer);
+        let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let span = locate(tree.get_ref(), &path, Target::Value);
+        report.push(
+            Diagnostic::new(file, Some(span), Stage::Schema, format!("JSON Schema: {}", e.message))
+                .with_help("modelctl accepts this value but its JSON Schema does not, so editors will flag it; please report it"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n[environments.production]\n";
+
+    fn src(path: &str, text: &str) -> Source {
+        Source {
+            path: PathBuf::from(path),
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn resolves_each_environment() {
+        let model =
+            "[serve]\nmodel = \"s3://b/m.onnx\"\nreplicas = 3\n[env.staging]\nserve.replicas = 1\n";
+        let repo = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/b.toml", model), src("models/a.toml", model)],
+        )
+        .unwrap();
+        assert_eq!(repo.models[0].name.as_str(), "a");
+        let replicas = |env: &str| {
+            repo.models[0]
+                .spec_for(env)
+                .unwrap()
+                .serve
+                .clone()
+                .unwrap()
+                .replicas
+        };
+        assert_eq!(
+            replicas("staging"),
+            Some(crate::model::Replicas::Fixed(1u32.try_into().unwrap()))
+        );
+        assert_eq!(
+            replicas("production"),
+            Some(crate::model::Replicas::Fixed(3u32.try_into().unwrap()))
+        );
+        assert!(repo.models[0].spec_for("staging").unwrap().env.is_empty());
+        assert!(repo.models[0].spec.env.contains_key("staging"));
+    }
+
+    #[test]
+    fn an_environment_is_selected_by_name_or_refused() {
+        let model =
+            "[serve]\nmodel = \"s3://b/m.onnx\"\nreplicas = 3\n[env.staging]\nserve.replicas = 1\n";
+        let repo = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap();
+        let staging = repo.environment("staging").unwrap();
+        assert_eq!(staging.settings.name, "staging");
+        let serve = staging.models[0].spec.serve.as_ref().unwrap();
+        assert_eq!(
+            serve.replicas,
+            Some(crate::model::Replicas::Fixed(1u32.try_into().unwrap()))
+        );
+        let unknown = repo.environment("dev").unwrap_err();
+        assert_eq!(unknown.name, "dev");
+        assert_eq!(unknown.known, ["production", "staging"]);
+    }
+
+    #[test]
+    fn unknown_environment_points_at_its_key() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\n[env.prod]\nserve.replicas = 1\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let d = &report.diagnostics()[0];
+        assert_eq!(d.message, "`modelctl.toml` has no environment `prod`");
+        let at = report.start_of(d).unwrap();
+        assert_eq!((at.line, at.col), (3, 6));
+    }
+
+    #[test]
+    fn report_displays_rustc_style_frames() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\nwarmup = \"x\"\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let shown = report.to_string();
+        assert!(
+            shown.starts_with(
+                "error: wrong type: string \"x\", expected u32\n --> models/m.toml:3:10\n"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("= help: write a whole number without quotes"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn override_errors_point_into_the_override() {
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\n[env.staging]\nserve.warmup = -1\n";
+        let report = load_sources(
+            &src("modelctl.toml", CONFIG),
+            &[src("models/m.toml", model)],
+        )
+        .unwrap_err();
+        let at = report.start_of(&report.diagnostics()[0]).unwrap();
+        assert_eq!((at.line, at.col), (4, 16));
+    }
+}
