@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use modelctl_spec::Repo;
 
-use super::conflicts::{self, Conflict, Identity};
+use super::conflicts::{self, Conflict};
+use crate::object::ObjectKey;
 use super::{Manifest, parallel, render_model};
 
 /// How every generated file starts; files that do not were not written by modelctl.
@@ -57,12 +58,12 @@ pub fn render_files(repo: &Repo, env: &str) -> Option<BTreeMap<PathBuf, String>>
 /// to the output. `None` when the config has no such environment.
 pub fn render_output(repo: &Repo, env: &str) -> Option<EnvOutput> {
     let settings = repo.config.env(env)?;
-    let per_model: Vec<Vec<(PathBuf, String, Identity, PathBuf)>> =
+    let per_model: Vec<Vec<(PathBuf, String, ObjectKey, PathBuf)>> =
         parallel::map(&repo.models, |model| {
             render_model(model, &settings)
                 .into_iter()
                 .map(|m| {
-                    let id = conflicts::identity(&m);
+                    let id = m.key();
                     let text = manifest_text(&m);
                     (m.file, text, id, m.source)
                 })

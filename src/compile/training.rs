@@ -8,7 +8,8 @@
 
 use modelctl_spec::model::Train;
 
-use super::labels::{self, Component, TRAIN_HASH};
+use super::labels::{self, Component};
+use crate::object::labels::TRAIN_HASH;
 use super::{Ctx, Manifest, configmap, hash, job};
 
 /// Appends the training objects of `train` to `out`.
