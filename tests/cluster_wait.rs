@@ -7,8 +7,9 @@ mod kube_double;
 use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
+use modelctl::cluster::ClusterError;
 use modelctl::cluster::wait::wait;
-use modelctl::cluster::{ClusterError, ObjectKey};
+use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
 
 fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
@@ -33,7 +34,7 @@ async fn deployment_is_ready_once_its_pods_are() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the rollout finishes");
@@ -63,7 +64,7 @@ async fn job_is_done_when_complete() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the Job completes");
@@ -79,7 +80,7 @@ async fn failed_job_is_an_error_with_the_reason() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .unwrap_err();
@@ -118,7 +119,7 @@ async fn timeout_names_what_is_not_ready_and_why() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_millis(300),
-        false,
+        &|_| {},
     )
     .await
     .unwrap_err();
@@ -137,7 +138,7 @@ async fn objects_without_rollouts_are_not_waited_for() {
         &double.cluster().await,
         &[service],
         Duration::from_millis(50),
-        false,
+        &|_| {},
     )
     .await
     .expect("nothing to wait for");
@@ -157,7 +158,7 @@ async fn expired_resource_version_relists_and_keeps_waiting() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the Job completes after a re-list");
@@ -183,7 +184,7 @@ async fn rollout_waits_for_the_new_generation() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the rollout finishes");

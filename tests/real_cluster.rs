@@ -21,9 +21,11 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
-use modelctl::cluster::diff::{Change, DiffOptions, diff};
+use modelctl::cluster::diff::{DiffOptions, diff};
 use modelctl::cluster::wait::wait;
-use modelctl::cluster::{Cluster, ClusterError, ObjectKey, Target};
+use modelctl::cluster::{Cluster, ClusterError, Target};
+use modelctl::manifest_diff::Change;
+use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
 
 /// A namespace of its own, deleted on [`Scratch::finish`].
@@ -111,7 +113,7 @@ async fn real_apply_then_diff_is_empty() {
         .await
         .unwrap();
     assert!(
-        first.objects.iter().all(|o| o.change == Change::Create),
+        first.objects.iter().all(|o| o.change == Change::Added),
         "{first:#?}"
     );
     apply(&s.cluster, &s.target, &objects, &s.options(), &|_| {})
@@ -231,9 +233,12 @@ async fn real_httproute_is_applied_or_reported_as_not_served() {
         .await
         .is_ok();
     if served {
-        assert_eq!(report.objects[0].change, Change::Create);
+        assert_eq!(report.objects[0].change, Change::Added);
     } else {
-        assert_eq!(report.missing_kinds[0].kind, "HTTPRoute");
+        assert!(
+            report.errors[0].error.starts_with("HTTPRoute "),
+            "{report:#?}"
+        );
     }
     s.finish().await;
 }
@@ -285,7 +290,7 @@ async fn real_wait_timeout_names_the_deployment() {
         .await
         .unwrap();
     let key = ObjectKey::of(&objects[0]).unwrap();
-    let err = wait(&s.cluster, &[key], Duration::from_secs(20), false)
+    let err = wait(&s.cluster, &[key], Duration::from_secs(20), &|_| {})
         .await
         .unwrap_err();
     assert!(

@@ -175,6 +175,11 @@ impl DiffReport {
         &mut self.objects[last]
     }
 
+    /// The objects with one kind of change, in report order.
+    pub fn with_change(&self, change: Change) -> impl Iterator<Item = &ObjectDiff> {
+        self.objects.iter().filter(move |o| o.change == change)
+    }
+
     /// The objects that differ, in report order.
     pub fn changes(&self) -> impl Iterator<Item = &ObjectDiff> {
         self.objects.iter().filter(|o| o.change != Change::Unchanged)
