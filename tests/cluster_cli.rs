@@ -59,6 +59,33 @@ async fn diff_apply_diff_is_idempotent() {
         text(&first.stdout)
     );
 
+    let markdown = cli
+        .run(&[
+            "diff",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+            "--format",
+            "markdown",
+        ])
+        .await;
+    assert_eq!(
+        markdown.status.code(),
+        Some(1),
+        "{}",
+        text(&markdown.stderr)
+    );
+    let md = text(&markdown.stdout);
+    assert!(
+        md.starts_with("### modelctl diff: `live` → `applied`\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| production | `Deployment ml/digits` | digits | added |"),
+        "{md}"
+    );
+
     let apply = cli
         .run(&["apply", "--env", "production", "--context", "admin"])
         .await;

@@ -315,7 +315,9 @@ async fn missing_crd_gives_one_message_per_kind() {
     .unwrap();
     assert_eq!(report.errors.len(), 1, "{report:#?}");
     assert!(
-        report.errors[0].error.starts_with("HTTPRoute (gateway.networking.k8s.io/v1) is not served"),
+        report.errors[0]
+            .error
+            .starts_with("HTTPRoute (gateway.networking.k8s.io/v1) is not served"),
         "{}",
         report.errors[0].error
     );

@@ -4,11 +4,12 @@
 
 mod kube_double;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
 use modelctl::cluster::ClusterError;
-use modelctl::cluster::wait::wait;
+use modelctl::cluster::wait::{Progress, WaitEvent, wait};
 use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
 
@@ -52,6 +53,37 @@ async fn deployment_is_ready_once_its_pods_are() {
     for param in ["watch", "fieldSelector", "allowWatchBookmarks"] {
         assert_eq!(watch.query.get(param), recorded.query.get(param), "{param}");
     }
+}
+
+#[tokio::test]
+async fn progress_is_sent_as_events_ending_in_ready() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-deployment"]);
+    double.script_watch("11-watch-deployment-pods-become-ready");
+    let seen = Mutex::new(Vec::new());
+    let service = key("v1", "Service", "digits");
+    wait(
+        &double.cluster().await,
+        &[service, deployment()],
+        Duration::from_secs(20),
+        &|event| seen.lock().unwrap().push(event),
+    )
+    .await
+    .expect("the rollout finishes");
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen[0], WaitEvent::Watching(vec![deployment()]));
+    let progress: Vec<&Progress> = seen[1..]
+        .iter()
+        .map(|event| match event {
+            WaitEvent::Progress { object, progress } if *object == deployment() => progress,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(progress.last(), Some(&&Progress::Ready), "{progress:?}");
+    assert!(
+        progress.len() > 1 && progress.windows(2).all(|w| w[0] != w[1]),
+        "one event per change: {progress:?}"
+    );
 }
 
 #[tokio::test]

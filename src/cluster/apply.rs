@@ -12,9 +12,9 @@ use serde_json::Value;
 use super::connect::Cluster;
 use super::error::ClusterError;
 use super::inventory::{self, Target};
+use super::prune;
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
-use super::prune;
 
 /// The stage of a kind: lower applies first and is pruned last.
 pub fn stage_of(kind: &str) -> u8 {

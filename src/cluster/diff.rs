@@ -158,7 +158,11 @@ pub async fn diff(
 }
 
 /// Dry-runs one object and reads the live one.
-pub async fn preview(cluster: &Cluster, object: &Value, force: bool) -> Result<Sides, ClusterError> {
+pub async fn preview(
+    cluster: &Cluster,
+    object: &Value,
+    force: bool,
+) -> Result<Sides, ClusterError> {
     let key = ObjectKey::of(object)?;
     let api = cluster.api_for(&key).await?;
     let mut params = PatchParams::apply(MANAGER).dry_run();

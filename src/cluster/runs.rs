@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::connect::Cluster;
 use super::error::ClusterError;
+use super::wait::{Progress, job_progress};
 use crate::object::ObjectKey;
 use crate::object::labels::{COMPONENT, MANAGER, NAME, RUN};
-use super::wait::{Progress, job_progress};
 
 /// How long a finished ad-hoc run is kept before the TTL controller deletes it.
 pub const ADHOC_TTL_SECONDS: i64 = 86_400;
@@ -108,13 +108,9 @@ pub fn unique_suffix() -> String {
 pub async fn start_run(cluster: &Cluster, job: &Value) -> Result<ObjectKey, ClusterError> {
     let key = ObjectKey::of(job)?;
     let api = cluster.api_for(&key).await?;
-    api.patch(
-        &key.name,
-        &PatchParams::apply(MANAGER),
-        &Patch::Apply(job),
-    )
-    .await
-    .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
+    api.patch(&key.name, &PatchParams::apply(MANAGER), &Patch::Apply(job))
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
     Ok(key)
 }
 

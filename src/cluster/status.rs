@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
 use super::error::ClusterError;
+use super::runs::{latest_run, run_state};
 use crate::object::ObjectKey;
 use crate::object::labels::{COMPONENT, label};
-use super::runs::{latest_run, run_state};
 
 /// One model's row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

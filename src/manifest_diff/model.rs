@@ -182,7 +182,9 @@ impl DiffReport {
 
     /// The objects that differ, in report order.
     pub fn changes(&self) -> impl Iterator<Item = &ObjectDiff> {
-        self.objects.iter().filter(|o| o.change != Change::Unchanged)
+        self.objects
+            .iter()
+            .filter(|o| o.change != Change::Unchanged)
     }
 
     /// How many objects of each kind of change, and how many failed.
@@ -263,7 +265,11 @@ mod tests {
         );
         assert_eq!(d.change, Change::Changed);
         assert!(d.diff.starts_with("--- old\n+++ new\n@@ "), "{}", d.diff);
-        assert!(d.diff.contains("\n-  - port: 80\n+  - port: 81\n"), "{}", d.diff);
+        assert!(
+            d.diff.contains("\n-  - port: 80\n+  - port: 81\n"),
+            "{}",
+            d.diff
+        );
         assert_eq!(d.model.as_deref(), Some("a"));
         assert_eq!(d.source.as_deref(), Some("models/a.toml"));
     }
@@ -275,7 +281,11 @@ mod tests {
         assert!(added.diff.contains("\n+kind: Service\n"), "{}", added.diff);
         let removed = ObjectDiff::compare("prod", key(), Some(&service(80)), None, ("a", "b"));
         assert_eq!(removed.change, Change::Removed);
-        assert!(removed.diff.contains("\n-kind: Service\n"), "{}", removed.diff);
+        assert!(
+            removed.diff.contains("\n-kind: Service\n"),
+            "{}",
+            removed.diff
+        );
     }
 
     #[test]

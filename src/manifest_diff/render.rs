@@ -56,7 +56,8 @@ pub fn summary(report: &DiffReport) -> String {
         unchanged,
         failed,
     } = report.counts();
-    let mut out = format!("{added} added, {removed} removed, {changed} changed, {unchanged} unchanged");
+    let mut out =
+        format!("{added} added, {removed} removed, {changed} changed, {unchanged} unchanged");
     if failed > 0 {
         out.push_str(&format!(", {failed} failed"));
     }

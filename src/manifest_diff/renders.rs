@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("autoscaling/v2 HorizontalPodAutoscaler ml/a".into(), Change::Changed),
+                (
+                    "autoscaling/v2 HorizontalPodAutoscaler ml/a".into(),
+                    Change::Changed
+                ),
                 ("v1 Service ml/b".into(), Change::Changed),
                 ("v1 Service ml/c".into(), Change::Removed),
                 ("v1 Service ml/d".into(), Change::Added),

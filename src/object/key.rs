@@ -131,8 +131,8 @@ mod tests {
 
     #[test]
     fn object_without_kind_is_an_error_showing_it() {
-        let err = ObjectKey::of(&json!({"apiVersion": "v1", "metadata": {"name": "x"}}))
-            .unwrap_err();
+        let err =
+            ObjectKey::of(&json!({"apiVersion": "v1", "metadata": {"name": "x"}})).unwrap_err();
         assert!(err.to_string().contains("\"name\":\"x\""), "{err}");
     }
 
@@ -148,6 +148,9 @@ mod tests {
             key("autoscaling/v1").identity(),
             key("autoscaling/v2").identity()
         );
-        assert_ne!(key("autoscaling/v2").identity(), key("other.io/v2").identity());
+        assert_ne!(
+            key("autoscaling/v2").identity(),
+            key("other.io/v2").identity()
+        );
     }
 }

@@ -39,7 +39,11 @@ pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
 
 /// An annotation of an object, if set.
 pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object.get("metadata")?.get("annotations")?.get(key)?.as_str()
+    object
+        .get("metadata")?
+        .get("annotations")?
+        .get(key)?
+        .as_str()
 }
 
 /// Whether the object carries `app.kubernetes.io/managed-by: modelctl`.
@@ -57,6 +61,8 @@ mod tests {
         assert_eq!(MANAGED_SELECTOR, format!("{MANAGED_BY}={MANAGER}"));
         let object = json!({"metadata": {"labels": {MANAGED_BY: MANAGER}}});
         assert!(is_managed(&object));
-        assert!(!is_managed(&json!({"metadata": {"labels": {MANAGED_BY: "helm"}}})));
+        assert!(!is_managed(
+            &json!({"metadata": {"labels": {MANAGED_BY: "helm"}}})
+        ));
     }
 }
