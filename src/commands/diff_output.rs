@@ -8,7 +8,9 @@ use crate::manifest_diff::{ColorChoice, DiffReport, Format, render};
 /// The renderer's format for `--format`, colouring text for stdout.
 pub(crate) fn format_for_stdout(format: OutputFormat) -> Format {
     match format {
-        OutputFormat::Text => Format::Text(ColorChoice::for_stdout()),
+        OutputFormat::Text => {
+            Format::Text(ColorChoice::from(crate::term::colour(&std::io::stdout())))
+        }
         OutputFormat::Markdown => Format::Markdown,
         OutputFormat::Json => Format::Json,
     }

@@ -7,7 +7,7 @@
 //!   spec, [`Change`], both sides as YAML and the unified diff) and the
 //!   objects that could not be compared.
 //! - [`renders`]: the diff of two renders of an environment.
-//! - [`render`]: text (coloured on a terminal), markdown for a pull-request
+//! - [`mod@render`]: text (coloured on a terminal), markdown for a pull-request
 //!   comment, or JSON, for either diff alike.
 //!
 //! Objects are shown as YAML by the writer of `generated/`
@@ -15,13 +15,8 @@
 //! Knows nothing of Git or clusters: callers hand it JSON objects.
 
 pub mod model;
-pub mod paint;
 pub mod render;
 pub mod renders;
 
-mod markdown;
-mod text;
-
 pub use model::{Change, Counts, DiffReport, ObjectDiff, ObjectFailure, unified};
-pub use paint::{ColorChoice, diff_line, fenced_diff, paint};
-pub use render::{Format, render, summary};
+pub use render::{ColorChoice, Format, diff_line, fenced_diff, paint, render, summary};
