@@ -28,6 +28,7 @@ never onnxruntime's com.microsoft operators, and held-out accuracy >= 0.95.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -303,7 +304,15 @@ class Calibration(CalibrationDataReader):
 
 
 def quantize(model: onnx.ModelProto, calibration: np.ndarray) -> onnx.ModelProto:
-    """Static int8 quantization in QDQ format (standard QuantizeLinear/DequantizeLinear)."""
+    """Static int8 quantization in QDQ format (standard QuantizeLinear/DequantizeLinear).
+
+    Weights use 7 bits (reduce_range, -64..64). On x86 CPUs without VNNI,
+    onnxruntime multiplies uint8 activations by int8 weights with VPMADDUBSW,
+    which adds two products into a saturating int16: 255 * 127 * 2 overflows
+    it, so the same model gives different answers on different CPUs. With
+    |w| <= 64 the largest pair, 255 * 64 * 2 = 32640, fits, and every engine
+    on every CPU computes the same integer sums (see check_no_saturation).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, src)
@@ -317,8 +326,39 @@ def quantize(model: onnx.ModelProto, calibration: np.ndarray) -> onnx.ModelProto
             per_channel=False,
             op_types_to_quantize=["Conv", "MatMul", "Gemm"],
             calibrate_method=CalibrationMethod.MinMax,
+            reduce_range=True,
         )
         return onnx.load(dst)
+
+
+def check_no_saturation(name: str, model: onnx.ModelProto) -> None:
+    """Every int8 weight satisfies 255 * 2 * |w| <= 32767 (the int16 pair sum).
+
+    Guards the property quantize() relies on, so a model that some CPUs would
+    compute differently is never written.
+    """
+    initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "DequantizeLinear":
+            continue
+        values = initializers.get(node.input[0])
+        if values is None or values.dtype != np.int8:
+            continue
+        widest = int(np.abs(values.astype(np.int32)).max())
+        if 255 * 2 * widest > np.iinfo(np.int16).max:
+            sys.exit(f"{name}: int8 weight {node.input[0]} reaches {widest}; "
+                     "uint8 x int8 pair sums would saturate int16 on CPUs without VNNI")
+
+
+def write_manifest(out: Path, names: list[str]) -> Path:
+    """SHA256SUMS beside the files, in `sha256sum -c` format."""
+    lines = []
+    for name in sorted(names):
+        digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        lines.append(f"{digest}  {name}\n")
+    path = out / "SHA256SUMS"
+    path.write_text("".join(lines))
+    return path
 
 
 def check(name: str, model: onnx.ModelProto, x: np.ndarray, y: np.ndarray) -> float:
@@ -391,6 +431,8 @@ def main() -> None:
 
     for name, model in models.items():
         check(name, model, x_test, y_test)
+        if name.endswith("-int8"):
+            check_no_saturation(name, model)
         path = args.out / f"{name}.onnx"
         onnx.save(model, path)
         print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path} ({path.stat().st_size} bytes)")
@@ -405,6 +447,8 @@ def main() -> None:
     path = args.out / "digits-test.json"
     path.write_text(json.dumps(test, separators=(",", ":")) + "\n")
     print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path} ({path.stat().st_size} bytes, {len(y_test)} rows)")
+    manifest = write_manifest(args.out, [f"{name}.onnx" for name in models] + [path.name])
+    print(f"  wrote {manifest.relative_to(root) if manifest.is_relative_to(root) else manifest}")
 
 
 if __name__ == "__main__":

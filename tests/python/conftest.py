@@ -25,6 +25,8 @@ import numpy as np
 import onnxruntime
 import pytest
 
+from int8_bounds import engine_bounds, float_deviation
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "fixtures" / "models"
 MODEL_FILES = ["digits-mlp.onnx", "digits-mlp-int8.onnx", "digits-cnn.onnx", "digits-cnn-int8.onnx"]
@@ -157,16 +159,78 @@ def held_out() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data["inputs"], dtype=np.float32), np.asarray(data["labels"], dtype=np.int64)
 
 
+class Expected:
+    """What the server must answer for the held-out rows of one model.
+
+    A float model must equal in-process onnxruntime to float rounding. An
+    int8 model is judged by bounds derived from its quantization scales
+    (tests/python/int8_bounds.py explains them): the server's output lies
+    where any correct int8 engine's may, so it is within the bound's width of
+    in-process onnxruntime's; its labels equal the float model's wherever
+    that model's top two classes are clearly apart; and its probabilities
+    lie within the noise model's reach of the float model's.
+    """
+
+    FLOAT_ATOL = 1e-4  # float32 results of two engines on the same graph
+    FLOAT_MARGIN = 1e-3  # top-two gap below which float engines may order classes differently
+
+    def __init__(self, model_file: str, inputs: np.ndarray):
+        self.model_file = model_file
+        self.int8 = "-int8" in model_file
+        self.labels, self.probabilities = in_process(model_file, inputs)
+        if self.int8:
+            self.engine = engine_bounds(MODELS / model_file, inputs)
+            _, float_probabilities = in_process(model_file.replace("-int8", ""), inputs)
+            self.deviation = float_deviation(MODELS / model_file, inputs, float_probabilities)
+
+    def check(self, labels: np.ndarray, probabilities: np.ndarray, rows: slice = slice(None)) -> None:
+        what = f"{self.model_file}, held-out rows {rows.start or 0}..{rows.stop or len(self.labels)}"
+        if not self.int8:
+            np.testing.assert_allclose(probabilities, self.probabilities[rows], atol=self.FLOAT_ATOL, rtol=0,
+                                       err_msg=what)
+            top2 = np.sort(self.probabilities[rows], axis=1)[:, -2:]
+            clear = (top2[:, 1] - top2[:, 0]) > self.FLOAT_MARGIN
+            assert np.array_equal(labels[clear], self.labels[rows][clear]), what
+            return
+        bound = self.engine.probabilities
+        inside = (probabilities >= bound.lo[rows]) & (probabilities <= bound.hi[rows])
+        bad = np.argwhere(~inside)
+        assert not len(bad), (
+            f"{what}: outside what a correct int8 engine may output at (row, class) {bad[:5].tolist()}: "
+            f"{probabilities[tuple(bad[0])]} not in [{bound.lo[rows][tuple(bad[0])]}, {bound.hi[rows][tuple(bad[0])]}]"
+        )
+        decided = self.engine.decided()[rows]
+        assert np.array_equal(labels[decided], self.engine.labels()[rows][decided]), what
+        clear = self.deviation.clearly_apart()[rows]
+        assert np.array_equal(labels[clear], self.deviation.labels()[rows][clear]), (
+            f"{what}: int8 label differs from the float model's where its top two are clearly apart"
+        )
+        moved = np.abs(probabilities - self.deviation.float_probabilities[rows]).max(axis=1)
+        assert np.all(moved <= self.deviation.probability_bound()[rows]), (
+            f"{what}: probabilities moved from the float model's by more than the noise model allows"
+        )
+
+
+_SESSIONS: dict[str, onnxruntime.InferenceSession] = {}
+
+
+def in_process(model_file: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) from onnxruntime in this process."""
+    if model_file not in _SESSIONS:
+        _SESSIONS[model_file] = onnxruntime.InferenceSession(str(MODELS / model_file),
+                                                             providers=["CPUExecutionProvider"])
+    labels, probabilities = _SESSIONS[model_file].run(["label", "probabilities"], {"input": inputs})
+    return labels, probabilities
+
+
 @pytest.fixture(scope="session")
-def reference():
-    """In-process onnxruntime results: reference(model_file, batch) -> (labels, probabilities)."""
-    sessions: dict[str, onnxruntime.InferenceSession] = {}
+def expected(held_out):
+    """expected(served) -> Expected for every held-out row of its model, computed once per model."""
+    cache: dict[str, Expected] = {}
 
-    def run(model_file: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if model_file not in sessions:
-            sessions[model_file] = onnxruntime.InferenceSession(
-                str(MODELS / model_file), providers=["CPUExecutionProvider"])
-        labels, probabilities = sessions[model_file].run(["label", "probabilities"], {"input": batch})
-        return labels, probabilities
+    def get(served: Served) -> Expected:
+        if served.model_file not in cache:
+            cache[served.model_file] = Expected(served.model_file, served.shaped(held_out[0]))
+        return cache[served.model_file]
 
-    return run
+    return get

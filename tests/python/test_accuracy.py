@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 import tritonclient.http as httpclient
 
-from test_tritonclient import assert_matches_reference
-
 MIN_ACCURACY = 0.95
 CONCURRENCY = 16
 
@@ -27,7 +25,7 @@ def request(served, rows):
     return [tensor], outputs
 
 
-def test_held_out_accuracy_in_batches(served, held_out, reference):
+def test_held_out_accuracy_in_batches(served, held_out, expected):
     x, y = held_out
     client = httpclient.InferenceServerClient(served.url, network_timeout=20.0)
     try:
@@ -42,10 +40,10 @@ def test_held_out_accuracy_in_batches(served, held_out, reference):
     labels, probabilities = np.concatenate(labels), np.concatenate(probabilities)
     accuracy = float((labels == y).mean())
     assert accuracy >= MIN_ACCURACY, f"{served.model_file} on {served.backend}: accuracy {accuracy:.4f}"
-    assert_matches_reference(served, labels, probabilities, *reference(served.model_file, served.shaped(x)))
+    expected(served).check(labels, probabilities)
 
 
-def test_held_out_accuracy_concurrent_single_rows(served, held_out, reference):
+def test_held_out_accuracy_concurrent_single_rows(served, held_out, expected):
     x, y = held_out
     client = httpclient.InferenceServerClient(served.url, concurrency=CONCURRENCY, network_timeout=20.0)
     try:
@@ -62,4 +60,4 @@ def test_held_out_accuracy_concurrent_single_rows(served, held_out, reference):
     probabilities = np.concatenate([r.as_numpy("probabilities") for r in results])
     accuracy = float((labels == y).mean())
     assert accuracy >= MIN_ACCURACY, f"{served.model_file} on {served.backend}: accuracy {accuracy:.4f}"
-    assert_matches_reference(served, labels, probabilities, *reference(served.model_file, served.shaped(x)))
+    expected(served).check(labels, probabilities)

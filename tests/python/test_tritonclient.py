@@ -1,7 +1,8 @@
 """The Python tritonclient[http] client against model-server, JSON tensors only.
 
 Triton's own client must work unchanged: health, server and model metadata,
-and inference whose results equal in-process onnxruntime on the same rows.
+and inference whose results equal in-process onnxruntime on the same rows
+(float models) or lie within the bounds of conftest.Expected (int8 models).
 Runs once per backend and model (see conftest.py).
 """
 
@@ -13,24 +14,6 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from conftest import Served
-
-
-def tolerances(served: Served) -> tuple[float, float]:
-    """(probability atol, label margin) for comparing with in-process onnxruntime.
-
-    Float models agree to rounding; int8 models may differ by a quantization
-    step between engines. A label must match wherever the reference's top two
-    probabilities are further apart than the margin.
-    """
-    return (0.05, 0.1) if "int8" in served.model_file else (1e-4, 1e-3)
-
-
-def assert_matches_reference(served, labels, probabilities, ref_labels, ref_probabilities):
-    atol, margin = tolerances(served)
-    np.testing.assert_allclose(probabilities, ref_probabilities, atol=atol, rtol=0)
-    top2 = np.sort(ref_probabilities, axis=1)[:, -2:]
-    clear = (top2[:, 1] - top2[:, 0]) > margin
-    assert np.array_equal(labels[clear], ref_labels[clear])
 
 
 def infer(client, served: Served, rows: np.ndarray, outputs=("label", "probabilities"), request_id=""):
@@ -74,22 +57,20 @@ def test_model_metadata_has_symbolic_batch(client, served):
     assert outputs["probabilities"]["shape"] == [-1, 10]
 
 
-def test_infer_equals_in_process(client, served, held_out, reference):
-    rows = held_out[0][:16]
-    result = infer(client, served, rows, request_id="req-16")
+def test_infer_equals_in_process(client, served, held_out, expected):
+    rows = slice(0, 16)
+    result = infer(client, served, held_out[0][rows], request_id="req-16")
     assert result.get_response()["id"] == "req-16"
     labels, probabilities = result.as_numpy("label"), result.as_numpy("probabilities")
     assert labels.dtype == np.int64 and labels.shape == (16,)
     assert probabilities.dtype == np.float32 and probabilities.shape == (16, 10)
-    assert_matches_reference(served, labels, probabilities, *reference(served.model_file, served.shaped(rows)))
+    expected(served).check(labels, probabilities, rows)
 
 
-def test_single_row(client, served, held_out, reference):
-    rows = held_out[0][3:4]
-    result = infer(client, served, rows)
-    ref_labels, ref_probabilities = reference(served.model_file, served.shaped(rows))
-    assert_matches_reference(served, result.as_numpy("label"), result.as_numpy("probabilities"),
-                             ref_labels, ref_probabilities)
+def test_single_row(client, served, held_out, expected):
+    rows = slice(3, 4)
+    result = infer(client, served, held_out[0][rows])
+    expected(served).check(result.as_numpy("label"), result.as_numpy("probabilities"), rows)
 
 
 def test_requested_outputs_only(client, served, held_out):
