@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README "Run the tests"): installs the pinned Python tools
-# into .venv-ci/, then runs every check CI runs, stopping at the first failure.
+# The test command (the README's second set-up command): installs the pinned Python
+# tools into .venv-ci/, then runs every check CI runs, stopping at the first failure.
 #
 #   ci/test.sh            everything
 #   SKIP_IMAGE=1 ci/test.sh   everything but the two container image tests
@@ -56,6 +56,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (workspace)"
 cargo test --workspace --locked
+
+step "real-cluster tests against a kube-bed (skipped when there is none)"
+ci/real-cluster.sh
 
 step "OpenAPI check of every generated object (kubernetes-validate)"
 KUBERNETES_VALIDATE="$(command -v kubernetes-validate)" \

@@ -244,3 +244,47 @@ async fn train_of_a_model_without_training_fails_before_the_cluster() {
     );
     assert!(cli.double.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_applies_the_configmap_its_job_mounts_before_the_job() {
+    let cli = Cli::start().await;
+    let out = cli
+        .run(&[
+            "train",
+            "digits",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let patches: Vec<String> = cli
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(
+        patches[0].starts_with("/api/v1/namespaces/ml/configmaps/digits-train-"),
+        "{patches:?}"
+    );
+    assert!(
+        patches[1].starts_with("/apis/batch/v1/namespaces/ml/jobs/digits-train-"),
+        "{patches:?}"
+    );
+    let job = cli.double.object(&patches[1]).expect("the Job is stored");
+    let mounted = job["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|v| v["configMap"]["name"].as_str())
+        .expect("the Job mounts a ConfigMap");
+    assert_eq!(
+        patches[0],
+        format!("/api/v1/namespaces/ml/configmaps/{mounted}")
+    );
+    assert!(cli.double.object(&patches[0]).is_some());
+}

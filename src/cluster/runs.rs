@@ -104,14 +104,63 @@ pub fn unique_suffix() -> String {
         .collect()
 }
 
+/// The ConfigMaps among `objects` that the pods of `job` mount (the
+/// generated `start.sh`). A run whose pods mount a ConfigMap that does not
+/// exist never starts, so a run applies them first; their names carry the
+/// hash of the training spec, so applying one never changes what another
+/// run reads.
+pub fn mounted_config_maps<'a>(job: &Value, objects: &'a [Value]) -> Vec<&'a Value> {
+    let volumes = job
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array);
+    let mounted: BTreeSet<&str> = volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/configMap/name").and_then(Value::as_str))
+        .collect();
+    objects
+        .iter()
+        .filter(|o| {
+            o.get("kind").and_then(Value::as_str) == Some("ConfigMap")
+                && o.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| mounted.contains(name))
+        })
+        .collect()
+}
+
+/// Applies what a run mounts ([`mounted_config_maps`]), server-side with
+/// field manager modelctl.
+pub async fn apply_run_inputs(cluster: &Cluster, inputs: &[&Value]) -> Result<(), ClusterError> {
+    for input in inputs {
+        let key = ObjectKey::of(input)?;
+        apply_object(cluster, &key, input, "applying").await?;
+    }
+    Ok(())
+}
+
 /// Creates the run (server-side apply) and returns its key.
 pub async fn start_run(cluster: &Cluster, job: &Value) -> Result<ObjectKey, ClusterError> {
     let key = ObjectKey::of(job)?;
-    let api = cluster.api_for(&key).await?;
-    api.patch(&key.name, &PatchParams::apply(MANAGER), &Patch::Apply(job))
-        .await
-        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("creating {key}")))?;
+    apply_object(cluster, &key, job, "creating").await?;
     Ok(key)
+}
+
+async fn apply_object(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    object: &Value,
+    doing: &str,
+) -> Result<(), ClusterError> {
+    let api = cluster.api_for(key).await?;
+    api.patch(
+        &key.name,
+        &PatchParams::apply(MANAGER),
+        &Patch::Apply(object),
+    )
+    .await
+    .map_err(|e| ClusterError::classify(e, Some(key), &format!("{doing} {key}")))?;
+    Ok(())
 }
 
 /// Streams the logs of every pod of Job `name`, each line prefixed with the

@@ -1,7 +1,7 @@
 //! `modelctl schema [--check | --reference]`: writes the JSON Schemas
 //! generated from the spec types to `schemas/`, or (with `--check`) exits 1
 //! with a diff when the committed files are stale, or (with `--reference`)
-//! prints the spec reference in Markdown for the README.
+//! prints the spec reference in Markdown for `docs/spec.md`.
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! `modelctl train MODEL [--env E] [--follow]`: starts an ad-hoc training
 //! run now (the rendered Job under a unique name, deleted a day after it
-//! finishes) and, with `--follow`, streams its logs and exits with its result.
+//! finishes, after the ConfigMap it mounts) and, with `--follow`, streams its
+//! logs and exits with its result.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,7 +11,9 @@ use anyhow::{Context, bail};
 
 use super::target::{prepare, runtime};
 use crate::cli::TrainArgs;
-use crate::cluster::runs::{adhoc_job, start_run, stream_logs, unique_suffix};
+use crate::cluster::runs::{
+    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, stream_logs, unique_suffix,
+};
 use crate::cluster::wait::Progress;
 
 /// Runs the command.
@@ -29,9 +32,14 @@ pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let job = adhoc_job(&rendered.object, &unique_suffix())?;
+    let objects = prepared.objects();
+    let inputs = mounted_config_maps(&job, &objects);
     let namespace = prepared.target.namespace.clone();
     runtime()?.block_on(async {
         let cluster = prepared.connect().await?;
+        apply_run_inputs(&cluster, &inputs)
+            .await
+            .context("applying the training run's start script")?;
         let key = start_run(&cluster, &job)
             .await
             .context("starting the training run")?;

@@ -1,5 +1,5 @@
 //! The spec reference in Markdown, generated from the JSON Schemas (hence
-//! from the doc comments on the spec types), so the README's reference
+//! from the doc comments on the spec types), so the reference in `docs/spec.md`
 //! cannot drift from the code: one table per section, one row per key.
 
 use std::fmt::Write;
