@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use kube_double::{KubeDouble, fixtures};
 use modelctl::cluster::Target;
 use modelctl::cluster::apply::{ApplyOptions, apply};
-use modelctl::cluster::diff::{Change, DiffOptions, diff};
+use modelctl::cluster::diff::{DiffOptions, diff};
+use modelctl::manifest_diff::Change;
 use serde_json::{Value, json};
 
 /// `n` objects: Deployments, Services and ConfigMaps of distinct models.
@@ -81,7 +82,7 @@ fn main() {
                 let start = Instant::now();
                 let report = diff(&cluster, &target, &rendered, &options).await.expect("diff");
                 let seconds = start.elapsed().as_secs_f64();
-                let updates = report.objects.iter().filter(|o| o.change == Change::Update).count();
+                let updates = report.objects.iter().filter(|o| o.change == Change::Changed).count();
                 println!(
                     "{n:>6} {latency_ms:>11} {concurrency:>12} {seconds:>10.3} {:>12.0} {updates:>8}",
                     n as f64 / seconds

@@ -11,6 +11,7 @@ use kube_double::{KubeDouble, fixtures};
 use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff};
 use modelctl::cluster::{ClusterError, Target};
+use modelctl::manifest_diff::Change;
 use serde_json::{Value, json};
 
 const KINDS: &[&str] = &[
@@ -335,7 +336,10 @@ async fn prune_deletes_only_what_modelctl_applied_and_still_labels() {
     let report = diff(&cluster, &target(), &base, &DiffOptions::default())
         .await
         .unwrap();
-    let listed: Vec<String> = report.prune.iter().map(ToString::to_string).collect();
+    let listed: Vec<String> = report
+        .with_change(Change::Removed)
+        .map(|o| o.key.to_string())
+        .collect();
     assert_eq!(listed, ["Service ml/old-model"]);
 
     let prune = ApplyOptions {

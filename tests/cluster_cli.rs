@@ -54,9 +54,36 @@ async fn diff_apply_diff_is_idempotent() {
         .await;
     assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
     assert!(
-        text(&first.stdout).contains("create Deployment ml/digits"),
+        text(&first.stdout).contains("+ Deployment ml/digits added (models/digits.toml)"),
         "{}",
         text(&first.stdout)
+    );
+
+    let markdown = cli
+        .run(&[
+            "diff",
+            "--env",
+            "production",
+            "--context",
+            "admin",
+            "--format",
+            "markdown",
+        ])
+        .await;
+    assert_eq!(
+        markdown.status.code(),
+        Some(1),
+        "{}",
+        text(&markdown.stderr)
+    );
+    let md = text(&markdown.stdout);
+    assert!(
+        md.starts_with("### modelctl diff: `live` → `applied`\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| production | `Deployment ml/digits` | digits | added |"),
+        "{md}"
     );
 
     let apply = cli
@@ -93,12 +120,10 @@ async fn diff_apply_diff_is_idempotent() {
         text(&second.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&second.stdout).expect("JSON report");
+    assert_eq!(report["changes"], serde_json::json!([]), "{report:#}");
     assert!(
-        report["objects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| o["change"] == "unchanged")
+        report["summary"]["unchanged"].as_u64() > Some(0),
+        "{report:#}"
     );
 
     let status = cli

@@ -4,11 +4,13 @@
 
 mod kube_double;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
-use modelctl::cluster::wait::wait;
-use modelctl::cluster::{ClusterError, ObjectKey};
+use modelctl::cluster::ClusterError;
+use modelctl::cluster::wait::{Progress, WaitEvent, wait};
+use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
 
 fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
@@ -33,7 +35,7 @@ async fn deployment_is_ready_once_its_pods_are() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the rollout finishes");
@@ -54,6 +56,37 @@ async fn deployment_is_ready_once_its_pods_are() {
 }
 
 #[tokio::test]
+async fn progress_is_sent_as_events_ending_in_ready() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-deployment"]);
+    double.script_watch("11-watch-deployment-pods-become-ready");
+    let seen = Mutex::new(Vec::new());
+    let service = key("v1", "Service", "digits");
+    wait(
+        &double.cluster().await,
+        &[service, deployment()],
+        Duration::from_secs(20),
+        &|event| seen.lock().unwrap().push(event),
+    )
+    .await
+    .expect("the rollout finishes");
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen[0], WaitEvent::Watching(vec![deployment()]));
+    let progress: Vec<&Progress> = seen[1..]
+        .iter()
+        .map(|event| match event {
+            WaitEvent::Progress { object, progress } if *object == deployment() => progress,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(progress.last(), Some(&&Progress::Ready), "{progress:?}");
+    assert!(
+        progress.len() > 1 && progress.windows(2).all(|w| w[0] != w[1]),
+        "one event per change: {progress:?}"
+    );
+}
+
+#[tokio::test]
 async fn job_is_done_when_complete() {
     let double = KubeDouble::start().await;
     double.seed_fixtures(&["03-get-job"]);
@@ -63,7 +96,7 @@ async fn job_is_done_when_complete() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the Job completes");
@@ -79,7 +112,7 @@ async fn failed_job_is_an_error_with_the_reason() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .unwrap_err();
@@ -118,7 +151,7 @@ async fn timeout_names_what_is_not_ready_and_why() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_millis(300),
-        false,
+        &|_| {},
     )
     .await
     .unwrap_err();
@@ -137,7 +170,7 @@ async fn objects_without_rollouts_are_not_waited_for() {
         &double.cluster().await,
         &[service],
         Duration::from_millis(50),
-        false,
+        &|_| {},
     )
     .await
     .expect("nothing to wait for");
@@ -157,7 +190,7 @@ async fn expired_resource_version_relists_and_keeps_waiting() {
         &double.cluster().await,
         &[job],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the Job completes after a re-list");
@@ -183,7 +216,7 @@ async fn rollout_waits_for_the_new_generation() {
         &double.cluster().await,
         &[deployment()],
         Duration::from_secs(20),
-        false,
+        &|_| {},
     )
     .await
     .expect("the rollout finishes");

@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::connect::Cluster;
 use super::error::ClusterError;
 use super::inventory::{self, Target};
-use super::object::{FIELD_MANAGER, ObjectKey};
 use super::prune;
+use crate::object::ObjectKey;
+use crate::object::labels::MANAGER;
 
 /// The stage of a kind: lower applies first and is pruned last.
 pub fn stage_of(kind: &str) -> u8 {
@@ -183,7 +184,7 @@ async fn apply_one(
         .get_opt(&key.name)
         .await
         .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(MANAGER);
     if options.force_conflicts {
         params = params.force();
     }

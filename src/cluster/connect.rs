@@ -13,7 +13,7 @@ use kube::{Client, Config};
 use tokio::sync::OnceCell;
 
 use super::error::{ClusterError, is_not_served};
-use super::object::ObjectKey;
+use crate::object::ObjectKey;
 
 /// The served resources of one group version; `None` when it is not served.
 type Served = Option<Vec<(ApiResource, ApiCapabilities)>>;

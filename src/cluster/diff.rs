@@ -1,101 +1,32 @@
 //! `diff` against the cluster: for every rendered object a server-side apply
 //! dry run next to a GET of the live object, run concurrently, compared after
 //! [`normalize`]; plus the managed objects that `--prune` would delete.
+//!
+//! Returns the one diff model, [`DiffReport`], with `live` as the old side
+//! and `applied` (what the dry run says the server would store) as the new
+//! one. Printing it is the command's job.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 use kube::api::{Patch, PatchParams};
-use serde::Serialize;
 use serde_json::Value;
-use similar::TextDiff;
 
 use super::connect::{Cluster, to_json};
 use super::error::ClusterError;
 use super::inventory::Target;
-use super::normalize::{is_secret, mask_secret, normalize, to_yaml};
-use super::object::{FIELD_MANAGER, ObjectKey};
+use super::normalize::{is_secret, mask_secret, normalize};
 use super::prune;
+use crate::manifest_diff::{DiffReport, ObjectFailure};
+use crate::object::ObjectKey;
+use crate::object::labels::MANAGER;
 
 /// How many requests run at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 16;
-
-/// What applying one object would do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    /// It does not exist yet.
-    Create,
-    /// It exists and would change.
-    Update,
-    /// It exists and would stay the same.
-    Unchanged,
-}
-
-/// One object's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObjectDiff {
-    /// Which object.
-    #[serde(flatten)]
-    pub key: ObjectKey,
-    /// Create, update or unchanged.
-    pub change: Change,
-    /// The live object as compared (YAML, Secret values masked); none when new.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub before: Option<String>,
-    /// The object after the apply (YAML, Secret values masked).
-    pub after: String,
-    /// Unified diff from `before` to `after` (empty when unchanged; the
-    /// whole object as additions when new).
-    pub diff: String,
-}
-
-/// An object the dry run rejected.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObjectFailure {
-    /// Which object.
-    #[serde(flatten)]
-    pub key: ObjectKey,
-    /// Why (conflict, invalid field, …).
-    pub error: String,
-}
-
-/// A kind the cluster does not serve, with the objects of that kind.
-#[derive(Debug, Clone, Serialize)]
-pub struct MissingKind {
-    /// `HTTPRoute`.
-    pub kind: String,
-    /// `gateway.networking.k8s.io/v1`.
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    /// The rendered objects of that kind.
-    pub objects: Vec<ObjectKey>,
-}
-
-/// Everything `diff` found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DiffReport {
-    /// Every rendered object, in rendered order.
-    pub objects: Vec<ObjectDiff>,
-    /// Managed objects no longer rendered.
-    pub prune: Vec<ObjectKey>,
-    /// Kinds the cluster does not serve.
-    pub missing_kinds: Vec<MissingKind>,
-    /// Objects the server rejected.
-    pub errors: Vec<ObjectFailure>,
-}
-
-impl DiffReport {
-    /// Whether applying would change anything.
-    pub fn has_changes(&self) -> bool {
-        !self.prune.is_empty() || self.objects.iter().any(|o| o.change != Change::Unchanged)
-    }
-
-    /// Whether some objects could not be checked.
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty() || !self.missing_kinds.is_empty()
-    }
-}
+/// The old side of a cluster diff: the live objects.
+pub const LIVE: &str = "live";
+/// The new side of a cluster diff: the objects as the apply would leave them.
+pub const APPLIED: &str = "applied";
 
 /// Options of [`diff`].
 #[derive(Debug, Clone)]
@@ -115,32 +46,45 @@ impl Default for DiffOptions {
     }
 }
 
-/// Diffs `objects` (whole rendered objects) against the cluster. Connection,
-/// credential and permission errors end the run; errors about one object are
-/// collected in the report.
+/// Both sides of one object as a diff shows them: server fields dropped,
+/// Secret values masked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sides {
+    /// Which object.
+    pub key: ObjectKey,
+    /// The live object; none when it does not exist yet.
+    pub live: Option<Value>,
+    /// The object as the apply would leave it.
+    pub applied: Value,
+}
+
+/// Diffs `objects` (whole rendered objects) against the cluster: every
+/// object in rendered order, then the objects `--prune` would delete.
+/// Connection, credential and permission errors end the run; errors about
+/// one object are collected in the report.
 pub async fn diff(
     cluster: &Cluster,
     target: &Target,
     objects: &[Value],
     options: &DiffOptions,
 ) -> Result<DiffReport, ClusterError> {
+    let env = target.env.as_str();
     let new_namespaces: BTreeSet<String> = objects
         .iter()
         .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Namespace"))
         .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
         .map(str::to_owned)
         .collect();
-    let outcomes: Vec<(Option<ObjectKey>, Result<ObjectDiff, ClusterError>)> =
-        stream::iter(objects)
-            .map(|object| async {
-                let key = ObjectKey::of(object).ok();
-                (key, preview(cluster, object, options.force_conflicts).await)
-            })
-            .buffered(options.concurrency.max(1))
-            .collect()
-            .await;
+    let outcomes: Vec<(Option<ObjectKey>, Result<Sides, ClusterError>)> = stream::iter(objects)
+        .map(|object| async {
+            let key = ObjectKey::of(object).ok();
+            (key, preview(cluster, object, options.force_conflicts).await)
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await;
 
-    let mut report = DiffReport::default();
+    let mut report = DiffReport::new(LIVE, APPLIED);
     let mut missing: BTreeMap<(String, String), Vec<ObjectKey>> = BTreeMap::new();
     let mut missing_namespaces: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
     let mut rendered = BTreeSet::new();
@@ -148,63 +92,80 @@ pub async fn diff(
         if let Some(key) = &key {
             rendered.insert(key.clone());
         }
-        match outcome {
-            Ok(found) => report.objects.push(found),
+        let sides = match outcome {
+            Ok(sides) => sides,
             Err(ClusterError::KindNotServed { kind, api_version }) => {
                 missing.entry((kind, api_version)).or_default().extend(key);
+                continue;
             }
             // The namespace is rendered too and does not exist yet: the
             // object would be created along with it.
             Err(ClusterError::NamespaceMissing {
                 namespace,
                 object: k,
-            }) if new_namespaces.contains(&namespace) => {
-                report.objects.push(create(k, object));
-            }
+            }) if new_namespaces.contains(&namespace) => create(k, object),
             // One message per missing namespace, not one per object.
             Err(ClusterError::NamespaceMissing {
                 namespace,
                 object: k,
             }) => {
                 missing_namespaces.entry(namespace).or_default().push(k);
+                continue;
             }
-            Err(err) if err.is_per_object() => report.errors.push(ObjectFailure {
-                key: key.unwrap_or_default(),
-                error: err.to_string(),
-            }),
+            Err(err) if err.is_per_object() => {
+                report.errors.push(ObjectFailure {
+                    env: env.to_owned(),
+                    objects: key.into_iter().collect(),
+                    error: err.to_string(),
+                });
+                continue;
+            }
             Err(err) => return Err(err),
-        }
+        };
+        report.compare(env, sides.key, sides.live.as_ref(), Some(&sides.applied));
     }
     for (namespace, objects) in missing_namespaces {
+        let error = format!(
+            "namespace {namespace:?} does not exist: {} object(s) cannot be applied; create it first",
+            objects.len()
+        );
         report.errors.push(ObjectFailure {
-            key: objects[0].clone(),
-            error: format!(
-                "namespace {namespace:?} does not exist: {} object(s) cannot be applied; create it first",
-                objects.len()
-            ),
+            env: env.to_owned(),
+            objects,
+            error,
         });
     }
-    report.missing_kinds = missing
-        .into_iter()
-        .map(|((kind, api_version), objects)| MissingKind {
-            kind,
-            api_version,
+    for ((kind, api_version), objects) in missing {
+        let error = format!(
+            "{kind} ({api_version}) is not served by this cluster: install its CRD; {} object(s) cannot be applied",
+            objects.len()
+        );
+        report.errors.push(ObjectFailure {
+            env: env.to_owned(),
             objects,
-        })
-        .collect();
-    report.prune = prune::candidates(cluster, target, &rendered, options.concurrency).await?;
+            error,
+        });
+    }
+    let doomed = prune::candidate_objects(cluster, target, &rendered, options.concurrency).await?;
+    for (key, live) in doomed {
+        let mut shown = normalize(&live);
+        if is_secret(&live) {
+            mask_secret(None, &mut shown);
+        }
+        report.compare(env, key, Some(&shown), None);
+    }
     Ok(report)
 }
 
-/// Dry-runs one object and compares it with the live one.
+/// Dry-runs one object and reads the live one.
 pub async fn preview(
     cluster: &Cluster,
     object: &Value,
     force: bool,
-) -> Result<ObjectDiff, ClusterError> {
+) -> Result<Sides, ClusterError> {
     let key = ObjectKey::of(object)?;
     let api = cluster.api_for(&key).await?;
-    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+    let mut params = PatchParams::apply(MANAGER).dry_run();
     if force {
         params = params.force();
     }
@@ -225,48 +186,22 @@ pub async fn preview(
     if is_secret(object) {
         mask_secret(Some(&mut before), &mut after);
     }
-    let (before, after) = (to_yaml(&before), to_yaml(&after));
-    let (change, diff) = if before == after {
-        (Change::Unchanged, String::new())
-    } else {
-        (Change::Update, unified(&key, Some(&before), &after))
-    };
-    Ok(ObjectDiff {
+    Ok(Sides {
         key,
-        change,
-        before: Some(before),
-        after,
-        diff,
+        live: Some(before),
+        applied: after,
     })
 }
 
 /// A new object, shown whole as rendered.
-fn create(key: ObjectKey, object: &Value) -> ObjectDiff {
+fn create(key: ObjectKey, object: &Value) -> Sides {
     let mut shown = normalize(object);
     if is_secret(object) {
         mask_secret(None, &mut shown);
     }
-    let after = to_yaml(&shown);
-    let diff = unified(&key, None, &after);
-    ObjectDiff {
+    Sides {
         key,
-        change: Change::Create,
-        before: None,
-        after,
-        diff,
+        live: None,
+        applied: shown,
     }
-}
-
-/// A unified diff (3 lines of context) from the live to the applied object.
-fn unified(key: &ObjectKey, before: Option<&str>, after: &str) -> String {
-    let name = key.to_string();
-    let (old_name, new_name) = match before {
-        Some(_) => (format!("live/{name}"), format!("applied/{name}")),
-        None => ("/dev/null".to_owned(), format!("applied/{name}")),
-    };
-    TextDiff::from_lines(before.unwrap_or(""), after)
-        .unified_diff()
-        .context_radius(3)
-        .header(&old_name, &new_name)
-        .to_string()
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use kube::core::Status;
 use thiserror::Error;
 
-use super::object::ObjectKey;
+use crate::object::{KeyError, ObjectKey};
 
 /// One field another field manager owns, from a 409 Conflict.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -419,6 +419,12 @@ fn parse_forbidden(message: &str) -> ClusterError {
         resource,
         namespace: after("in the namespace "),
         message: message.to_owned(),
+    }
+}
+
+impl From<KeyError> for ClusterError {
+    fn from(err: KeyError) -> ClusterError {
+        ClusterError::BadObject(err.to_string())
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::object::FIELD_MANAGER;
+use crate::object::labels::MANAGER;
 
 /// A path in a `FieldsV1` tree: raw elements such as `f:spec`,
 /// `k:{"name":"server"}`, `v:"x"`, `i:0`. The node itself has no `.` element.
@@ -59,7 +59,7 @@ pub fn owned_by_others_only(object: &Value) -> Vec<FieldPath> {
         if entry.get("subresource").and_then(Value::as_str) == Some("status") {
             continue;
         }
-        if entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER) {
+        if entry.get("manager").and_then(Value::as_str) == Some(MANAGER) {
             ours.extend(paths);
         } else {
             theirs.extend(paths);

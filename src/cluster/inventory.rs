@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::connect::Cluster;
 use super::error::ClusterError;
-use super::object::{FIELD_MANAGER, MANAGED_BY_LABEL, ObjectKey};
+use crate::object::ObjectKey;
+use crate::object::labels::{MANAGED_BY, MANAGER};
 
 /// The data key holding one [`ObjectKey::to_line`] per line.
 const OBJECTS_KEY: &str = "objects";
@@ -85,14 +86,14 @@ pub async fn write(
             "name": name,
             "namespace": target.namespace,
             "labels": {
-                MANAGED_BY_LABEL: FIELD_MANAGER,
+                MANAGED_BY: MANAGER,
                 "app.kubernetes.io/component": "inventory",
                 "modelctl.io/environment": target.env,
             },
         },
         "data": data,
     });
-    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut params = PatchParams::apply(MANAGER).force();
     if dry_run {
         params = params.dry_run();
     }

@@ -1,11 +1,13 @@
 //! The only code that talks to a Kubernetes API server: connection and
-//! discovery ([`connect`]), server-side apply dry runs and diffs ([`diff`],
-//! [`report`]), staged apply ([`apply`]), the inventory and prune
-//! ([`inventory`], [`prune`]), rollout and Job waits ([`wait`]), `status`
-//! rows ([`status`]) and training runs and their logs ([`runs`]).
+//! discovery ([`connect`]), server-side apply dry runs and diffs ([`diff`]),
+//! staged apply ([`apply`]), the inventory and prune ([`inventory`],
+//! [`prune`]), rollout and Job waits ([`wait`]), `status` rows ([`status`])
+//! and training runs and their logs ([`runs`]).
 //!
 //! Everything takes whole JSON objects (what `compile` renders), never spec
-//! types, so it can be tested against a test double of the API server.
+//! types, so it can be tested against a test double of the API server. It
+//! returns data and sends events; it never prints or draws progress (that
+//! is `commands/`' job). Objects are named by [`crate::object::ObjectKey`].
 
 pub mod apply;
 pub mod connect;
@@ -14,9 +16,7 @@ pub mod error;
 pub mod fields;
 pub mod inventory;
 pub mod normalize;
-pub mod object;
 pub mod prune;
-pub mod report;
 pub mod runs;
 pub mod status;
 pub mod wait;
@@ -24,4 +24,3 @@ pub mod wait;
 pub use connect::Cluster;
 pub use error::ClusterError;
 pub use inventory::Target;
-pub use object::ObjectKey;

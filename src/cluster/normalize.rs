@@ -115,11 +115,6 @@ fn base64_encode(text: &str) -> String {
     out
 }
 
-/// YAML text of an object for display (sorted keys: serde_json maps are sorted).
-pub fn to_yaml(object: &Value) -> String {
-    serde_yaml::to_string(object).unwrap_or_else(|e| format!("# cannot show as YAML: {e}\n"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::{DeleteParams, ListParams};
+use serde_json::Value;
 
 use super::connect::Cluster;
 use super::error::ClusterError;
 use super::inventory::{self, Target};
-use super::object::{MANAGED_SELECTOR, ObjectKey, is_managed};
+use crate::object::ObjectKey;
+use crate::object::labels::{MANAGED_SELECTOR, is_managed};
 
 /// Objects that exist, are ours (label and inventory), and are not rendered.
 /// Kinds the cluster no longer serves are skipped (nothing of theirs exists).
@@ -21,6 +23,18 @@ pub async fn candidates(
     rendered: &BTreeSet<ObjectKey>,
     concurrency: usize,
 ) -> Result<Vec<ObjectKey>, ClusterError> {
+    let found = candidate_objects(cluster, target, rendered, concurrency).await?;
+    Ok(found.into_iter().map(|(key, _)| key).collect())
+}
+
+/// [`candidates`] with each live object as the server returned it (with
+/// `apiVersion` and `kind` set), in key order.
+pub async fn candidate_objects(
+    cluster: &Cluster,
+    target: &Target,
+    rendered: &BTreeSet<ObjectKey>,
+    concurrency: usize,
+) -> Result<Vec<(ObjectKey, Value)>, ClusterError> {
     let inventory = inventory::read(cluster, target).await?;
     let orphans: BTreeSet<&ObjectKey> = inventory
         .iter()
@@ -36,27 +50,27 @@ pub async fn candidates(
             .or_default()
             .push(key);
     }
-    let found: Vec<Vec<ObjectKey>> = stream::iter(kinds.into_keys())
+    let found: Vec<Vec<(ObjectKey, Value)>> = stream::iter(kinds.into_keys())
         .map(|(api_version, kind)| list_managed(cluster, target, api_version, kind))
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
-    let mut out: Vec<ObjectKey> = found
+    let mut out: Vec<(ObjectKey, Value)> = found
         .into_iter()
         .flatten()
-        .filter(|k| orphans.contains(k))
+        .filter(|(k, _)| orphans.contains(k))
         .collect();
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
-/// The keys of live objects of one kind carrying the managed-by label.
+/// The live objects of one kind carrying the managed-by label, with their keys.
 async fn list_managed(
     cluster: &Cluster,
     target: &Target,
     api_version: &str,
     kind: &str,
-) -> Result<Vec<ObjectKey>, ClusterError> {
+) -> Result<Vec<(ObjectKey, Value)>, ClusterError> {
     let (api, namespaced) = match cluster.api_in(api_version, kind, &target.namespace).await {
         Ok(found) => found,
         Err(ClusterError::KindNotServed { .. }) => return Ok(Vec::new()),
@@ -79,18 +93,22 @@ async fn list_managed(
         .items
         .iter()
         .filter_map(|item| {
-            let value = serde_json::to_value(item).ok()?;
+            let mut value = serde_json::to_value(item).ok()?;
             // The server filtered by label; check again so a double or a
             // proxy that ignores the selector cannot widen what is deleted.
             if !is_managed(&value) {
                 return None;
             }
-            Some(ObjectKey {
+            // List items may leave out their type; the key says it.
+            value["apiVersion"] = Value::from(api_version);
+            value["kind"] = Value::from(kind);
+            let key = ObjectKey {
                 api_version: api_version.to_owned(),
                 kind: kind.to_owned(),
                 namespace: namespaced.then(|| target.namespace.clone()),
                 name: item.metadata.name.clone()?,
-            })
+            };
+            Some((key, value))
         })
         .collect())
 }

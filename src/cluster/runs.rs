@@ -14,13 +14,12 @@ use sha2::{Digest, Sha256};
 
 use super::connect::Cluster;
 use super::error::ClusterError;
-use super::object::{COMPONENT_LABEL, FIELD_MANAGER, NAME_LABEL, ObjectKey};
 use super::wait::{Progress, job_progress};
+use crate::object::ObjectKey;
+use crate::object::labels::{COMPONENT, MANAGER, NAME, RUN};
 
 /// How long a finished ad-hoc run is kept before the TTL controller deletes it.
 pub const ADHOC_TTL_SECONDS: i64 = 86_400;
-/// The label marking ad-hoc runs.
-pub const RUN_LABEL: &str = "modelctl.io/run";
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
 /// The newest training Job of `model` in `namespace`, if any.
@@ -30,7 +29,7 @@ pub async fn latest_run(
     model: &str,
 ) -> Result<Option<Job>, ClusterError> {
     let api: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
-    let selector = format!("{NAME_LABEL}={model},{COMPONENT_LABEL}=train");
+    let selector = format!("{NAME}={model},{COMPONENT}=train");
     let jobs = api
         .list(&ListParams::default().labels(&selector))
         .await
@@ -83,9 +82,9 @@ pub fn adhoc_job(rendered: &Value, suffix: &str) -> Result<Value, ClusterError> 
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
     {
-        labels.insert(RUN_LABEL.to_owned(), json!("adhoc"));
+        labels.insert(RUN.to_owned(), json!("adhoc"));
     } else {
-        job["metadata"]["labels"] = json!({ RUN_LABEL: "adhoc" });
+        job["metadata"]["labels"] = json!({ RUN: "adhoc" });
     }
     job["spec"]["ttlSecondsAfterFinished"] = json!(ADHOC_TTL_SECONDS);
     Ok(job)
@@ -156,7 +155,7 @@ async fn apply_object(
     let api = cluster.api_for(key).await?;
     api.patch(
         &key.name,
-        &PatchParams::apply(FIELD_MANAGER),
+        &PatchParams::apply(MANAGER),
         &Patch::Apply(object),
     )
     .await

@@ -13,8 +13,9 @@ use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
 use super::error::ClusterError;
-use super::object::{COMPONENT_LABEL, ObjectKey, label};
 use super::runs::{latest_run, run_state};
+use crate::object::ObjectKey;
+use crate::object::labels::{COMPONENT, label};
 
 /// One model's row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -72,7 +73,7 @@ async fn model_status(
     let client = cluster.client().clone();
     let serve = find("Deployment")
         .into_iter()
-        .find(|(k, o)| label(o, COMPONENT_LABEL) == Some("serve") && !k.name.ends_with("-canary"));
+        .find(|(k, o)| label(o, COMPONENT) == Some("serve") && !k.name.ends_with("-canary"));
     if let Some((key, _)) = serve {
         let api: Api<Deployment> = Api::namespaced(
             client.clone(),

@@ -1,13 +1,12 @@
 //! `--wait`: watches Deployments until the new ReplicaSet's pods are all
 //! ready (the readiness probe turns true once the model is loaded and warmed
-//! up) and Jobs until they complete; progress bars on a terminal, plain lines
-//! otherwise. On timeout it names what is still not ready and why, from the
-//! pods' state and the Warning events.
+//! up) and Jobs until they complete, sending a [`WaitEvent`] whenever one's
+//! progress moves (the command draws them). On timeout it names what is
+//! still not ready and why, from the pods' state and the Warning events.
 
 use std::time::Duration;
 
 use futures::{StreamExt, future};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
@@ -16,7 +15,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use super::connect::Cluster;
 use super::error::ClusterError;
-use super::object::ObjectKey;
+use crate::object::ObjectKey;
 
 /// How far one object got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,40 +98,44 @@ pub fn job_progress(job: &Job) -> Progress {
     }
 }
 
-/// Waits for every Deployment and Job among `keys` (others are ignored).
+/// What [`wait`] tells its caller as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitEvent {
+    /// The objects about to be watched, before any progress.
+    Watching(Vec<ObjectKey>),
+    /// One object's progress moved.
+    Progress {
+        /// The Deployment or Job.
+        object: ObjectKey,
+        /// Where it stands now.
+        progress: Progress,
+    },
+}
+
+/// Whether `wait` watches objects of this key: Deployments and Jobs.
+pub fn is_waited_for(key: &ObjectKey) -> bool {
+    matches!(
+        (key.api_version.as_str(), key.kind.as_str()),
+        ("apps/v1", "Deployment") | ("batch/v1", "Job")
+    )
+}
+
+/// Waits for every Deployment and Job among `keys` (others are ignored);
+/// `events` hears which are watched and each change of their progress.
 pub async fn wait(
     cluster: &Cluster,
     keys: &[ObjectKey],
     timeout: Duration,
-    terminal: bool,
+    events: &(dyn Fn(WaitEvent) + Sync),
 ) -> Result<(), ClusterError> {
-    let watched: Vec<&ObjectKey> = keys
-        .iter()
-        .filter(|k| {
-            matches!(
-                (k.api_version.as_str(), k.kind.as_str()),
-                ("apps/v1", "Deployment") | ("batch/v1", "Job")
-            )
-        })
-        .collect();
+    let watched: Vec<&ObjectKey> = keys.iter().filter(|k| is_waited_for(k)).collect();
     if watched.is_empty() {
         return Ok(());
     }
-    let bars = MultiProgress::with_draw_target(if terminal {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let style = ProgressStyle::with_template("{spinner} {prefix:<40} [{bar:20}] {pos}/{len} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let watches = watched.iter().map(|key| {
-        let bar = bars.add(
-            ProgressBar::new(1)
-                .with_style(style.clone())
-                .with_prefix(key.to_string()),
-        );
-        watch_one(cluster, key, bar, terminal)
-    });
+    events(WaitEvent::Watching(
+        watched.iter().map(|k| (*k).clone()).collect(),
+    ));
+    let watches = watched.iter().map(|key| watch_one(cluster, key, events));
     let results = match tokio::time::timeout(timeout, future::join_all(watches)).await {
         Ok(results) => results,
         Err(_) => {
@@ -163,52 +166,16 @@ pub async fn wait(
 async fn watch_one(
     cluster: &Cluster,
     key: &ObjectKey,
-    bar: ProgressBar,
-    terminal: bool,
+    events: &(dyn Fn(WaitEvent) + Sync),
 ) -> Result<(), ClusterError> {
     let namespace = key.namespace.as_deref().unwrap_or("default");
     let client = cluster.client().clone();
-    let shown = Shown { key, bar, terminal };
     if key.kind == "Deployment" {
         let api: Api<Deployment> = Api::namespaced(client, namespace);
-        follow(api, key, deployment_progress, shown).await
+        follow(api, key, deployment_progress, events).await
     } else {
         let api: Api<Job> = Api::namespaced(client, namespace);
-        follow(api, key, job_progress, shown).await
-    }
-}
-
-/// Where one object's progress is shown.
-struct Shown<'a> {
-    key: &'a ObjectKey,
-    bar: ProgressBar,
-    terminal: bool,
-}
-
-impl Shown<'_> {
-    fn show(&self, progress: &Progress) {
-        let key = self.key;
-        match progress {
-            Progress::Pending { done, total } => {
-                self.bar.set_length(*total);
-                self.bar.set_position(*done);
-                if !self.terminal {
-                    eprintln!("{key}: {done}/{total} ready");
-                }
-            }
-            Progress::Ready => {
-                self.bar.finish_with_message("ready");
-                if !self.terminal {
-                    eprintln!("{key}: ready");
-                }
-            }
-            Progress::Failed(why) => {
-                self.bar.abandon_with_message("failed");
-                if !self.terminal {
-                    eprintln!("{key}: failed: {why}");
-                }
-            }
-        }
+        follow(api, key, job_progress, events).await
     }
 }
 
@@ -217,18 +184,18 @@ async fn follow<K>(
     api: Api<K>,
     key: &ObjectKey,
     progress: fn(&K) -> Progress,
-    shown: Shown<'_>,
+    events: &(dyn Fn(WaitEvent) + Sync),
 ) -> Result<(), ClusterError>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
-    let mut events = watcher(api, config)
+    let mut stream = watcher(api, config)
         .default_backoff()
         .applied_objects()
         .boxed();
     let mut last = None;
-    while let Some(event) = events.next().await {
+    while let Some(event) = stream.next().await {
         let object = match event {
             Ok(object) => object,
             Err(err) => {
@@ -238,7 +205,10 @@ where
         };
         let now = progress(&object);
         if last.as_ref() != Some(&now) {
-            shown.show(&now);
+            events(WaitEvent::Progress {
+                object: key.clone(),
+                progress: now.clone(),
+            });
             last = Some(now.clone());
         }
         match now {

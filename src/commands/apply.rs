@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::target::{prepare, runtime};
+use super::wait_display::WaitDisplay;
 use crate::cli::ApplyArgs;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
@@ -52,7 +53,8 @@ pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         );
         if args.wait && !args.dry_run {
             let keys: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();
-            wait(&cluster, &keys, timeout, std::io::stderr().is_terminal())
+            let display = WaitDisplay::new(std::io::stderr().is_terminal());
+            wait(&cluster, &keys, timeout, &|event| display.show(event))
                 .await
                 .context("waiting for rollouts and Jobs")?;
             eprintln!("every Deployment is ready and every Job complete");

@@ -11,9 +11,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use modelctl_spec::{Repo, Source, load_repo, load_sources};
 
-use crate::cli::{DiffArgs, OutputFormat};
+use super::diff_output::print_report;
+use crate::cli::DiffArgs;
 use crate::compile::render_env;
-use crate::manifest_diff::{ColorChoice, DiffReport, markdown, text, to_json};
+use crate::manifest_diff::DiffReport;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
@@ -36,21 +37,14 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
         let new = head
             .environment(env)
             .map_or_else(|_| Vec::new(), |e| render_env(&e));
-        report.add_env(env, &old, &new);
+        report.add_renders(env, &old, &new);
     }
 
-    match args.format {
-        OutputFormat::Text => print!("{}", text(&report, ColorChoice::for_stdout())),
-        OutputFormat::Markdown => print!("{}", markdown(&report)),
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&report)).context("writing JSON")?
-        ),
-    }
-    Ok(if report.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    print_report(&report, args.format);
+    Ok(if report.has_changes() {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -1,5 +1,6 @@
 //! `modelctl diff [--env E] [--context C] [--format text|markdown|json]`:
-//! server-side apply dry run of every rendered object against the cluster.
+//! server-side apply dry run of every rendered object against the cluster,
+//! printed by the same renderer as `diff --base`.
 //! Exit 0 when nothing would change, 1 when something would, 2 on errors.
 
 use std::path::Path;
@@ -7,22 +8,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::diff_output::print_report;
+use super::target::{prepare, runtime};
 use crate::cli::{DiffArgs, OutputFormat};
 use crate::cluster::diff::{DiffOptions, diff};
-use crate::cluster::report::{ReportFormat, render, summary};
-
-use super::target::{prepare, runtime};
+use crate::manifest_diff::summary;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(root, &args.target)?;
-    let format = match args.format {
-        OutputFormat::Text => ReportFormat::Text {
-            color: crate::term::colour(&std::io::stdout()),
-        },
-        OutputFormat::Markdown => ReportFormat::Markdown,
-        OutputFormat::Json => ReportFormat::Json,
-    };
     let report = runtime()?.block_on(async {
         let cluster = prepared.connect().await?;
         diff(
@@ -34,8 +28,8 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("diffing environment `{}`", prepared.target.env))
     })?;
-    print!("{}", render(&report, format));
-    if !matches!(format, ReportFormat::Text { .. }) {
+    print_report(&report, args.format);
+    if args.format != OutputFormat::Text {
         eprintln!("{}", summary(&report));
     }
     Ok(if report.has_errors() {

@@ -1,5 +1,7 @@
 //! One module per subcommand; each returns the exit code of its outcome
 //! (0 ok, 1 "found something": invalid, stale, differs) or an error (exit 2).
+//! The only layer that prints: reports on stdout, messages and progress on
+//! stderr.
 
 use std::process::ExitCode;
 
@@ -8,6 +10,7 @@ use crate::cli::{Cli, Command};
 pub mod apply;
 pub mod diff_base;
 pub mod diff_cluster;
+mod diff_output;
 pub mod logs;
 pub mod render;
 pub mod schema;
@@ -15,6 +18,7 @@ pub mod status;
 mod target;
 pub mod train;
 pub mod validate;
+mod wait_display;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

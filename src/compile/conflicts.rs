@@ -4,12 +4,14 @@
 //! to get there (a model `x` with a canary beside a model `x-canary`); this
 //! is the net under any other.
 //!
-//! Owns the detection only; the message is the caller's.
+//! Owns the detection only; the message is the caller's. Objects are told
+//! apart by [`ObjectKey::identity`] (group, kind, namespace, name).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Manifest;
+use crate::object::ObjectKey;
 
 /// One object rendered by more than one spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,49 +22,26 @@ pub struct Conflict {
     pub sources: Vec<PathBuf>,
 }
 
-/// Which object a manifest is: API group, kind, namespace, name.
-pub(crate) type Identity = (String, String, String, String);
-
-/// The identity of `m`.
-pub(crate) fn identity(m: &Manifest) -> Identity {
-    let text = |p: &str| {
-        m.object
-            .pointer(p)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let api = text("/apiVersion");
-    let group = api
-        .rsplit_once('/')
-        .map_or(String::new(), |(g, _)| g.to_owned());
-    (
-        group,
-        m.kind().to_owned(),
-        text("/metadata/namespace"),
-        m.name().to_owned(),
-    )
-}
-
 /// Every object that more than one spec file renders, in object order.
 pub fn conflicts(manifests: &[Manifest]) -> Vec<Conflict> {
-    find(manifests.iter().map(|m| (identity(m), m.source.clone())))
+    find(manifests.iter().map(|m| (m.key(), m.source.clone())))
 }
 
-/// The conflicts among objects given by identity and source.
-pub(crate) fn find(objects: impl IntoIterator<Item = (Identity, PathBuf)>) -> Vec<Conflict> {
-    let mut seen: BTreeMap<Identity, Vec<PathBuf>> = BTreeMap::new();
-    for (id, source) in objects {
-        let sources = seen.entry(id).or_default();
+/// The conflicts among objects given by key and source.
+pub(crate) fn find(objects: impl IntoIterator<Item = (ObjectKey, PathBuf)>) -> Vec<Conflict> {
+    let objects: Vec<(ObjectKey, PathBuf)> = objects.into_iter().collect();
+    let mut seen: BTreeMap<_, (&ObjectKey, Vec<&PathBuf>)> = BTreeMap::new();
+    for (key, source) in &objects {
+        let (_, sources) = seen.entry(key.identity()).or_insert((key, Vec::new()));
         if !sources.contains(&source) {
             sources.push(source);
         }
     }
-    seen.into_iter()
+    seen.into_values()
         .filter(|(_, sources)| sources.len() > 1)
-        .map(|((_, kind, namespace, name), sources)| Conflict {
-            object: format!("{kind} {namespace}/{name}"),
-            sources,
+        .map(|(key, sources)| Conflict {
+            object: key.to_string(),
+            sources: sources.into_iter().cloned().collect(),
         })
         .collect()
 }
@@ -72,9 +51,15 @@ mod tests {
     use std::path::PathBuf;
 
     use super::find;
+    use crate::object::ObjectKey;
 
-    fn id(kind: &str, name: &str) -> super::Identity {
-        ("apps".into(), kind.into(), "ml".into(), name.into())
+    fn id(kind: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            api_version: "apps/v1".into(),
+            kind: kind.into(),
+            namespace: Some("ml".into()),
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -106,5 +91,18 @@ mod tests {
             (id("Deployment", "x"), PathBuf::from("models/x.toml")),
         ]);
         assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn another_version_of_the_same_group_is_the_same_object() {
+        let mut v1 = id("HorizontalPodAutoscaler", "x");
+        v1.api_version = "autoscaling/v1".into();
+        let mut v2 = v1.clone();
+        v2.api_version = "autoscaling/v2".into();
+        let found = find([
+            (v1, PathBuf::from("models/x.toml")),
+            (v2, PathBuf::from("models/y.toml")),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 }

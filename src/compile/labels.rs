@@ -1,33 +1,18 @@
 //! Labels, selectors and annotations every generated object carries.
 //!
-//! Owns the names of modelctl's labels and annotations and which of them go
-//! into immutable selectors. Must not change a selector's keys: Deployment
-//! selectors cannot be changed in place.
+//! Owns which labels and annotations each object gets and which of them go
+//! into immutable selectors; their names live in [`crate::object::labels`].
+//! Must not change a selector's keys: Deployment selectors cannot be changed
+//! in place.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Ctx;
-
-/// `app.kubernetes.io/name`: the model.
-pub const NAME: &str = "app.kubernetes.io/name";
-/// `app.kubernetes.io/component`: `train` or `serve`.
-pub const COMPONENT: &str = "app.kubernetes.io/component";
-/// `app.kubernetes.io/part-of`: `part-of` of `modelctl.toml`.
-pub const PART_OF: &str = "app.kubernetes.io/part-of";
-/// `app.kubernetes.io/managed-by`: always `modelctl`.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-/// `app.kubernetes.io/version`: a hash of what the object runs.
-pub const VERSION: &str = "app.kubernetes.io/version";
-/// `modelctl.io/track`: `stable` or `canary` (serving pods only).
-pub const TRACK: &str = "modelctl.io/track";
-/// `modelctl.io/train-hash`: the hash in a training Job's name.
-pub const TRAIN_HASH: &str = "modelctl.io/train-hash";
-/// Annotation naming the spec file an object came from.
-pub const SOURCE: &str = "modelctl.io/source";
-/// Annotation naming the owning team (`owner` of the spec).
-pub const OWNER: &str = "modelctl.io/owner";
+use crate::object::labels::{
+    COMPONENT, MANAGED_BY, MANAGER, NAME, OWNER, PART_OF, SOURCE, TRACK, VERSION,
+};
 
 /// Which part of a model an object belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +85,7 @@ pub(crate) fn labels(
 ) -> BTreeMap<String, String> {
     let mut labels = selector(ctx, component, track);
     labels.insert(PART_OF.to_owned(), ctx.env.part_of.clone());
-    labels.insert(MANAGED_BY.to_owned(), "modelctl".to_owned());
+    labels.insert(MANAGED_BY.to_owned(), MANAGER.to_owned());
     if !version.is_empty() {
         labels.insert(VERSION.to_owned(), version.to_owned());
     }

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use modelctl_spec::{EnvSettings, Model, ModelEnv, ModelSpec, RepoEnv};
 use serde::Serialize;
 
+use crate::object::ObjectKey;
+
 pub mod files;
 pub mod labels;
 
@@ -69,6 +71,22 @@ impl Manifest {
     /// The object's `metadata.name`.
     pub fn name(&self) -> &str {
         self.object["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    /// Which object this is. Compile always writes `apiVersion`, `kind` and
+    /// `metadata.name`; a field that were missing would read as empty.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::of(&self.object).unwrap_or_else(|_| ObjectKey {
+            api_version: self.object["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            kind: self.kind().to_owned(),
+            namespace: self.object["metadata"]["namespace"]
+                .as_str()
+                .map(str::to_owned),
+            name: self.name().to_owned(),
+        })
     }
 }
 

@@ -8,8 +8,9 @@
 
 use modelctl_spec::model::Train;
 
-use super::labels::{self, Component, TRAIN_HASH};
+use super::labels::{self, Component};
 use super::{Ctx, Manifest, configmap, hash, job};
+use crate::object::labels::TRAIN_HASH;
 
 /// Appends the training objects of `train` to `out`.
 pub(crate) fn render(ctx: &Ctx<'_>, train: &Train, out: &mut Vec<Manifest>) {

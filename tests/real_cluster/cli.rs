@@ -22,13 +22,12 @@ fn objects_said(output: &str, verb: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The `diff --format json` objects whose change is not `unchanged`.
+/// The `diff --format json` objects that differ (added, removed, changed).
 fn changed(report: &Value) -> Vec<&Value> {
-    report["objects"]
+    report["changes"]
         .as_array()
-        .expect("objects")
+        .expect("changes")
         .iter()
-        .filter(|o| o["change"] != "unchanged")
         .collect()
 }
 
@@ -41,7 +40,7 @@ async fn apply_then_diff_is_empty_after_the_controllers_ran() {
     let repo = s.repo(ALL_MODELS);
     let (out, _) = repo.expect(1, &["diff"]).await;
     assert!(
-        out.contains(&format!("create Deployment {}/digits", s.ns())),
+        out.contains(&format!("+ Deployment {}/digits added", s.ns())),
         "{out}"
     );
     let (_, err) = repo.expect(0, &["apply"]).await;
@@ -70,7 +69,7 @@ async fn apply_then_diff_is_empty_after_the_controllers_ran() {
     let (out, _) = repo.expect(0, &["diff", "--format", "json"]).await;
     let report: Value = serde_json::from_str(&out).expect("JSON report");
     assert!(changed(&report).is_empty(), "{out}");
-    assert_eq!(report["prune"], json!([]), "{out}");
+    assert_eq!(report["summary"]["removed"], 0, "{out}");
     assert_eq!(report["errors"], json!([]), "{out}");
     let (_, err) = repo.expect(0, &["apply"]).await;
     assert!(
@@ -113,7 +112,7 @@ async fn spec_change_shows_in_diff() {
     );
     let (out, _) = repo.expect(1, &["diff"]).await;
     assert!(
-        out.contains(&format!("update Deployment {}/digits", s.ns())),
+        out.contains(&format!("~ Deployment {}/digits changed", s.ns())),
         "{out}"
     );
     let line = |sign: char, date: &str| {
@@ -124,11 +123,11 @@ async fn spec_change_shows_in_diff() {
     // The serving objects' version label follows the serving spec; the
     // training Job and its ConfigMap are named for the training spec.
     assert!(
-        out.contains("0 to create, 4 to update, 2 unchanged, 0 to prune"),
+        out.contains("0 added, 0 removed, 4 changed, 2 unchanged"),
         "{out}"
     );
     assert!(
-        !out.contains("update Job") && !out.contains("update ConfigMap"),
+        !out.contains("~ Job ") && !out.contains("~ ConfigMap "),
         "{out}"
     );
 
@@ -196,8 +195,8 @@ async fn prune_deletes_a_removed_model_and_keeps_foreign_objects() {
     let (out, _) = repo.expect(1, &["diff"]).await;
     let would = objects_said(
         &out.lines()
-            .filter_map(|l| l.strip_prefix("would prune "))
-            .map(|l| format!("{l} listed\n"))
+            .filter_map(|l| l.strip_prefix("- ")?.split_once(" removed"))
+            .map(|(object, _)| format!("{object} listed\n"))
             .collect::<String>(),
         "listed",
     );

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
+use modelctl::cluster::ClusterError;
 use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
-use modelctl::cluster::diff::{Change, DiffOptions, diff};
+use modelctl::cluster::diff::{DiffOptions, diff};
 use modelctl::cluster::wait::wait;
-use modelctl::cluster::{ClusterError, ObjectKey};
+use modelctl::manifest_diff::Change;
+use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -54,7 +56,7 @@ async fn apply_then_diff_is_empty() {
         .await
         .unwrap();
     assert!(
-        first.objects.iter().all(|o| o.change == Change::Create),
+        first.objects.iter().all(|o| o.change == Change::Added),
         "{first:#?}"
     );
     apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
@@ -91,7 +93,7 @@ async fn change_shows_a_diff_and_secrets_stay_masked() {
     let report = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.objects[0].change, Change::Update, "{report:#?}");
+    assert_eq!(report.objects[0].change, Change::Changed, "{report:#?}");
     assert!(
         report.objects[0]
             .diff
@@ -181,9 +183,12 @@ async fn httproute_is_applied_or_reported_as_not_served() {
         .await
         .is_ok();
     if served {
-        assert_eq!(report.objects[0].change, Change::Create, "{report:#?}");
+        assert_eq!(report.objects[0].change, Change::Added, "{report:#?}");
     } else {
-        assert_eq!(report.missing_kinds[0].kind, "HTTPRoute", "{report:#?}");
+        assert!(
+            report.errors[0].error.starts_with("HTTPRoute "),
+            "{report:#?}"
+        );
     }
     s.finish().await;
 }
@@ -234,7 +239,7 @@ async fn wait_timeout_names_the_deployment() {
         .unwrap();
     // Nothing marks the pods ready: the rollout never completes.
     let key = ObjectKey::of(&objects[0]).unwrap();
-    let err = wait(&s.cluster, &[key], Duration::from_secs(5), false)
+    let err = wait(&s.cluster, &[key], Duration::from_secs(5), &|_| {})
         .await
         .unwrap_err();
     let expected = format!("Deployment {}/digits", s.ns());

@@ -1,25 +1,25 @@
-//! Object identity: [`ObjectKey`] (apiVersion, kind, namespace, name) read
-//! from a rendered JSON object, and the labels modelctl puts on what it owns.
+//! [`ObjectKey`]: apiVersion, kind, namespace and name of one Kubernetes
+//! object, read from its JSON. Everything that asks "which object?" (the
+//! render's conflict check, both diffs, apply, the inventory, prune, waits)
+//! uses this type.
 
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::ClusterError;
-
-/// The field manager of every server-side apply modelctl makes.
-pub const FIELD_MANAGER: &str = "modelctl";
-/// The label marking objects modelctl created.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// The label selector matching objects modelctl created.
-pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=modelctl";
-/// The label naming the model an object belongs to.
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
-/// The label naming the component (`train`, `serve`).
-pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// An object without the fields that name it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object without apiVersion, kind or metadata.name: {shown}")]
+pub struct KeyError {
+    /// The start of the object's JSON, to find it by.
+    pub shown: String,
+}
 
 /// Which object: apiVersion, kind, namespace (none when cluster-scoped), name.
+///
+/// Serialises as the flat fields `apiVersion`, `kind`, `namespace` (omitted
+/// when none) and `name`, the way a manifest spells them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectKey {
     /// `apps/v1`, `v1`, …
@@ -34,18 +34,23 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+/// The parts naming an object whatever version of its API it is read
+/// through: group, kind, namespace, name. Two keys with the same identity
+/// are one object in the cluster (`autoscaling/v1` and `autoscaling/v2`
+/// HorizontalPodAutoscalers of one name are the same object).
+pub type Identity<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
 impl ObjectKey {
     /// Reads the key of a whole object (`apiVersion`, `kind`, `metadata`).
-    pub fn of(object: &Value) -> Result<ObjectKey, ClusterError> {
+    pub fn of(object: &Value) -> Result<ObjectKey, KeyError> {
         let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str);
         let (Some(api_version), Some(kind), Some(name)) =
             (text("/apiVersion"), text("/kind"), text("/metadata/name"))
         else {
             let shown = serde_json::to_string(object).unwrap_or_default();
-            let shown: String = shown.chars().take(120).collect();
-            return Err(ClusterError::BadObject(format!(
-                "object without apiVersion, kind or metadata.name: {shown}"
-            )));
+            return Err(KeyError {
+                shown: shown.chars().take(120).collect(),
+            });
         };
         Ok(ObjectKey {
             api_version: api_version.to_owned(),
@@ -58,6 +63,16 @@ impl ObjectKey {
     /// The API group (`""` for the core group).
     pub fn group(&self) -> &str {
         self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    /// Group, kind, namespace and name: what stays the same across API versions.
+    pub fn identity(&self) -> Identity<'_> {
+        (
+            self.group(),
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
     }
 
     /// The inventory line: `apiVersion kind namespace name` (`-` for no namespace).
@@ -88,6 +103,7 @@ impl ObjectKey {
     }
 }
 
+/// `Kind namespace/name`, or `Kind name` when cluster-scoped.
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.namespace {
@@ -95,16 +111,6 @@ impl fmt::Display for ObjectKey {
             None => write!(f, "{} {}", self.kind, self.name),
         }
     }
-}
-
-/// A label of an object, if set.
-pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object.get("metadata")?.get("labels")?.get(key)?.as_str()
-}
-
-/// Whether the object carries `app.kubernetes.io/managed-by: modelctl`.
-pub fn is_managed(object: &Value) -> bool {
-    label(object, MANAGED_BY_LABEL) == Some(FIELD_MANAGER)
 }
 
 #[cfg(test)]
@@ -124,8 +130,27 @@ mod tests {
     }
 
     #[test]
-    fn object_without_kind_is_an_error() {
-        let err = ObjectKey::of(&json!({"apiVersion": "v1", "metadata": {"name": "x"}}));
-        assert!(matches!(err, Err(ClusterError::BadObject(_))));
+    fn object_without_kind_is_an_error_showing_it() {
+        let err =
+            ObjectKey::of(&json!({"apiVersion": "v1", "metadata": {"name": "x"}})).unwrap_err();
+        assert!(err.to_string().contains("\"name\":\"x\""), "{err}");
+    }
+
+    #[test]
+    fn identity_ignores_the_api_version_but_not_the_group() {
+        let key = |api_version: &str| ObjectKey {
+            api_version: api_version.into(),
+            kind: "HorizontalPodAutoscaler".into(),
+            namespace: Some("ml".into()),
+            name: "digits".into(),
+        };
+        assert_eq!(
+            key("autoscaling/v1").identity(),
+            key("autoscaling/v2").identity()
+        );
+        assert_ne!(
+            key("autoscaling/v2").identity(),
+            key("other.io/v2").identity()
+        );
     }
 }
