@@ -163,7 +163,7 @@ fn explain(message: &str) -> (String, String) {
     }
     (
         message.to_owned(),
-        "see the spec reference in the README".to_owned(),
+        "see the spec reference in docs/spec.md".to_owned(),
     )
 }
 
