@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use modelctl::compile::render_env;
 use modelctl_spec::Repo;
+use modelctl_spec::values::Command;
 use render_support::{all_repos, example_root, find, load, manifests, of_kind, pod_spec, spec_of};
 use serde_json::Value;
 
@@ -103,7 +104,7 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
                 assert!(spec.get("completionMode").is_none(), "{name}");
                 continue;
             };
-            let size: usize = sweep.grid.values().map(Vec::len).product();
+            let size: usize = sweep.grid.values().map(|v| v.len()).product();
             assert_eq!(spec["completionMode"], "Indexed", "{name}");
             assert_eq!(spec["completions"], size, "{name}");
             assert_eq!(
@@ -181,7 +182,9 @@ fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
     for model in &mut trained.models {
         for spec in model.resolved.values_mut() {
             if let Some(train) = &mut spec.train {
-                train.command.push("--epochs=1".to_owned());
+                let mut argv: Vec<String> = train.command.to_vec();
+                argv.push("--epochs=1".to_owned());
+                train.command = Command::try_from(argv).expect("a command with a program");
             }
         }
     }

@@ -12,9 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, DataUri, Description, Duration, EnvVarName,
-    GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas, ModelUri, MountPath, Owner,
-    Parallelism, Percent, Quantity, ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
+    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, Command, DataUri, Description, Duration,
+    EnvVarName, GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas, ModelUri,
+    MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount, ResourceName, Retries, Sha256,
+    Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -55,10 +56,10 @@ pub struct Train {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeSource>,
     /// The training command, run from `/workspace` by the generated `start.sh`.
-    pub command: Vec<String>,
+    pub command: Command,
     /// A command run after a successful training command, for example an evaluation script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluate: Option<Vec<String>>,
+    pub evaluate: Option<Command>,
     /// Data the training reads: PVC mounts, HDFS or object-store URIs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<DataSource>,

@@ -34,22 +34,7 @@ pub(crate) fn check_sections(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
     }
 }
 
-fn check_command(c: &mut Checker<'_, '_>, key: &str, cmd: &[String]) {
-    if cmd.first().is_none_or(|p| p.trim().is_empty()) {
-        c.error(
-            &["train", key],
-            Value,
-            format!("`train.{key}` has no program to run"),
-            "write the command as an array: `[\"python\", \"train.py\"]`",
-        );
-    }
-}
-
 fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
-    check_command(c, "command", &train.command);
-    if let Some(e) = &train.evaluate {
-        check_command(c, "evaluate", e);
-    }
     if let Some(code) = &train.code {
         check_code(c, code);
     }

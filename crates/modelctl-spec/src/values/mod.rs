@@ -1,7 +1,7 @@
 //! Validated single values: each newtype's `Deserialize` rejects a bad value,
 //! so the TOML parser reports the error at the value's position.
 //!
-//! Owns the single-value rules (names, quantities, durations, images, URIs,
+//! Owns the single-value rules (commands, names, quantities, durations, images, URIs,
 //! paths, percentages, bounded counts, free text, templates, digests). Must not look at other fields: rules that
 //! relate two values live in [`crate::rules`].
 //!
@@ -15,6 +15,7 @@ use std::fmt;
 use schemars::{Schema, json_schema};
 
 pub(crate) mod bounded;
+mod command;
 mod digest;
 mod duration;
 mod image;
@@ -30,6 +31,7 @@ pub use bounded::{
     BatchSize, CanaryWeight, GpuCount, MAX_BATCH, MAX_GPUS_PER_POD, MAX_REPLICAS, MAX_RETRIES,
     MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
 };
+pub use command::Command;
 pub use digest::Sha256;
 pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS};
 pub use image::ImageRef;
