@@ -61,7 +61,7 @@ fn sh_command(argv: &[String]) -> String {
 /// `/code` or `/code/<dir>`), shell-quoted.
 pub(crate) fn workdir(train: &Train) -> String {
     match &train.code {
-        Some(code) => match code.dir.as_deref().map(|d| d.trim_matches('/')) {
+        Some(code) => match code.dir.as_ref().map(|d| d.as_str().trim_matches('/')) {
             Some(dir) if !dir.is_empty() => sh_quote(&format!("/code/{dir}")),
             _ => "/code".to_owned(),
         },

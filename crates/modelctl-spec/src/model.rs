@@ -12,10 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, Command, DataUri, Description, Duration,
-    EnvVarName, GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas, ModelUri,
-    MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount, ResourceName, Retries, Sha256,
-    Template, UrlPath,
+    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, DataUri, Description,
+    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas,
+    ModelUri, MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount, ResourceName,
+    Retries, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -94,7 +94,7 @@ pub struct CodeSource {
     pub git: Option<GitUrl>,
     /// Commit, tag or branch to check out. A commit hash makes runs reproducible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rev: Option<String>,
+    pub rev: Option<GitRev>,
     /// URL of a gzip-compressed tar archive to download and extract instead of
     /// cloning (`http(s)://`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ pub struct CodeSource {
     pub sha256: Option<Sha256>,
     /// Sub-directory of the repository (or of the extracted archive) to run from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
+    pub dir: Option<CodeDir>,
 }
 
 /// How a validated [`CodeSource`] is fetched.
@@ -133,7 +133,10 @@ impl CodeSource {
     /// reaches a validated repository.
     pub fn fetch(&self) -> Option<CodeFetch<'_>> {
         match (&self.git, &self.rev, &self.archive) {
-            (Some(url), Some(rev), None) => Some(CodeFetch::Git { url, rev }),
+            (Some(url), Some(rev), None) => Some(CodeFetch::Git {
+                url,
+                rev: rev.as_str(),
+            }),
             (None, None, Some(url)) => Some(CodeFetch::Archive {
                 url,
                 sha256: self.sha256.as_ref(),

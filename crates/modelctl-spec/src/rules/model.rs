@@ -58,7 +58,7 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
 }
 
 /// `train.code`: exactly one of `git` and `archive`, each with only its own
-/// keys, and a `dir` inside the fetched tree.
+/// keys.
 fn check_code(c: &mut Checker<'_, '_>, code: &CodeSource) {
     match (&code.git, &code.archive) {
         (None, None) => c.error(
@@ -95,31 +95,6 @@ fn check_code(c: &mut Checker<'_, '_>, code: &CodeSource) {
             Value,
             "`sha256` checks an archive, but `train.code` has no `archive`".to_owned(),
             "remove `sha256`; a Git commit hash in `rev` already pins the code",
-        );
-    }
-    if let Some(rev) = &code.rev
-        && (rev.is_empty() || rev.chars().any(char::is_whitespace))
-    {
-        c.error(
-            &["train", "code", "rev"],
-            Value,
-            format!("`{rev}` is not a Git revision"),
-            "write a commit hash, tag or branch name",
-        );
-    }
-    if let Some(dir) = &code.dir
-        && (dir.is_empty() || dir.starts_with('/') || dir.split('/').any(|s| s == ".."))
-    {
-        let inside = if code.archive.is_some() {
-            "archive"
-        } else {
-            "repository"
-        };
-        c.error(
-            &["train", "code", "dir"],
-            Value,
-            format!("`{dir}` is not a directory inside the {inside}"),
-            "write a relative path without `..`, e.g. `training`",
         );
     }
 }

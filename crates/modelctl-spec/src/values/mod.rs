@@ -38,12 +38,12 @@ pub use image::ImageRef;
 pub use names::{
     EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
 };
-pub use paths::{MountPath, UrlPath};
+pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Quantity, QuantitySuffix};
 pub use template::{TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};
-pub use uri::{ArchiveUrl, DataUri, GitUrl, ModelUri, UriScheme};
+pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, ModelUri, UriScheme};
 
 /// Why a single value was rejected: the message, and a hint on how to fix it.
 ///
@@ -194,3 +194,12 @@ macro_rules! regex {
     }};
 }
 pub(crate) use regex;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// The JSON Schema of a value type, as JSON.
+    pub(crate) fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+        serde_json::to_value(T::json_schema(&mut schemars::SchemaGenerator::default()))
+            .expect("a schema is JSON")
+    }
+}

@@ -1,10 +1,15 @@
-//! Paths: where data is mounted in the training container (`MountPath`) and
-//! the path prefix a model is routed at (`UrlPath`).
+//! Paths: where data is mounted in the training container (`MountPath`), the
+//! directory of the fetched training code to run from (`CodeDir`) and the path
+//! prefix a model is routed at (`UrlPath`).
 
 use super::{ValueError, quoted, regex, string_value};
 
 /// Absolute, no empty, `.` or `..` segments, no trailing slash.
 const MOUNT_PATH: &str = r"^(/[A-Za-z0-9_@+=,~-][A-Za-z0-9._@+=,~-]*)+$";
+/// Relative, `/`-separated, no empty or `..` segments, an optional trailing
+/// slash. A segment is anything but `..` (written without look-ahead, so
+/// both the `regex` crate and JSON Schema validators read it).
+const CODE_DIR: &str = r"^(\.?[^/.][^/]*|\.\.[^/]+|\.)(/(\.?[^/.][^/]*|\.\.[^/]+|\.))*/?$";
 /// `/`, or `/`-separated segments of URL path characters.
 const URL_PATH: &str = r"^/([A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?)?$";
 
@@ -20,6 +25,15 @@ string_value!(
     pattern = Some(MOUNT_PATH),
     max = 1024,
     desc = "An absolute path in the container, such as `/data`."
+);
+string_value!(
+    /// A directory inside the fetched training code (the cloned repository or
+    /// the extracted archive): a relative path without `..` (`training`).
+    CodeDir,
+    check = check_code_dir,
+    pattern = Some(CODE_DIR),
+    max = 1024,
+    desc = "A relative directory inside the fetched code, such as `training`."
 );
 string_value!(
     /// A URL path prefix starting with `/` (`/`, `/bidding`).
@@ -69,6 +83,26 @@ fn check_mount_path(s: &str) -> Result<(), ValueError> {
     Ok(())
 }
 
+fn check_code_dir(s: &str) -> Result<(), ValueError> {
+    if regex!(CODE_DIR).is_match(s) {
+        return Ok(());
+    }
+    let help = if s.starts_with('/') {
+        format!(
+            "write the path relative to the code's root: `{}`",
+            s.trim_start_matches('/')
+        )
+    } else if s.contains("//") {
+        "remove the empty segment (`//`)".to_owned()
+    } else {
+        "write a relative path without `..`, e.g. `training`".to_owned()
+    };
+    Err(ValueError::new(
+        format!("{} is not a directory inside the fetched code", quoted(s)),
+        help,
+    ))
+}
+
 fn check_url_path(s: &str) -> Result<(), ValueError> {
     if regex!(URL_PATH).is_match(s) && !s.split('/').any(|seg| seg == "." || seg == "..") {
         return Ok(());
@@ -115,6 +149,45 @@ mod tests {
             "data".parse::<MountPath>().unwrap_err().help,
             "use an absolute path: `/data`"
         );
+    }
+
+    #[test]
+    fn code_dirs() {
+        for ok in [
+            "training",
+            "src/train/",
+            ".",
+            "./x",
+            "a..b",
+            "...",
+            ".hidden/x",
+        ] {
+            assert!(ok.parse::<CodeDir>().is_ok(), "{ok}");
+        }
+        for bad in ["", "/training", "..", "../x", "a/../b", "a/..", "a//b", "/"] {
+            assert!(bad.parse::<CodeDir>().is_err(), "{bad}");
+        }
+        let err = "a/../b".parse::<CodeDir>().unwrap_err();
+        assert_eq!(
+            err.message,
+            "`a/../b` is not a directory inside the fetched code"
+        );
+        assert_eq!(
+            err.help,
+            "write a relative path without `..`, e.g. `training`"
+        );
+        assert_eq!(
+            "/training".parse::<CodeDir>().unwrap_err().help,
+            "write the path relative to the code's root: `training`"
+        );
+        let schema = crate::values::tests::schema_of::<CodeDir>();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for ok in ["training", "src/train/", "a..b"] {
+            assert!(validator.is_valid(&serde_json::json!(ok)), "{ok}");
+        }
+        for bad in ["", "/training", "..", "a/../b"] {
+            assert!(!validator.is_valid(&serde_json::json!(bad)), "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! URIs: model files (`serve.model`), training data (`train.data`), Git
-//! repositories (`train.code.git`) and code archives (`train.code.archive`). Each accepts only the schemes modelctl
+//! repositories and revisions (`train.code.git`, `train.code.rev`) and code archives (`train.code.archive`). Each accepts only the schemes modelctl
 //! and `model-server` know how to fetch.
 
 use super::names::check_dns_subdomain;
@@ -40,6 +40,16 @@ string_value!(
     pattern = Some(r"^https?://[^/\s:]+(:[0-9]+)?/\S+$"),
     max = 2048,
     desc = "An `http(s)://` URL of a `.tar.gz` archive."
+);
+
+string_value!(
+    /// A Git revision to check out: a commit hash, tag or branch name, without
+    /// whitespace.
+    GitRev,
+    check = check_git_rev,
+    pattern = Some(r"^\S+$"),
+    max = 255,
+    desc = "A Git commit hash, tag or branch name, such as `4f2a9c1` or `v1.2`."
 );
 
 /// The scheme of a model or data URI.
@@ -226,6 +236,16 @@ fn check_git_url(s: &str) -> Result<(), ValueError> {
     })
 }
 
+fn check_git_rev(s: &str) -> Result<(), ValueError> {
+    if s.chars().any(char::is_whitespace) {
+        return Err(ValueError::new(
+            format!("{} is not a Git revision", quoted(s)),
+            "write a commit hash, tag or branch name",
+        ));
+    }
+    Ok(())
+}
+
 fn check_archive_url(s: &str) -> Result<(), ValueError> {
     const WHAT: &str = "an archive URL";
     check_common(s, WHAT)?;
@@ -349,6 +369,22 @@ mod tests {
         ] {
             assert!(bad.parse::<GitUrl>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn git_revs() {
+        for ok in ["4f2a9c1", "v1.2", "feature/x", "HEAD~1"] {
+            assert!(ok.parse::<GitRev>().is_ok(), "{ok}");
+        }
+        for bad in ["", "v1 .2", " main", "main\n"] {
+            assert!(bad.parse::<GitRev>().is_err(), "{bad:?}");
+        }
+        let err = "v1 .2".parse::<GitRev>().unwrap_err();
+        assert_eq!(err.message, "`v1 .2` is not a Git revision");
+        assert_eq!(err.help, "write a commit hash, tag or branch name");
+        let schema = crate::values::tests::schema_of::<GitRev>();
+        assert_eq!(schema["pattern"], "^\\S+$");
+        assert_eq!(schema["minLength"], 1);
     }
 
     #[test]
