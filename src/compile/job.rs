@@ -122,12 +122,14 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
             });
             mounts.push(mount(&volume, &path, data.read_only));
         }
-        if let Some(uri) = data.hdfs.as_ref().or(data.uri.as_ref()) {
+        let uri =
+            (data.hdfs.as_ref().map(|h| h.as_str())).or(data.uri.as_ref().map(|u| u.as_str()));
+        if let Some(uri) = uri {
             let name = data
                 .env
                 .as_ref()
                 .map_or_else(|| format!("DATA_{index}"), |e| e.as_str().to_owned());
-            env.push(value_env(&name, uri.as_str()));
+            env.push(value_env(&name, uri));
         }
     }
     for (name, value) in &train.env {

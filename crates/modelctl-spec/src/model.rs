@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, DataUri, Description,
-    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Hostname, ImageRef, MaxReplicas, MinReplicas,
-    ModelUri, MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount, ResourceName,
-    Retries, Sha256, Template, UrlPath,
+    Duration, EnvVarName, GitRev, GitUrl, GpuCount, HdfsUri, Hostname, ImageRef, MaxReplicas,
+    MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount,
+    ResourceName, Retries, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -155,7 +155,7 @@ pub struct DataSource {
     pub pvc: Option<ResourceName>,
     /// An HDFS URI (`hdfs://namenode:8020/path`), passed to the code as an environment variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hdfs: Option<DataUri>,
+    pub hdfs: Option<HdfsUri>,
     /// An object-store or web URI (`s3://`, `gs://`, `http(s)://`), passed as an environment variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<DataUri>,

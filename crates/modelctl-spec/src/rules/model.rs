@@ -7,7 +7,6 @@ use super::{Checker, MAX_SWEEP_COMBINATIONS};
 use crate::locate::Target::{Key, Value};
 use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Resources, Serve, Train};
 use crate::values::QuantitySuffix;
-use crate::values::UriScheme;
 
 /// Checks every rule of one (possibly environment-resolved) spec.
 pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
@@ -194,26 +193,6 @@ fn check_data_source<'p>(
             Key,
             "`env` applies only to `hdfs` and `uri` sources".to_owned(),
             "a claim is mounted at `mount`; remove `env`",
-        );
-    }
-    if let Some(h) = &d.hdfs
-        && h.scheme() != UriScheme::Hdfs
-    {
-        c.error(
-            &at("hdfs"),
-            Value,
-            format!("`hdfs` source `{h}` is not an `hdfs://` URI"),
-            "use `uri = …` for object-store and web sources",
-        );
-    }
-    if let Some(u) = &d.uri
-        && u.scheme() == UriScheme::Hdfs
-    {
-        c.error(
-            &at("uri"),
-            Key,
-            format!("`{u}` is an HDFS URI"),
-            "write HDFS sources as `hdfs = …`",
         );
     }
 }
@@ -432,7 +411,7 @@ mod tests {
 
     #[test]
     fn data_sources_are_exclusive_and_complete() {
-        let text = "[train]\nimage = \"python\"\ncommand = [\"x\"]\ndata = [{ read-only = true }, { uri = \"hdfs://nn/x\", mount = \"/d\" }]\n";
+        let text = "[train]\nimage = \"python\"\ncommand = [\"x\"]\ndata = [{ read-only = true }, { hdfs = \"hdfs://nn/x\", mount = \"/d\" }]\n";
         let e = errors(text);
         assert!(
             e.contains(&"data source 0 names no source".to_owned()),
@@ -440,10 +419,6 @@ mod tests {
         );
         assert!(
             e.contains(&"`mount` applies only to `pvc` sources".to_owned()),
-            "{e:?}"
-        );
-        assert!(
-            e.contains(&"`hdfs://nn/x` is an HDFS URI".to_owned()),
             "{e:?}"
         );
     }

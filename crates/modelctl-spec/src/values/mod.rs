@@ -43,7 +43,7 @@ pub use percent::Percent;
 pub use quantity::{Quantity, QuantitySuffix};
 pub use template::{TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};
-pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, ModelUri, UriScheme};
+pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, HdfsUri, ModelUri, UriScheme};
 
 /// Why a single value was rejected: the message, and a hint on how to fix it.
 ///

@@ -1,4 +1,5 @@
-//! URIs: model files (`serve.model`), training data (`train.data`), Git
+//! URIs: model files (`serve.model`), training data (`train.data`: object
+//! stores and the web as `uri`, HDFS as `hdfs`), Git
 //! repositories and revisions (`train.code.git`, `train.code.rev`) and code archives (`train.code.archive`). Each accepts only the schemes modelctl
 //! and `model-server` know how to fetch.
 
@@ -17,12 +18,21 @@ string_value!(
     desc = "A model URI: a path, `file://`, `http(s)://`, `s3://`, `gs://`, `az://` or `pvc://<claim>/<path>`."
 );
 string_value!(
-    /// The URI of training data: `hdfs://`, `s3://`, `gs://` or `http(s)://`.
+    /// The URI of object-store or web training data: `s3://`, `gs://` or
+    /// `http(s)://` (HDFS sources are written as `hdfs`, a [`HdfsUri`]).
     DataUri,
     check = check_data_uri,
-    pattern = Some(r"^((s3|gs)://[^/\s]+/\S+|(hdfs|https?)://[^/\s:]+(:[0-9]+)?(/\S*)?)$"),
+    pattern = Some(r"^((s3|gs)://[^/\s]+/\S+|https?://[^/\s:]+(:[0-9]+)?(/\S*)?)$"),
     max = 2048,
-    desc = "A data URI: `hdfs://`, `s3://`, `gs://` or `http(s)://`."
+    desc = "A data URI: `s3://`, `gs://` or `http(s)://`."
+);
+string_value!(
+    /// The URI of HDFS training data: `hdfs://<namenode>[:port]/<path>`.
+    HdfsUri,
+    check = check_hdfs_uri,
+    pattern = Some(r"^hdfs://[^/\s:]+(:[0-9]+)?(/\S*)?$"),
+    max = 2048,
+    desc = "An HDFS URI: `hdfs://<namenode>[:port]/<path>`."
 );
 string_value!(
     /// A Git repository URL: `https://`, `ssh://`, `git://` or `user@host:path`.
@@ -182,17 +192,35 @@ fn check_data_uri(s: &str) -> Result<(), ValueError> {
         return Err(err(
             s,
             WHAT,
-            "write a URI with a scheme: `hdfs://`, `s3://`, `gs://`, `http(s)://` (use `pvc` for a claim)",
+            "write a URI with a scheme: `s3://`, `gs://`, `http(s)://` (use `hdfs` for HDFS, `pvc` for a claim)",
         ));
     };
     match UriScheme::parse(scheme) {
         Some(UriScheme::S3 | UriScheme::Gs) => check_bucket_key(s, rest, WHAT, scheme),
-        Some(UriScheme::Http | UriScheme::Https | UriScheme::Hdfs) => {
-            check_host(s, rest, WHAT, scheme)
-        }
+        Some(UriScheme::Http | UriScheme::Https) => check_host(s, rest, WHAT, scheme),
+        Some(UriScheme::Hdfs) => Err(ValueError::new(
+            format!("{} is an HDFS URI", quoted(s)),
+            "write HDFS sources as `hdfs = …`",
+        )),
         _ => Err(ValueError::new(
             format!("unknown data URI scheme `{scheme}://`"),
-            "use one of `hdfs://`, `s3://`, `gs://`, `http(s)://`, or `pvc = \"<claim>\"` for a volume",
+            "use one of `s3://`, `gs://`, `http(s)://`; `hdfs = \"hdfs://…\"` for HDFS, or `pvc = \"<claim>\"` for a volume",
+        )),
+    }
+}
+
+fn check_hdfs_uri(s: &str) -> Result<(), ValueError> {
+    const WHAT: &str = "an HDFS URI";
+    check_common(s, WHAT)?;
+    match split_scheme(s) {
+        Some(("hdfs", rest)) => check_host(s, rest, WHAT, "hdfs"),
+        other => Err(ValueError::new(
+            format!("`hdfs` source {} is not an `hdfs://` URI", quoted(s)),
+            if other.is_some() {
+                "use `uri = …` for object-store and web sources"
+            } else {
+                "write `hdfs://<namenode>[:port]/<path>`"
+            },
         )),
     }
 }
@@ -282,15 +310,6 @@ impl ModelUri {
     }
 }
 
-impl DataUri {
-    /// The URI's scheme.
-    pub fn scheme(&self) -> UriScheme {
-        split_scheme(self.as_str())
-            .and_then(|(s, _)| UriScheme::parse(s))
-            .unwrap_or(UriScheme::Path)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,22 +352,51 @@ mod tests {
 
     #[test]
     fn data_uris() {
-        for ok in [
-            "hdfs://namenode:8020/corpora",
-            "s3://b/k",
-            "https://x.example.com/d.tsv",
-        ] {
+        for ok in ["s3://b/k", "https://x.example.com/d.tsv"] {
             assert!(ok.parse::<DataUri>().is_ok(), "{ok}");
         }
         for bad in [
             "/data",
             "ftp://x/y",
-            "hdfs://:8020/x",
-            "hdfs://nn:port/x",
+            "hdfs://namenode:8020/corpora",
             "az://c/x",
         ] {
             assert!(bad.parse::<DataUri>().is_err(), "{bad}");
         }
+        let err = "hdfs://nn/x".parse::<DataUri>().unwrap_err();
+        assert_eq!(err.message, "`hdfs://nn/x` is an HDFS URI");
+        assert_eq!(err.help, "write HDFS sources as `hdfs = …`");
+        let schema = crate::values::tests::schema_of::<DataUri>();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(validator.is_valid(&serde_json::json!("s3://b/k")));
+        assert!(!validator.is_valid(&serde_json::json!("hdfs://nn/x")));
+    }
+
+    #[test]
+    fn hdfs_uris() {
+        for ok in ["hdfs://namenode:8020/corpora", "hdfs://nn", "hdfs://nn/a/b"] {
+            assert!(ok.parse::<HdfsUri>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "s3://b/k",
+            "/data",
+            "hdfs://:8020/x",
+            "hdfs://nn:port/x",
+            "hdfs://nn/a b",
+        ] {
+            assert!(bad.parse::<HdfsUri>().is_err(), "{bad}");
+        }
+        let err = "s3://ml-data/corpus".parse::<HdfsUri>().unwrap_err();
+        assert_eq!(
+            err.message,
+            "`hdfs` source `s3://ml-data/corpus` is not an `hdfs://` URI"
+        );
+        assert_eq!(err.help, "use `uri = …` for object-store and web sources");
+        let schema = crate::values::tests::schema_of::<HdfsUri>();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(validator.is_valid(&serde_json::json!("hdfs://nn:8020/x")));
+        assert!(!validator.is_valid(&serde_json::json!("s3://b/k")));
     }
 
     #[test]
