@@ -12,9 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, DataUri, Description,
+    ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
     Duration, EnvVarName, GitRev, GitUrl, GpuCount, HdfsUri, Hostname, ImageRef, MaxReplicas,
-    MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, Quantity, ReplicaCount,
+    Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, ReplicaCount,
     ResourceName, Retries, Sha256, Template, UrlPath,
 };
 
@@ -177,10 +177,10 @@ pub struct DataSource {
 pub struct Resources {
     /// CPU as a Kubernetes quantity (`"500m"`, `"2"`); request and limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<Quantity>,
+    pub cpu: Option<Cpu>,
     /// Memory as a Kubernetes quantity (`"512Mi"`, `"32Gi"`); request and limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<Quantity>,
+    pub memory: Option<Memory>,
     /// Number of GPUs (the GPU resource of `modelctl.toml`, `nvidia.com/gpu` by
     /// default), at most 8 per pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]

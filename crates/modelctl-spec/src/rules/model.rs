@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Checker, MAX_SWEEP_COMBINATIONS};
 use crate::locate::Target::{Key, Value};
-use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Resources, Serve, Train};
-use crate::values::QuantitySuffix;
+use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Serve, Train};
 
 /// Checks every rule of one (possibly environment-resolved) spec.
 pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
@@ -38,7 +37,6 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
         check_code(c, code);
     }
     check_data(c, train);
-    check_resources(c, "train", &train.resources);
     let env_names: BTreeSet<&str> = train.env.keys().map(|k| k.as_str()).collect();
     if let Some(sweep) = &train.sweep {
         check_sweep(c, sweep, &env_names);
@@ -197,45 +195,6 @@ fn check_data_source<'p>(
     }
 }
 
-fn check_resources(c: &mut Checker<'_, '_>, section: &str, r: &Resources) {
-    if let Some(cpu) = &r.cpu {
-        if cpu.suffix() == QuantitySuffix::Binary {
-            c.error(
-                &[section, "resources", "cpu"],
-                Value,
-                format!("CPU `{cpu}` has a memory suffix"),
-                "write CPU in cores (`2`) or millicores (`500m`)",
-            );
-        } else if cpu.as_f64() < 0.001 {
-            c.error(
-                &[section, "resources", "cpu"],
-                Value,
-                format!("CPU `{cpu}` is less than one millicore"),
-                "request at least `1m`; leave `cpu` out for the cluster's default",
-            );
-        }
-    }
-    if let Some(mem) = &r.memory {
-        let s = mem.as_str();
-        if s.ends_with(['m', 'u', 'n']) {
-            let num = s.trim_end_matches(['m', 'u', 'n']);
-            c.error(
-                &[section, "resources", "memory"],
-                Value,
-                format!("memory `{s}` means {} bytes", mem.as_f64()),
-                format!("`m` is milli; did you mean `{num}Mi`?"),
-            );
-        } else if mem.as_f64() < 1024.0 * 1024.0 {
-            c.error(
-                &[section, "resources", "memory"],
-                Value,
-                format!("memory `{s}` is less than 1Mi"),
-                "write memory with a suffix: `512Mi`, `2Gi`",
-            );
-        }
-    }
-}
-
 fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: &BTreeSet<&str>) {
     if sweep.grid.is_empty() {
         c.error(
@@ -314,7 +273,6 @@ fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
             "make `min` at most `max`, or write a fixed `replicas = N`",
         );
     }
-    check_resources(c, "serve", &serve.resources);
     if let Some(canary) = &serve.canary {
         if serve.route.is_none() {
             c.error(
@@ -388,12 +346,6 @@ mod tests {
                 "the canary serves the same model as `serve.model`"
             ]
         );
-    }
-
-    #[test]
-    fn memory_with_milli_suffix_suggests_mebibytes() {
-        let e = errors(&format!("{SERVE}resources = {{ memory = \"256m\" }}\n"));
-        assert_eq!(e, ["memory `256m` means 0.256 bytes"]);
     }
 
     #[test]

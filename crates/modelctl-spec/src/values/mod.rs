@@ -40,7 +40,7 @@ pub use names::{
 };
 pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
-pub use quantity::{Quantity, QuantitySuffix};
+pub use quantity::{Cpu, Memory};
 pub use template::{TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};
 pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, HdfsUri, ModelUri, UriScheme};
