@@ -17,7 +17,7 @@ pub(crate) fn data(ctx: &Ctx<'_>, train: &Train) -> BTreeMap<String, String> {
     let mut data = BTreeMap::new();
     data.insert("start.sh".to_owned(), start_sh(ctx, train));
     if let Some(sweep) = &train.sweep {
-        let combos = combinations(&sweep.grid);
+        let combos = combinations(sweep.grid.as_map());
         for (index, combo) in combos.iter().enumerate() {
             let output = output_word(ctx, train, combo);
             data.insert(

@@ -36,7 +36,7 @@ pub(crate) fn build(
 ) -> Job {
     let (completions, parallelism, completion_mode) = match &train.sweep {
         Some(sweep) => {
-            let size = i32::try_from(combinations(&sweep.grid).len()).unwrap_or(i32::MAX);
+            let size = i32::try_from(combinations(sweep.grid.as_map()).len()).unwrap_or(i32::MAX);
             let parallelism = sweep.parallelism.map_or(1, |p| p.get());
             (
                 Some(size),

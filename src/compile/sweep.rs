@@ -11,14 +11,17 @@ use super::script::sh_quote;
 /// Every combination of `grid`, parameters in name order, the last parameter
 /// varying fastest. Index `i` of the result is Job completion index `i`.
 /// An empty grid has one (empty) combination; a parameter without values has none.
-pub fn combinations(grid: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
+pub fn combinations<K: AsRef<str>, V: AsRef<[String]>>(
+    grid: &BTreeMap<K, V>,
+) -> Vec<BTreeMap<String, String>> {
     let mut out = vec![BTreeMap::new()];
     for (name, values) in grid {
+        let values = values.as_ref();
         let mut next = Vec::with_capacity(out.len() * values.len());
         for combination in &out {
             for value in values {
                 let mut c: BTreeMap<String, String> = combination.clone();
-                c.insert(name.clone(), value.clone());
+                c.insert(name.as_ref().to_owned(), value.clone());
                 next.push(c);
             }
         }

@@ -4,7 +4,8 @@
 //! serde stops at the first error, so after each error the offending entry is
 //! removed from a copy of the tree and deserialization runs again, up to
 //! [`MAX_ERRORS_PER_FILE`] times. A "missing field" that only appears because
-//! an earlier error removed that field is not reported twice.
+//! an earlier error removed that field is not reported twice, nor is an error
+//! of a whole array or table that an earlier error removed an entry from.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -75,11 +76,18 @@ pub(crate) fn deserialize_pruned<T: DeserializeOwned>(
         let message = err.message().to_owned();
         let path = innermost(tree.get_ref(), &span);
         let missing = missing_field(&message);
-        let cascade = missing.is_some_and(|field| {
-            let mut p = path.clone();
-            p.push(Seg::Key(field.to_owned()));
-            removed.contains(&p)
-        });
+        let cascade = match missing {
+            Some(field) => {
+                let mut p = path.clone();
+                p.push(Seg::Key(field.to_owned()));
+                removed.contains(&p)
+            }
+            // A value that is checked as a whole (a command, a sweep grid)
+            // may be wrong only because an entry of it was removed.
+            None => removed
+                .iter()
+                .any(|r| r.len() > path.len() && r.starts_with(&path)),
+        };
         if !cascade {
             report.push(to_diagnostic(file, span.clone(), &message));
             found += 1;
@@ -333,6 +341,26 @@ mod tests {
         assert!(e.contains(&"unknown key `zz`".to_owned()));
         assert!(e.contains(&"unknown key `y`".to_owned()));
         assert!(!e.iter().any(|m| m.starts_with("missing key")), "{e:?}");
+    }
+
+    #[test]
+    fn emptied_collections_are_not_a_second_error() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Spec {
+            command: crate::values::Command,
+        }
+        let mut report = Report::new();
+        let root = DeTable::parse("command = [1]\n").unwrap();
+        let out: Option<Spec> = deserialize_all(Path::new("t.toml"), &root, &mut report);
+        assert!(out.is_none());
+        let e: Vec<&str> = report
+            .diagnostics()
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("wrong type: integer `1`"), "{e:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
-    Duration, EnvVarName, GitRev, GitUrl, GpuCount, HdfsUri, Hostname, ImageRef, MaxReplicas,
+    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Grid, HdfsUri, Hostname, ImageRef, MaxReplicas,
     Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, ReplicaCount,
     ResourceName, Retries, Sha256, Template, UrlPath,
 };
@@ -197,7 +197,7 @@ pub struct Sweep {
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
     /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.
-    pub grid: BTreeMap<String, Vec<String>>,
+    pub grid: Grid,
 }
 
 /// The serving Deployment.

@@ -2,7 +2,8 @@
 //! so the TOML parser reports the error at the value's position.
 //!
 //! Owns the single-value rules (commands, names, quantities, durations, images, URIs,
-//! paths, percentages, bounded counts, free text, templates, digests). Must not look at other fields: rules that
+//! paths, percentages, bounded counts, free text, templates, digests,
+//! sweep grids). Must not look at other fields: rules that
 //! relate two values live in [`crate::rules`].
 //!
 //! Every string newtype has one check function used by `Deserialize`,
@@ -23,6 +24,7 @@ pub(crate) mod names;
 mod paths;
 mod percent;
 mod quantity;
+mod sweep;
 mod template;
 mod text;
 mod uri;
@@ -41,6 +43,7 @@ pub use names::{
 pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Cpu, Memory};
+pub use sweep::{Grid, ParamName, ParamValues};
 pub use template::{TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};
 pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, HdfsUri, ModelUri, UriScheme};
