@@ -1,5 +1,8 @@
-//! Rules within one model spec: sections that must go together, ranges that
-//! must be ordered, resources that must make sense, bounded sweeps.
+//! Rules within one model spec: sections and keys that must go together or
+//! exclude each other, ranges that must be ordered, sweep parameters that
+//! must not collide with `train.env`, and the size of a sweep grid (a product
+//! over its parameters). A check of one value alone belongs to its type in
+//! [`crate::values`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
