@@ -96,10 +96,12 @@ pub(crate) fn string_schema(description: &str, pattern: Option<&str>, max_len: u
     schema
 }
 
-/// Declares a string newtype validated by `$check`, described in the schema
-/// by `$desc` and (optionally) the regular expression `$pattern`.
-macro_rules! string_value {
-    ($(#[$doc:meta])* $name:ident, check = $check:path, pattern = $pattern:expr, max = $max:expr, desc = $desc:expr) => {
+/// Declares a string newtype whose values pass `$validate` (a block that
+/// sees the candidate as `$s` and returns early with a `ValueError`),
+/// described in the schema by `$desc`, the optional regular expression
+/// `$pattern` and the length limit `$max`.
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, pattern = $pattern:expr, max = $max:expr, desc = $desc:expr, |$s:ident| $validate:block) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -120,23 +122,9 @@ macro_rules! string_value {
 
         impl TryFrom<String> for $name {
             type Error = $crate::values::ValueError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                if s.is_empty() {
-                    return Err($crate::values::ValueError::new(
-                        "the value is empty",
-                        $desc,
-                    ));
-                }
-                // The type's own check first: it may explain a length limit
-                // better than the generic message below.
-                $check(&s)?;
-                if s.len() > $max {
-                    return Err($crate::values::ValueError::new(
-                        format!("value is {} bytes long", s.len()),
-                        format!("{} is at most {} bytes", stringify!($name), $max),
-                    ));
-                }
-                Ok(Self(s))
+            fn try_from($s: String) -> Result<Self, Self::Error> {
+                $validate
+                Ok(Self($s))
             }
         }
 
@@ -174,6 +162,35 @@ macro_rules! string_value {
                 $crate::values::string_schema($desc, $pattern, $max)
             }
         }
+    };
+}
+pub(crate) use string_newtype;
+
+/// Declares a string newtype validated by `$check`, described in the schema
+/// by `$desc` and (optionally) the regular expression `$pattern`. Empty
+/// values and values over `$max` bytes are refused with a generic message.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident, check = $check:path, pattern = $pattern:expr, max = $max:expr, desc = $desc:expr) => {
+        $crate::values::string_newtype!(
+            $(#[$doc])* $name, pattern = $pattern, max = $max, desc = $desc,
+            |s| {
+                if s.is_empty() {
+                    return Err($crate::values::ValueError::new(
+                        "the value is empty",
+                        $desc,
+                    ));
+                }
+                // The type's own check first: it may explain a length limit
+                // better than the generic message below.
+                $check(&s)?;
+                if s.len() > $max {
+                    return Err($crate::values::ValueError::new(
+                        format!("value is {} bytes long", s.len()),
+                        format!("{} is at most {} bytes", stringify!($name), $max),
+                    ));
+                }
+            }
+        );
     };
 }
 pub(crate) use string_value;

@@ -13,58 +13,17 @@ const ONE_LINE: &str = r"^[^\n]*\S[^\n]*$";
 /// Something other than white space.
 const NOT_BLANK: &str = r"\S";
 
-/// Declares a free-text newtype checked by `$check`; `$max` is in
-/// characters, as JSON Schema's `maxLength` counts them.
+/// Declares a free-text newtype checked by `$check` alone (it judges blank
+/// values itself); `$max` is in characters, as JSON Schema's `maxLength`
+/// counts them.
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident, check = $check:path, pattern = $pattern:expr, max = $max:expr, desc = $desc:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// The text as written.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ValueError;
-            fn try_from(s: String) -> Result<Self, ValueError> {
+        super::string_newtype!(
+            $(#[$doc])* $name, pattern = Some($pattern), max = $max, desc = $desc,
+            |s| {
                 $check(&s)?;
-                Ok(Self(s))
             }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = ValueError;
-            fn from_str(s: &str) -> Result<Self, ValueError> {
-                Self::try_from(s.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl schemars::JsonSchema for $name {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                stringify!($name).into()
-            }
-
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                super::string_schema($desc, Some($pattern), $max)
-            }
-        }
+        );
     };
 }
 
