@@ -68,6 +68,7 @@ fn main() {
                 force_conflicts: false,
                 prune: false,
                 concurrency: 16,
+                exact: false,
             };
             apply(&cluster, &target, &live, &options, &|_| {})
                 .await

@@ -132,6 +132,14 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Dry-run every object instead of only those that differ (slower; the
+    /// result is the same).
+    #[arg(long, conflicts_with = "base")]
+    pub exact: bool,
+    /// Say how the cluster was read: objects compared locally, dry runs and
+    /// requests sent, by kind.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// Arguments of `modelctl apply`.
@@ -151,9 +159,16 @@ pub struct ApplyArgs {
     /// Ask the server to validate everything, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Take over fields another field manager owns.
+    /// Take over fields another field manager owns (sends every object).
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Send every object, not only those that are new or differ.
+    #[arg(long)]
+    pub exact: bool,
+    /// Say how the cluster was read and what was sent: objects compared
+    /// locally and requests, by kind.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// Arguments of `modelctl status`.

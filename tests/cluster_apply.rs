@@ -38,6 +38,7 @@ fn options() -> ApplyOptions {
         force_conflicts: false,
         prune: false,
         concurrency: 16,
+        exact: false,
     }
 }
 

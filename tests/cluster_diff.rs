@@ -103,8 +103,9 @@ async fn unchanged_objects_give_an_empty_diff() {
     for kind in KINDS {
         double.record(&format!("04-ssa-dryrun-unchanged-{kind}"));
     }
+    let cluster = double.cluster().await;
     let report = diff(
-        &double.cluster().await,
+        &cluster,
         &target(),
         &fixtures::rendered(KINDS),
         &DiffOptions::default(),
@@ -119,6 +120,23 @@ async fn unchanged_objects_give_an_empty_diff() {
         .collect();
     assert!(changed.is_empty(), "{}", changed.join("\n"));
     assert!(!report.has_changes());
+    // The recorded live objects, compared locally: nothing to dry-run.
+    assert!(
+        double.requests().iter().all(|r| r.method == "GET"),
+        "{:?}",
+        double.requests()
+    );
+
+    // Dry-running every object says the same.
+    double.clear_requests();
+    let exact = DiffOptions {
+        exact: true,
+        ..DiffOptions::default()
+    };
+    let dry_run = diff(&cluster, &target(), &fixtures::rendered(KINDS), &exact)
+        .await
+        .expect("diff --exact runs");
+    assert_eq!(dry_run, report);
     assert_dry_run_applies(&double);
 }
 
@@ -250,26 +268,65 @@ async fn unchanged_secret_shows_no_difference() {
 }
 
 #[tokio::test]
-async fn conflict_with_another_manager_names_it_and_the_field() {
+async fn a_field_another_manager_took_is_drift_with_both_values() {
     let double = KubeDouble::start().await;
+    // other-team forced its own image into modelctl's Deployment.
+    double.seed([fixtures::response_body(
+        "05-conflict-deployment-1-other-team-apply",
+    )]);
     double.record("05-conflict-deployment-2b-modelctl-409-dryrun");
     let object = fixtures::request_body("05-conflict-deployment-2b-modelctl-409-dryrun");
-    let report = diff(
-        &double.cluster().await,
-        &target(),
-        &[object],
-        &DiffOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.errors.len(), 1);
-    let error = &report.errors[0].error;
-    assert!(error.contains("\"other-team\""), "{error}");
-    assert!(
-        error.contains(".spec.template.spec.containers[name=\"server\"].image"),
-        "{error}"
-    );
-    assert!(error.contains("--force-conflicts"), "{error}");
+    let ours = object["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for exact in [false, true] {
+        let options = DiffOptions {
+            exact,
+            ..DiffOptions::default()
+        };
+        let report = diff(
+            &double.cluster().await,
+            &target(),
+            std::slice::from_ref(&object),
+            &options,
+        )
+        .await
+        .unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let d = &report.objects[0];
+        assert_eq!(d.change, Change::Changed);
+        assert_eq!(
+            d.drift,
+            [modelctl::manifest_diff::Drift {
+                field: ".spec.template.spec.containers[name=\"server\"].image".into(),
+                manager: "other-team".into(),
+            }]
+        );
+        // Their value against ours.
+        assert!(d.diff.contains(&format!("+        image: {ours}")), "{}", d.diff);
+        assert!(
+            d.diff.lines().any(|l| l.starts_with("-        image: ")),
+            "{}",
+            d.diff
+        );
+        let text = modelctl::manifest_diff::render(
+            &report,
+            modelctl::manifest_diff::Format::Text(modelctl::manifest_diff::ColorChoice::Never),
+        );
+        assert!(text.contains("now owned by \"other-team\""), "{text}");
+        assert!(text.contains("--force-conflicts"), "{text}");
+    }
+    // Nothing was written: every PATCH was a dry run (the second one forced).
+    let patches: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 4);
+    for r in patches {
+        assert_eq!(r.query.get("dryRun").map(String::as_str), Some("All"));
+    }
 }
 
 #[tokio::test]
@@ -349,7 +406,10 @@ async fn rbac_denial_names_verb_resource_and_namespace() {
             namespace,
             ..
         } => {
-            assert!(matches!(verb.as_deref(), Some("get" | "patch")), "{verb:?}");
+            assert!(
+                matches!(verb.as_deref(), Some("get" | "list" | "patch")),
+                "{verb:?}"
+            );
             assert_eq!(resource.as_deref(), Some("deployments.apps"));
             assert_eq!(namespace.as_deref(), Some("ml"));
         }
@@ -440,6 +500,7 @@ async fn would_prune_lists_managed_objects_no_longer_rendered() {
         force_conflicts: false,
         prune: false,
         concurrency: 16,
+        exact: false,
     };
     modelctl::cluster::apply::apply(&cluster, &target(), &all, &options, &|_| {})
         .await

@@ -1,18 +1,21 @@
 //! `apply`: server-side apply with field manager `modelctl`, stage by stage
 //! (Namespaces first, Jobs last; objects of one stage concurrently), then the
-//! opt-in prune and the inventory update.
+//! opt-in prune and the inventory update. Only objects that are new or that
+//! the fast path's comparison flags ([`scan`]) are sent, unless `exact`,
+//! `force_conflicts` or a missing inventory asks for all of them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 use kube::api::{Patch, PatchParams};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::connect::Cluster;
+use super::connect::{Cluster, to_json};
 use super::error::ClusterError;
 use super::inventory::{self, Target};
 use super::prune;
+use super::scan::{Found, ScanCounts, scan};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
 
@@ -55,6 +58,8 @@ pub struct ApplyOptions {
     pub prune: bool,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Apply every object, not only those the local comparison flags.
+    pub exact: bool,
 }
 
 /// What [`apply`] did.
@@ -64,6 +69,8 @@ pub struct ApplyOutcome {
     pub applied: Vec<(ObjectKey, Applied)>,
     /// Objects deleted by `--prune`.
     pub pruned: Vec<ObjectKey>,
+    /// What the fast path's scan found; none when every object was applied.
+    pub scan: Option<ScanCounts>,
 }
 
 /// Applies `objects` in stages; `progress` hears one line per object.
@@ -90,6 +97,21 @@ pub async fn apply(
     let previous = inventory::read(cluster, target).await?;
 
     let mut outcome = ApplyOutcome::default();
+    // Only created or changed objects are sent, unless asked to take fields
+    // over or there is no inventory (a first apply, or an adoption).
+    let mut known: BTreeMap<ObjectKey, Found> = BTreeMap::new();
+    if !options.exact && !options.force_conflicts && !previous.is_empty() {
+        let (found, pages) = scan(cluster, objects).await?;
+        outcome.scan = Some(ScanCounts::of(objects, &found, pages));
+        for (object, found) in objects.iter().zip(found) {
+            if let (Ok(key), Found::Same(_) | Found::Differs { .. }) =
+                (ObjectKey::of(object), &found)
+            {
+                known.insert(key, found);
+            }
+        }
+    }
+    let known = &known;
     let mut start = 0;
     while start < keyed.len() {
         let stage = stage_of(&keyed[start].0.kind);
@@ -100,7 +122,13 @@ pub async fn apply(
         let results: Vec<(ObjectKey, Result<Applied, ClusterError>)> =
             stream::iter(&keyed[start..end])
                 .map(|(key, object)| async move {
-                    let result = apply_one(cluster, key, object, options).await;
+                    let result = match known.get(key) {
+                        Some(Found::Same(_)) => Ok(Applied::Unchanged),
+                        Some(Found::Differs { live, .. }) => {
+                            apply_one(cluster, key, object, options, Some(live)).await
+                        }
+                        _ => apply_one(cluster, key, object, options, None).await,
+                    };
                     if let Ok(applied) = &result {
                         let dry = if options.dry_run { " (dry run)" } else { "" };
                         progress(&format!("{key} {}{dry}", word(*applied)));
@@ -173,17 +201,24 @@ fn word(applied: Applied) -> &'static str {
 }
 
 /// Applies one object; compares resourceVersions to tell what happened.
+/// `listed` is the live object when a LIST already returned it; otherwise
+/// the object is read first.
 async fn apply_one(
     cluster: &Cluster,
     key: &ObjectKey,
     object: &Value,
     options: &ApplyOptions,
+    listed: Option<&Value>,
 ) -> Result<Applied, ClusterError> {
     let api = cluster.api_for(key).await?;
-    let live = api
-        .get_opt(&key.name)
-        .await
-        .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
+    let live = match listed {
+        Some(live) => Some(live.clone()),
+        None => api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?
+            .map(|live| to_json(&live, &key.api_version, &key.kind)),
+    };
     let mut params = PatchParams::apply(MANAGER);
     if options.force_conflicts {
         params = params.force();
@@ -195,24 +230,22 @@ async fn apply_one(
         .patch(&key.name, &params, &Patch::Apply(object))
         .await
         .map_err(|e| ClusterError::classify(e, Some(key), &format!("applying {key}")))?;
+    let result = to_json(&result, &key.api_version, &key.kind);
+    let version = |o: &Value| o.pointer("/metadata/resourceVersion").cloned();
     Ok(match live {
         None => Applied::Created,
-        Some(live)
-            if live.metadata.resource_version == result.metadata.resource_version
-                && !options.dry_run =>
-        {
-            Applied::Unchanged
-        }
+        Some(live) if !options.dry_run && version(&live) == version(&result) => Applied::Unchanged,
         Some(live) if options.dry_run && same_content(&live, &result) => Applied::Unchanged,
         Some(_) => Applied::Configured,
     })
 }
 
 /// For dry runs (the resourceVersion never moves): whether the object the
-/// server would store equals the live one, apart from managedFields times.
-fn same_content(live: &kube::api::DynamicObject, result: &kube::api::DynamicObject) -> bool {
-    let strip = |o: &kube::api::DynamicObject| {
-        let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+/// server would store equals the live one, apart from managedFields and the
+/// type fields a list leaves out.
+fn same_content(live: &Value, result: &Value) -> bool {
+    let strip = |o: &Value| {
+        let mut v = o.clone();
         if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
             meta.remove("generation");

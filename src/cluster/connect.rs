@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kube::api::{Api, DynamicObject};
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_group};
 use kube::{Client, Config};
 use tokio::sync::OnceCell;
+use tower::util::MapRequestLayer;
 
 use super::error::{ClusterError, is_not_served};
+use super::requests::{RequestCounts, RequestLog};
 use crate::object::ObjectKey;
 
 /// The served resources of one group version; `None` when it is not served.
@@ -22,6 +25,7 @@ type Served = Option<Vec<(ApiResource, ApiCapabilities)>>;
 #[derive(Clone)]
 pub struct Cluster {
     client: Client,
+    requests: RequestLog,
     served: Arc<Mutex<HashMap<String, Arc<OnceCell<Served>>>>>,
 }
 
@@ -67,18 +71,37 @@ impl Cluster {
     }
 
     fn from_config(config: Config) -> Result<Cluster, ClusterError> {
-        let client = Client::try_from(config).map_err(|e| ClusterError::NoCluster {
-            reason: format!("cannot build a client: {e}"),
-        })?;
-        Ok(Self::from_client(client))
+        let requests = RequestLog::default();
+        let log = requests.clone();
+        let counting = MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            log.record(&request);
+            request
+        });
+        let client = ClientBuilder::try_from(config)
+            .map_err(|e| ClusterError::NoCluster {
+                reason: format!("cannot build a client: {e}"),
+            })?
+            .with_layer(&counting)
+            .build();
+        Ok(Cluster {
+            client,
+            requests,
+            served: Arc::default(),
+        })
     }
 
-    /// Wraps an existing client.
+    /// Wraps an existing client (its requests are not counted).
     pub fn from_client(client: Client) -> Cluster {
         Cluster {
             client,
+            requests: RequestLog::default(),
             served: Arc::default(),
         }
+    }
+
+    /// The requests sent so far, by kind.
+    pub fn requests(&self) -> RequestCounts {
+        self.requests.snapshot()
     }
 
     /// The client.

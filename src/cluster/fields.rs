@@ -74,6 +74,24 @@ pub fn owned_by_others_only(object: &Value) -> Vec<FieldPath> {
     out
 }
 
+/// Whether a FieldsV1 path names something (not null) in `object`.
+pub fn has_path(object: &Value, path: &[String]) -> bool {
+    let mut node = object;
+    for element in path {
+        let next = if let Some(field) = element.strip_prefix("f:") {
+            node.get(field)
+        } else {
+            node.as_array()
+                .and_then(|items| find_item(items, element).map(|i| &items[i]))
+        };
+        match next {
+            Some(Value::Null) | None => return false,
+            Some(found) => node = found,
+        }
+    }
+    true
+}
+
 /// Removes `paths` from `object`, dropping maps and lists the removal empties.
 pub fn remove_paths(object: &mut Value, paths: &[FieldPath]) {
     // Deepest first, so a parent's removal does not hide a child's.
@@ -132,7 +150,7 @@ fn is_empty_container(value: &Value) -> bool {
 }
 
 /// Finds the list item a `k:`, `v:` or `i:` element names.
-fn find_item(items: &[Value], element: &str) -> Option<usize> {
+pub(crate) fn find_item(items: &[Value], element: &str) -> Option<usize> {
     if let Some(key) = element.strip_prefix("k:") {
         let key: Map<String, Value> = serde_json::from_str(key).ok()?;
         return items.iter().position(|item| {
@@ -153,7 +171,7 @@ fn find_item(items: &[Value], element: &str) -> Option<usize> {
 
 /// Equality that treats `8080` and `"8080"` alike (keys are written as JSON
 /// but ports may be int-or-string).
-fn loose_eq(a: &Value, b: &Value) -> bool {
+pub(crate) fn loose_eq(a: &Value, b: &Value) -> bool {
     a == b
         || match (a, b) {
             (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {

@@ -10,6 +10,7 @@
 //! is `commands/`' job). Objects are named by [`crate::object::ObjectKey`].
 
 pub mod apply;
+pub mod compare;
 pub mod connect;
 pub mod diff;
 pub mod error;
@@ -17,7 +18,9 @@ pub mod fields;
 pub mod inventory;
 pub mod normalize;
 pub mod prune;
+pub mod requests;
 pub mod runs;
+pub mod scan;
 pub mod status;
 pub mod wait;
 

@@ -1,11 +1,12 @@
 //! What a diff compares: an object without the fields the server writes
 //! (`managedFields`, `resourceVersion`, `uid`, `generation`,
 //! `creationTimestamp`, `status`) and without the fields only other field
-//! managers own; Secret values masked.
+//! managers own (unless modelctl renders them: then they are drift, and
+//! shown); Secret values masked.
 
 use serde_json::{Map, Value};
 
-use super::fields::{owned_by_others_only, remove_paths};
+use super::fields::{has_path, owned_by_others_only, remove_paths};
 
 /// The masked form of a Secret value.
 pub const MASK: &str = "***";
@@ -13,8 +14,17 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The object as a diff shows it.
 pub fn normalize(object: &Value) -> Value {
+    normalize_for(object, None)
+}
+
+/// [`normalize`], keeping the fields `rendered` sets whoever owns them: a
+/// field another manager took over shows its live value next to ours.
+pub fn normalize_for(object: &Value, rendered: Option<&Value>) -> Value {
     let mut out = object.clone();
-    let others = owned_by_others_only(object);
+    let mut others = owned_by_others_only(object);
+    if let Some(rendered) = rendered {
+        others.retain(|path| !has_path(rendered, path));
+    }
     remove_paths(&mut out, &others);
     if let Some(map) = out.as_object_mut() {
         map.remove("status");

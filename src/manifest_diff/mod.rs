@@ -18,5 +18,5 @@ pub mod model;
 pub mod render;
 pub mod renders;
 
-pub use model::{Change, Counts, DiffReport, ObjectDiff, ObjectFailure, unified};
+pub use model::{Change, Counts, DiffReport, Drift, ObjectDiff, ObjectFailure, unified};
 pub use render::{ColorChoice, Format, diff_line, fenced_diff, paint, render, summary};

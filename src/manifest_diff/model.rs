@@ -65,6 +65,19 @@ pub struct ObjectDiff {
     /// Unified diff from `before` to `after`: empty when unchanged, the
     /// whole object as additions when added, as removals when removed.
     pub diff: String,
+    /// Fields modelctl set that another field manager has since taken over
+    /// (cluster diff only): `before` shows their value, `after` ours.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+}
+
+/// One field another field manager took over from modelctl.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// The field (`.spec.template.spec.containers[name="server"].image`).
+    pub field: String,
+    /// The field manager that owns it now (`kubectl-edit`).
+    pub manager: String,
 }
 
 impl ObjectDiff {
@@ -103,6 +116,7 @@ impl ObjectDiff {
             before,
             after,
             diff,
+            drift: Vec::new(),
         }
     }
 }

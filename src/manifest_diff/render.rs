@@ -15,7 +15,8 @@
 //!   `namespace` (when namespaced), `name`, `model` and `source` (when
 //!   known), `change` (`added`, `removed` or `changed`), `before` and
 //!   `after` (the object's YAML, when it exists on that side) and `diff`
-//!   (the unified diff);
+//!   (the unified diff) and, for the cluster diff, `drift` (fields another
+//!   field manager took over: `field` and `manager`);
 //! - `errors`: each failure, with `env`, `objects` (keys as above) and `error`.
 //!
 //! Pure string building; the command decides where it goes.
@@ -24,7 +25,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::model::{Change, Counts, DiffReport, ObjectDiff, ObjectFailure};
+use super::model::{Change, Counts, DiffReport, Drift, ObjectDiff, ObjectFailure};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,10 @@ fn text(report: &DiffReport, color: ColorChoice) -> String {
             .unwrap_or_default();
         let line = format!("{mark} {} {}{from}", d.key, d.change.as_str());
         let _ = writeln!(out, "{}", paint(color, code, &line));
+        for taken in &d.drift {
+            let line = format!("  {}", drift_line(taken));
+            let _ = writeln!(out, "{}", paint(color, "35", &line));
+        }
         for line in d.diff.lines() {
             let _ = writeln!(out, "{}", diff_line(line, color));
         }
@@ -163,9 +168,14 @@ fn markdown(report: &DiffReport) -> String {
         }
     }
     for d in report.changes().filter(|d| !d.diff.is_empty()) {
+        let drift: String = d
+            .drift
+            .iter()
+            .map(|t| format!("\n\n{}", drift_line(t).replace('<', "&lt;")))
+            .collect();
         let _ = writeln!(
             out,
-            "\n<details><summary>{}: <code>{}</code> {}</summary>\n\n{}\n\n</details>",
+            "\n<details><summary>{}: <code>{}</code> {}</summary>{drift}\n\n{}\n\n</details>",
             d.env,
             d.key,
             d.change.as_str(),
@@ -188,6 +198,14 @@ fn markdown(report: &DiffReport) -> String {
         }
     }
     out
+}
+
+/// `drift: <field> is now owned by "<manager>"; …`.
+fn drift_line(taken: &Drift) -> String {
+    format!(
+        "drift: {} is now owned by {:?}; apply takes it back only with --force-conflicts",
+        taken.field, taken.manager
+    )
 }
 
 /// Whether text output is coloured.

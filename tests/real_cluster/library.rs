@@ -33,6 +33,7 @@ fn options() -> ApplyOptions {
         force_conflicts: false,
         prune: false,
         concurrency: 16,
+        exact: false,
     }
 }
 

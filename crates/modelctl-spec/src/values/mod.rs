@@ -42,7 +42,7 @@ pub use names::{
 };
 pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
-pub use quantity::{Cpu, Memory};
+pub use quantity::{Cpu, Memory, quantity_value};
 pub use sweep::{Grid, ParamName, ParamValues};
 pub use template::{TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};

@@ -171,6 +171,13 @@ fn fix_case(s: &str) -> Option<String> {
     regex!(QUANTITY).is_match(&out).then_some(out)
 }
 
+/// The value of any quantity in base units (cores, bytes), or `None` when
+/// `text` is not a quantity. Two spellings of one amount (`0.5` and `500m`,
+/// `1Gi` and `1073741824`) give the same value.
+pub fn quantity_value(text: &str) -> Option<f64> {
+    regex!(QUANTITY).is_match(text).then(|| base_units(text))
+}
+
 impl Cpu {
     /// The value in cores.
     pub fn cores(&self) -> f64 {

@@ -1,0 +1,159 @@
+//! The fast path's read of the cluster: one paged LIST per kind and
+//! namespace (only objects with the managed-by label), each live object
+//! compared locally with its rendered counterpart ([`compare`]) as its page
+//! arrives. Pages are read one at a time and dropped once compared; what is
+//! kept is one small answer per rendered object, and the live object only
+//! where the comparison flags a change.
+
+use std::collections::BTreeMap;
+
+use kube::api::{DynamicObject, ListParams};
+use kube::discovery::Scope;
+use serde_json::Value;
+
+use super::compare::{Verdict, compare};
+use super::connect::Cluster;
+use super::error::ClusterError;
+use super::normalize::{is_secret, mask_secret, normalize_for};
+use crate::object::ObjectKey;
+use crate::object::labels::MANAGED_SELECTOR;
+
+/// Objects per LIST page (what kubectl asks for too).
+pub const PAGE: u32 = 500;
+
+/// What the scan found for one rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// Applying it changes nothing: the object as a diff shows it.
+    Same(Value),
+    /// Applying it may change something: the live object as listed (with
+    /// `apiVersion` and `kind`), and why it was flagged.
+    Differs {
+        /// The live object.
+        live: Value,
+        /// Why the local comparison flagged it.
+        why: String,
+    },
+    /// Not listed: it does not exist yet, or exists without the managed-by
+    /// label (a GET and a dry run tell which).
+    Unlisted,
+    /// Its kind is not served by the cluster.
+    NotServed,
+}
+
+/// Tallies of a scan, for `--verbose`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScanCounts {
+    /// LIST requests (pages).
+    pub pages: usize,
+    /// Rendered objects found unchanged without a dry run.
+    pub same: usize,
+    /// Rendered objects the comparison flagged.
+    pub flagged: usize,
+    /// Rendered objects not listed.
+    pub unlisted: usize,
+    /// Why each flagged object was flagged (`Deployment ml/x: .spec.replicas differs`).
+    pub reasons: Vec<String>,
+}
+
+impl ScanCounts {
+    /// Counts the answers of a scan.
+    pub fn of(objects: &[Value], found: &[Found], pages: usize) -> ScanCounts {
+        let mut counts = ScanCounts {
+            pages,
+            ..ScanCounts::default()
+        };
+        for (object, f) in objects.iter().zip(found) {
+            match f {
+                Found::Same(_) => counts.same += 1,
+                Found::Differs { why, .. } => {
+                    counts.flagged += 1;
+                    let key = ObjectKey::of(object)
+                        .map(|k| k.to_string())
+                        .unwrap_or_default();
+                    counts.reasons.push(format!("{key}: {why}"));
+                }
+                Found::Unlisted | Found::NotServed => counts.unlisted += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// One kind in one namespace (none: cluster-scoped).
+type Group = (String, String, Option<String>);
+
+/// Lists and compares every rendered object; the answers are in the order of
+/// `objects`. Returns the number of LIST pages requested as well.
+pub async fn scan(
+    cluster: &Cluster,
+    objects: &[Value],
+) -> Result<(Vec<Found>, usize), ClusterError> {
+    let mut found = vec![Found::Unlisted; objects.len()];
+    let mut groups: BTreeMap<Group, BTreeMap<String, usize>> = BTreeMap::new();
+    for (index, object) in objects.iter().enumerate() {
+        // A malformed object stays unlisted: the dry run reports it.
+        if let Ok(key) = ObjectKey::of(object) {
+            groups
+                .entry((key.api_version, key.kind, key.namespace))
+                .or_default()
+                .insert(key.name, index);
+        }
+    }
+    let mut pages = 0;
+    for ((api_version, kind, namespace), names) in groups {
+        let (ar, caps) = match cluster.resource(&api_version, &kind).await {
+            Ok(found) => found,
+            Err(ClusterError::KindNotServed { .. }) => {
+                for index in names.values() {
+                    found[*index] = Found::NotServed;
+                }
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let api: kube::Api<DynamicObject> = match (caps.scope, &namespace) {
+            (Scope::Namespaced, Some(ns)) => {
+                kube::Api::namespaced_with(cluster.client().clone(), ns, &ar)
+            }
+            (Scope::Cluster, _) => kube::Api::all_with(cluster.client().clone(), &ar),
+            // Namespaced but without a namespace: left to the dry run.
+            (Scope::Namespaced, None) => continue,
+        };
+        let mut params = ListParams::default().labels(MANAGED_SELECTOR).limit(PAGE);
+        loop {
+            let page = api.list(&params).await.map_err(|err| {
+                let place = namespace
+                    .as_deref()
+                    .map_or(String::new(), |ns| format!(" in namespace {ns}"));
+                ClusterError::classify(err, None, &format!("listing {kind} ({api_version}){place}"))
+            })?;
+            pages += 1;
+            for item in &page.items {
+                let Some(index) = item.metadata.name.as_ref().and_then(|n| names.get(n)) else {
+                    continue;
+                };
+                let mut live = serde_json::to_value(item).unwrap_or(Value::Null);
+                // List items may leave out their type.
+                live["apiVersion"] = Value::from(api_version.as_str());
+                live["kind"] = Value::from(kind.as_str());
+                let rendered = &objects[*index];
+                found[*index] = match compare(rendered, &live) {
+                    Verdict::Same => {
+                        let mut shown = normalize_for(&live, Some(rendered));
+                        if is_secret(rendered) {
+                            mask_secret(None, &mut shown);
+                        }
+                        Found::Same(shown)
+                    }
+                    Verdict::Differs(why) => Found::Differs { live, why },
+                };
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+    }
+    Ok((found, pages))
+}
