@@ -304,7 +304,11 @@ async fn a_field_another_manager_took_is_drift_with_both_values() {
             }]
         );
         // Their value against ours.
-        assert!(d.diff.contains(&format!("+        image: {ours}")), "{}", d.diff);
+        assert!(
+            d.diff.contains(&format!("+        image: {ours}")),
+            "{}",
+            d.diff
+        );
         assert!(
             d.diff.lines().any(|l| l.starts_with("-        image: ")),
             "{}",

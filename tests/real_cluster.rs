@@ -31,8 +31,10 @@
 //! - a spec change shown by `diff`, and a Secret whose values stay masked;
 //! - `apply --prune` deleting a removed model's objects while objects modelctl
 //!   does not own in the same namespace survive;
-//! - conflicts with another field manager, named in the report and the error,
-//!   and taken over with `--force-conflicts`;
+//! - fields another field manager took over: drift in the diff (both values,
+//!   the new owner), a refusing `apply`, taken back with `--force-conflicts`;
+//! - the fast diff reporting exactly what dry-running every object reports,
+//!   for random edits by other managers (the property of `diff_exactness`);
 //! - `status`: replicas, model URI, route and last training run; the cluster
 //!   has no kubelet, so the tests mark pods ready or finished through the pod
 //!   status subresource, as a kubelet would (field manager `fake-kubelet`);
@@ -41,6 +43,7 @@
 //!   wait that times out naming the Deployment;
 //! - invalid objects naming the field, and kinds served only with their CRD.
 
+mod diff_exactness;
 #[path = "kube_double/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;

@@ -404,13 +404,23 @@ fn object(store: &mut Store, req: &Request, resource: &Resource, slot: &Slot) ->
             Some(found) => Reply::Json(200, found.clone()),
             None => not_found(resource, &slot.name),
         },
+        "PATCH" if req.content_type.as_deref() == Some("application/merge-patch+json") => {
+            let manager = req
+                .query
+                .get("fieldManager")
+                .map_or("unknown", String::as_str);
+            match store.update(slot, &req.body, manager, dry_run) {
+                Some(updated) => Reply::Json(200, updated),
+                None => not_found(resource, &slot.name),
+            }
+        }
         "PATCH" => {
             if req.content_type.as_deref() != Some("application/apply-patch+yaml") {
                 return status(
                     415,
                     "UnsupportedMediaType",
                     format!(
-                        "the double only imitates server-side apply, not {:?}",
+                        "the double only imitates server-side apply and JSON merge patches, not {:?}",
                         req.content_type
                     ),
                     None,

@@ -2,7 +2,8 @@
 //! discovery documents), the stored objects, and an imitation of server-side
 //! apply with managedFields: ownership per field manager, conflicts with
 //! other managers (409), force, dry run, create (201) vs update (200), and
-//! no write at all when nothing changes.
+//! no write at all when nothing changes; JSON merge patches as Update
+//! operations that take the fields they change from other managers.
 //!
 //! Simplifications, on purpose: lists of objects with a `name` are merged by
 //! name, other lists are atomic; server defaults are limited to `uid`,
@@ -325,6 +326,101 @@ impl Store {
         merged["metadata"]["resourceVersion"] = json!(self.next_revision());
         self.objects.insert(slot.clone(), merged.clone());
         Ok((if created { 201 } else { 200 }, merged))
+    }
+}
+
+impl Store {
+    /// A JSON merge patch (RFC 7386) by `manager`, as `kubectl edit` or
+    /// `kubectl patch --type merge` send: an Update operation. The manager
+    /// takes every field whose value it changes from every other manager;
+    /// fields it removes are nobody's. `None` when the object does not exist.
+    pub fn update(
+        &mut self,
+        slot: &Slot,
+        patch: &Value,
+        manager: &str,
+        dry_run: bool,
+    ) -> Option<Value> {
+        let live = self.objects.get(slot)?.clone();
+        let mut updated = live.clone();
+        merge_patch(&mut updated, patch);
+        let before: BTreeMap<FieldPath, Value> = leaf_paths(&live).into_iter().collect();
+        let after: BTreeMap<FieldPath, Value> = leaf_paths(&updated).into_iter().collect();
+        // Scalars and atomic values only: list items and maps are not taken.
+        let is_leaf = |p: &FieldPath, v: &Value| {
+            !v.is_object() && !p.last().is_some_and(|e| e.starts_with("k:"))
+        };
+        let changed: BTreeSet<FieldPath> = after
+            .iter()
+            .filter(|(p, v)| is_leaf(p, v) && before.get(*p) != Some(*v))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let removed: BTreeSet<FieldPath> = before
+            .keys()
+            .filter(|p| !after.contains_key(*p))
+            .cloned()
+            .collect();
+        if changed.is_empty() && removed.is_empty() {
+            return Some(live);
+        }
+        let mut entries: Vec<Value> = live
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut mine: Vec<FieldPath> = Vec::new();
+        for entry in &mut entries {
+            let owned = owned_paths(&entry["fieldsV1"]);
+            let is_mine = entry["manager"] == manager && entry["operation"] == "Update";
+            let keep: Vec<FieldPath> = owned
+                .into_iter()
+                .filter(|p| !changed.contains(p) && !removed.iter().any(|r| p.starts_with(r)))
+                .collect();
+            if is_mine {
+                mine.extend(keep);
+                entry["fieldsV1"] = json!({});
+            } else {
+                entry["fieldsV1"] = fields_tree(&keep);
+            }
+        }
+        mine.extend(changed);
+        entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
+        entries.push(json!({
+            "manager": manager,
+            "operation": "Update",
+            "apiVersion": live["apiVersion"],
+            "time": "2026-11-25T02:31:00Z",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields_tree(&mine),
+        }));
+        updated["metadata"]["managedFields"] = Value::Array(entries);
+        if updated.get("spec") != live.get("spec")
+            && GENERATIONAL.contains(&live["kind"].as_str().unwrap_or_default())
+        {
+            let generation = updated["metadata"]["generation"].as_i64().unwrap_or(0);
+            updated["metadata"]["generation"] = json!(generation + 1);
+        }
+        if !dry_run {
+            updated["metadata"]["resourceVersion"] = json!(self.next_revision());
+            self.objects.insert(slot.clone(), updated.clone());
+        }
+        Some(updated)
+    }
+}
+
+/// RFC 7386: maps merge, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
     }
 }
 

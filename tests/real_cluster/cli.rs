@@ -243,7 +243,7 @@ async fn prune_deletes_a_removed_model_and_keeps_foreign_objects() {
 
 #[tokio::test]
 #[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
-async fn conflict_names_the_other_field_manager() {
+async fn drift_by_another_manager_is_a_diff_and_apply_refuses_it() {
     let Some(s) = Scratch::new("conflict").await else {
         return;
     };
@@ -263,11 +263,16 @@ async fn conflict_names_the_other_field_manager() {
     ]}}}});
     s.apply_as("other-team", hotfix, true).await;
 
-    let (out, err) = repo.expect(2, &["diff"]).await;
+    // A diff shows the drift: their value against ours, and who owns it now.
+    let (out, err) = repo.expect(1, &["diff"]).await;
     assert!(
-        out.contains("conflict with another field manager") && out.contains("\"other-team\""),
+        out.contains(".image is now owned by \"other-team\"")
+            && out.contains("-        image: registry.example.com/ml/model-server:0.1.1-hotfix")
+            && out.contains(&format!("+        image: {ours}")),
         "{out}\n{err}"
     );
+    let (exact, _) = repo.expect(1, &["diff", "--exact"]).await;
+    assert_eq!(exact, out);
     let (_, err) = repo.expect(2, &["apply"]).await;
     assert!(
         err.contains(&format!(

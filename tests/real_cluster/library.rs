@@ -125,7 +125,10 @@ async fn conflict_names_the_other_manager_and_force_takes_over() {
         .await
         .unwrap();
     assert!(
-        report.errors.len() == 1 && report.errors[0].error.contains("\"other-team\""),
+        report.errors.is_empty()
+            && report.objects[0].drift.len() == 1
+            && report.objects[0].drift[0].manager == "other-team"
+            && report.objects[0].drift[0].field.ends_with(".image"),
         "{report:#?}"
     );
     let err = apply(&s.cluster, &s.target, &ours, &options(), &|_| {})
@@ -248,5 +251,50 @@ async fn wait_timeout_names_the_deployment() {
         matches!(err, ClusterError::Timeout { .. }) && err.to_string().contains(&expected),
         "{err}"
     );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn fast_diff_reports_what_dry_running_every_object_reports() {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let Some(s) = Scratch::new("lib-exact").await else {
+        return;
+    };
+    // The same property as against the test double (tests/cluster_diff_exact.rs),
+    // fewer cases: each case is a fresh set of objects, named for the case.
+    let config = Config {
+        cases: 40,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let handle = tokio::runtime::Handle::current();
+    let serial = std::sync::atomic::AtomicUsize::new(0);
+    let changed = std::sync::atomic::AtomicUsize::new(0);
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&crate::diff_exactness::cases(), |case| {
+            let n = serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let outcome = handle
+                .block_on(crate::diff_exactness::check(
+                    &s.cluster,
+                    s.ns(),
+                    &format!("case{n}"),
+                    &format!("-c{n}"),
+                    &case,
+                ))
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
+            if outcome.changes > 0 {
+                changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    let changed = changed.into_inner();
+    assert!(changed > 5 && changed < 40, "{changed} of 40 cases changed");
     s.finish().await;
 }

@@ -1,0 +1,46 @@
+//! The fast diff against the kube test double: for random changes to the
+//! live objects (by other field managers, by `kubectl edit`-style updates)
+//! and to the rendered ones, it reports exactly what dry-running every
+//! object reports (see `diff_exactness`). The same property runs against a
+//! real API server in `real_cluster`.
+
+mod diff_exactness;
+mod kube_double;
+
+use kube_double::{KubeDouble, fixtures};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+#[test]
+fn fast_diff_reports_what_dry_running_every_object_reports() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    // Seeded, so a failure is the same on every machine.
+    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let changed = std::cell::Cell::new(0usize);
+    let cases = std::cell::Cell::new(0usize);
+    let result = runner.run(&diff_exactness::cases(), |case| {
+        let outcome = runtime.block_on(async {
+            let double = KubeDouble::start().await;
+            let cluster = double.cluster().await;
+            diff_exactness::check(&cluster, "ml", "production", "", &case).await
+        });
+        let outcome = outcome.map_err(proptest::test_runner::TestCaseError::fail)?;
+        cases.set(cases.get() + 1);
+        changed.set(changed.get() + usize::from(outcome.changes > 0));
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    // The cases exercise both answers, not only "no change".
+    let (changed, cases) = (changed.get(), cases.get());
+    assert!(
+        changed > cases / 4 && changed < cases,
+        "{changed} of {cases} cases changed"
+    );
+}
