@@ -1,13 +1,16 @@
-//! Benchmark: `diff` of N = 100 and 1,000 rendered objects against the test
-//! double of the API server, at several concurrency levels (1 is what
-//! one-object-at-a-time tools do). Prints objects per second.
+//! Benchmark: `diff` and `apply` of 100, 1,000 and 10,000 rendered objects
+//! against the test double of the API server, with nothing changed, 1 %
+//! changed and every object changed; the fast path (one LIST per kind and
+//! namespace, dry runs or applies only for what differs) next to the exact
+//! path (`--exact`: a GET and a dry run or apply per object). Prints wall
+//! time, requests sent and peak memory.
 //!
-//! Run: `cargo bench --bench cluster_diff`. Figures depend on the machine.
-//! With no added latency the double answers in microseconds, so the figure
-//! is modelctl's own cost (requests, JSON, normalisation, diffing) plus the
-//! in-process double and loopback HTTP, sharing the same CPU cores. With
-//! 5 ms added per answer (a remote API server's round trip) it shows what
-//! running requests concurrently buys.
+//! Run: `cargo bench --bench cluster_diff` (`-- --quick` skips 10,000).
+//! Figures depend on the machine. Peak memory is the heap's high-water mark
+//! during the command above what was allocated before it (`peak_alloc`).
+//! The double runs in the same process, so that counts its answers too, and
+//! with no added latency it shares the CPU with modelctl;
+//! the rows with 5 ms added per answer show a remote API server's round trip.
 
 #[path = "../tests/kube_double/mod.rs"]
 mod kube_double;
@@ -15,37 +18,44 @@ mod kube_double;
 use std::time::{Duration, Instant};
 
 use kube_double::{KubeDouble, fixtures};
-use modelctl::cluster::Target;
 use modelctl::cluster::apply::{ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff};
-use modelctl::manifest_diff::Change;
+use modelctl::cluster::{Cluster, Target};
+use peak_alloc::PeakAlloc;
 use serde_json::{Value, json};
 
-/// `n` objects: Deployments, Services and ConfigMaps of distinct models.
-fn objects(n: usize) -> Vec<Value> {
-    let templates = fixtures::rendered(&["deployment", "service", "configmap"]);
-    (0..n)
-        .map(|i| {
-            let mut object = templates[i % templates.len()].clone();
-            object["metadata"]["name"] = json!(format!("model-{:04}", i / templates.len()));
-            object
-        })
-        .collect()
-}
+/// The system allocator, keeping the current and peak bytes allocated.
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
 
-/// Every tenth Deployment gets a new image, as a release would.
-fn changed(objects: &[Value]) -> Vec<Value> {
+/// Every object gets a new label: a change to all of them.
+fn relabel(objects: &[Value]) -> Vec<Value> {
     let mut out = objects.to_vec();
-    for (i, object) in out.iter_mut().enumerate() {
-        if object["kind"] == "Deployment" && i % 10 == 0 {
-            object["spec"]["template"]["spec"]["containers"][0]["image"] =
-                json!("registry.example.com/ml/model-server:0.3.0");
-        }
+    for object in &mut out {
+        object["metadata"]["labels"]["modelctl.io/release"] = json!("2");
     }
     out
 }
 
+/// Runs `command` and prints one row: seconds, requests, peak memory.
+async fn measure<F, Fut>(row: &str, cluster: &Cluster, command: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let requests = cluster.requests().total();
+    let base = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let start = Instant::now();
+    let changed = command().await;
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = HEAP.peak_usage().saturating_sub(base) as f64 / (1024.0 * 1024.0);
+    let sent = cluster.requests().total() - requests;
+    println!("{row} {changed:>8} {seconds:>9.3} {sent:>9} {peak:>9.1}");
+}
+
 fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,38 +66,69 @@ fn main() {
             namespace: "ml".into(),
         };
         println!(
-            "{:>6} {:>11} {:>12} {:>10} {:>12} {:>8}",
-            "N", "latency ms", "concurrency", "seconds", "objects/s", "changed"
+            "{:>6} {:>7} {:>9} {:<15} {:>8} {:>9} {:>9} {:>9}",
+            "N", "latency", "changed", "command", "reported", "seconds", "requests", "peak MiB"
         );
-        for (n, latency_ms) in [(100, 0), (1000, 0), (100, 5), (1000, 5)] {
+        let mut sizes = vec![(100, 0), (1000, 0), (1000, 5)];
+        if !quick {
+            sizes.push((10_000, 0));
+        }
+        for (n, latency_ms) in sizes {
             let double = KubeDouble::start().await;
             let cluster = double.cluster().await;
-            let live = objects(n);
-            let options = ApplyOptions {
+            let fleet = fixtures::fleet(n);
+            let seed = ApplyOptions {
                 dry_run: false,
                 force_conflicts: false,
                 prune: false,
                 concurrency: 16,
                 exact: false,
             };
-            apply(&cluster, &target, &live, &options, &|_| {})
+            apply(&cluster, &target, &fleet, &seed, &|_| {})
                 .await
                 .expect("seeding the double");
-            let rendered = changed(&live);
             double.set_latency(Duration::from_millis(latency_ms));
-            for concurrency in [1, 4, 16, 64] {
-                let options = DiffOptions {
-                    concurrency,
-                    force_conflicts: false,
-                };
-                let start = Instant::now();
-                let report = diff(&cluster, &target, &rendered, &options).await.expect("diff");
-                let seconds = start.elapsed().as_secs_f64();
-                let updates = report.objects.iter().filter(|o| o.change == Change::Changed).count();
-                println!(
-                    "{n:>6} {latency_ms:>11} {concurrency:>12} {seconds:>10.3} {:>12.0} {updates:>8}",
-                    n as f64 / seconds
-                );
+            let scenarios = [
+                ("none", fleet.clone()),
+                ("1 %", fixtures::release(&fleet, 33)),
+                ("all", relabel(&fleet)),
+            ];
+            for (changed, rendered) in &scenarios {
+                for exact in [false, true] {
+                    let name = if exact { "diff --exact" } else { "diff" };
+                    let options = DiffOptions {
+                        exact,
+                        ..DiffOptions::default()
+                    };
+                    let row = format!("{n:>6} {latency_ms:>5}ms {changed:>9} {name:<15}");
+                    measure(&row, &cluster, || async {
+                        let report = diff(&cluster, &target, rendered, &options)
+                            .await
+                            .expect("diff");
+                        report.changes().count()
+                    })
+                    .await;
+                }
+                for exact in [false, true] {
+                    let name = if exact { "apply --exact" } else { "apply" };
+                    let options = ApplyOptions { exact, ..seed };
+                    let row = format!("{n:>6} {latency_ms:>5}ms {changed:>9} {name:<15}");
+                    measure(&row, &cluster, || async {
+                        let outcome = apply(&cluster, &target, rendered, &options, &|_| {})
+                            .await
+                            .expect("apply");
+                        outcome
+                            .applied
+                            .iter()
+                            .filter(|(_, a)| *a != modelctl::cluster::apply::Applied::Unchanged)
+                            .count()
+                    })
+                    .await;
+                    // Back to the seeded state, unmeasured.
+                    apply(&cluster, &target, &fleet, &seed, &|_| {})
+                        .await
+                        .expect("restoring the double");
+                }
             }
         }
     });

@@ -550,3 +550,130 @@ async fn missing_namespace_is_reported_once() {
         "namespace \"ml-staging\" does not exist; create it first (kubectl create namespace ml-staging)"
     );
 }
+
+/// The non-dry-run server-side applies the double saw.
+fn writes(double: &KubeDouble) -> Vec<String> {
+    patches(double)
+        .into_iter()
+        .filter(|r| !r.query.contains_key("dryRun"))
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_sends_only_what_is_new_or_changed() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    let fleet = fixtures::fleet(30);
+    // No inventory yet: everything is sent.
+    let first = apply(&cluster, &target(), &fleet, &options(), &quiet)
+        .await
+        .unwrap();
+    assert!(first.scan.is_none());
+    assert_eq!(
+        writes(&double).len(),
+        30 + 1,
+        "every object and the inventory"
+    );
+
+    // Two Deployments changed, three objects new.
+    let mut next = fixtures::release(&fleet, 5);
+    next.extend(fixtures::fleet(33).split_off(30));
+    double.clear_requests();
+    let second = apply(&cluster, &target(), &next, &options(), &quiet)
+        .await
+        .unwrap();
+    let count = |a: Applied| second.applied.iter().filter(|(_, x)| *x == a).count();
+    assert_eq!(
+        (
+            count(Applied::Created),
+            count(Applied::Configured),
+            count(Applied::Unchanged)
+        ),
+        (3, 2, 28)
+    );
+    let mut sent = writes(&double);
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            "/api/v1/namespaces/ml/configmaps/model-0010",
+            "/api/v1/namespaces/ml/configmaps/modelctl-inventory-production",
+            "/api/v1/namespaces/ml/services/model-0010",
+            "/apis/apps/v1/namespaces/ml/deployments/model-0000",
+            "/apis/apps/v1/namespaces/ml/deployments/model-0005",
+            "/apis/apps/v1/namespaces/ml/deployments/model-0010",
+        ]
+    );
+    // What was listed is not read again one by one.
+    let gets = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/deployments/"))
+        .count();
+    assert_eq!(gets, 1, "only the new Deployment is read before its apply");
+    let scan = second.scan.expect("the fast path ran");
+    assert_eq!((scan.same, scan.flagged, scan.unlisted), (28, 2, 3));
+
+    // Nothing left to send.
+    double.clear_requests();
+    let third = apply(&cluster, &target(), &next, &options(), &quiet)
+        .await
+        .unwrap();
+    assert!(third.applied.iter().all(|(_, a)| *a == Applied::Unchanged));
+    assert!(writes(&double).is_empty(), "{:?}", writes(&double));
+    let report = diff(&cluster, &target(), &next, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(!report.has_changes(), "{report:#?}");
+}
+
+#[tokio::test]
+async fn forced_exact_or_first_applies_send_every_object() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    let fleet = fixtures::fleet(12);
+    apply(&cluster, &target(), &fleet, &options(), &quiet)
+        .await
+        .unwrap();
+    for options in [
+        ApplyOptions {
+            force_conflicts: true,
+            ..options()
+        },
+        ApplyOptions {
+            exact: true,
+            ..options()
+        },
+    ] {
+        double.clear_requests();
+        let outcome = apply(&cluster, &target(), &fleet, &options, &quiet)
+            .await
+            .unwrap();
+        assert!(outcome.scan.is_none());
+        assert_eq!(writes(&double).len(), 12, "{options:?}");
+        assert!(
+            outcome
+                .applied
+                .iter()
+                .all(|(_, a)| *a == Applied::Unchanged)
+        );
+    }
+    // Without the inventory (lost, or objects adopted from another tool),
+    // every object is sent again, and the inventory is written back.
+    let inventory: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client().clone(),
+        "ml",
+        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    inventory
+        .delete("modelctl-inventory-production", &Default::default())
+        .await
+        .unwrap();
+    double.clear_requests();
+    let outcome = apply(&cluster, &target(), &fleet, &options(), &quiet)
+        .await
+        .unwrap();
+    assert!(outcome.scan.is_none());
+    assert_eq!(writes(&double).len(), 12 + 1);
+}

@@ -567,3 +567,100 @@ async fn unreachable_server_is_named_as_such() {
         "{err}"
     );
 }
+
+/// Requests the double saw, by method and whether they were lists.
+fn tally(double: &KubeDouble) -> (usize, usize, usize) {
+    let requests = double.requests();
+    let lists = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.query.contains_key("limit"))
+        .count();
+    let gets = requests
+        .iter()
+        .filter(|r| r.method == "GET" && !r.query.contains_key("limit"))
+        .filter(|r| !r.path.ends_with("/v1") && r.path != "/api" && r.path != "/apis")
+        .count();
+    let patches = requests.iter().filter(|r| r.method == "PATCH").count();
+    (lists, gets, patches)
+}
+
+#[tokio::test]
+async fn a_fleet_is_read_once_per_kind_and_only_changes_are_dry_run() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    let fleet = fixtures::fleet(999);
+    let options = modelctl::cluster::apply::ApplyOptions {
+        dry_run: false,
+        force_conflicts: false,
+        prune: false,
+        concurrency: 16,
+        exact: false,
+    };
+    modelctl::cluster::apply::apply(&cluster, &target(), &fleet, &options, &|_| {})
+        .await
+        .unwrap();
+
+    double.clear_requests();
+    let report = diff(&cluster, &target(), &fleet, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(!report.has_changes());
+    assert_eq!(report.counts().unchanged, 999);
+    // Three kinds in one namespace: three lists, the inventory, no dry run.
+    assert_eq!(tally(&double), (3, 1, 0));
+
+    // 1 % changed: one dry run per changed object.
+    let released = fixtures::release(&fleet, 33);
+    double.clear_requests();
+    let report = diff(&cluster, &target(), &released, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.counts().changed, 11);
+    assert_eq!(tally(&double), (3, 1, 11));
+}
+
+#[tokio::test]
+async fn lists_are_read_a_page_at_a_time() {
+    let double = KubeDouble::start().await;
+    let cluster = double.cluster().await;
+    // 1,200 ConfigMaps: three pages of at most 500.
+    let fleet: Vec<_> = fixtures::fleet(3600)
+        .into_iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .collect();
+    let options = modelctl::cluster::apply::ApplyOptions {
+        dry_run: false,
+        force_conflicts: false,
+        prune: false,
+        concurrency: 16,
+        exact: false,
+    };
+    modelctl::cluster::apply::apply(&cluster, &target(), &fleet, &options, &|_| {})
+        .await
+        .unwrap();
+    double.clear_requests();
+    let report = diff(&cluster, &target(), &fleet, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.counts().unchanged, 1200);
+    let pages: Vec<(Option<String>, Option<String>)> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/namespaces/ml/configmaps")
+        .map(|r| {
+            (
+                r.query.get("limit").cloned(),
+                r.query.get("continue").cloned(),
+            )
+        })
+        .collect();
+    let limit = Some("500".to_owned());
+    assert_eq!(
+        pages,
+        [
+            (limit.clone(), None),
+            (limit.clone(), Some("500".into())),
+            (limit, Some("1000".into()))
+        ]
+    );
+}

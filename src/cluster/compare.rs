@@ -65,13 +65,15 @@ fn check(rendered: &Value, live: &Value) -> Result<(), String> {
     if entry.get("apiVersion") != rendered.get("apiVersion") {
         return Err("modelctl applied it in another apiVersion".to_owned());
     }
-    let tree = entry
+    let fields = entry
         .get("fieldsV1")
-        .and_then(Value::as_object)
+        .ok_or("its managedFields entry has no FieldsV1")?;
+    let tree = fields
+        .as_object()
         .ok_or("its managedFields entry has no FieldsV1")?;
 
     // Rule 2: nothing modelctl owns is dropped.
-    for path in owned_paths(&Value::Object(tree.clone())) {
+    for path in owned_paths(fields) {
         if !has_path(rendered, &path) {
             return Err(format!("{} is no longer rendered", display(&path)));
         }

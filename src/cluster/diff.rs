@@ -113,12 +113,18 @@ pub async fn diff_counted(
             .map(|(object, found)| async move {
                 let key = ObjectKey::of(object).ok();
                 let outcome = match found {
-                    Found::Same(shown) => ObjectKey::of(object)
-                        .map(|key| Sides {
-                            key,
-                            live: Some(shown.clone()),
-                            applied: shown,
-                            drift: Vec::new(),
+                    Found::Same(live) => ObjectKey::of(object)
+                        .map(|key| {
+                            let mut shown = normalize_for(&live, Some(object));
+                            if is_secret(object) {
+                                mask_secret(None, &mut shown);
+                            }
+                            Sides {
+                                key,
+                                live: Some(shown.clone()),
+                                applied: shown,
+                                drift: Vec::new(),
+                            }
                         })
                         .map_err(ClusterError::from),
                     Found::Differs { live, .. } => {

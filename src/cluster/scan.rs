@@ -14,7 +14,6 @@ use serde_json::Value;
 use super::compare::{Verdict, compare};
 use super::connect::Cluster;
 use super::error::ClusterError;
-use super::normalize::{is_secret, mask_secret, normalize_for};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGED_SELECTOR;
 
@@ -24,7 +23,8 @@ pub const PAGE: u32 = 500;
 /// What the scan found for one rendered object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
-    /// Applying it changes nothing: the object as a diff shows it.
+    /// Applying it changes nothing: the live object as listed (with
+    /// `apiVersion` and `kind`).
     Same(Value),
     /// Applying it may change something: the live object as listed (with
     /// `apiVersion` and `kind`), and why it was flagged.
@@ -80,6 +80,21 @@ impl ScanCounts {
     }
 }
 
+/// One page of a LIST.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct PageMeta {
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+}
+
 /// One kind in one namespace (none: cluster-scoped).
 type Group = (String, String, Option<String>);
 
@@ -120,36 +135,35 @@ pub async fn scan(
             // Namespaced but without a namespace: left to the dry run.
             (Scope::Namespaced, None) => continue,
         };
+        let collection = kube::core::Request::new(api.resource_url());
         let mut params = ListParams::default().labels(MANAGED_SELECTOR).limit(PAGE);
         loop {
-            let page = api.list(&params).await.map_err(|err| {
+            let failed = |err: kube::Error| {
                 let place = namespace
                     .as_deref()
                     .map_or(String::new(), |ns| format!(" in namespace {ns}"));
                 ClusterError::classify(err, None, &format!("listing {kind} ({api_version}){place}"))
-            })?;
+            };
+            let request = collection
+                .list(&params)
+                .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
+            // Items as plain JSON: compared as they come, no typed detour.
+            let page: Page = cluster.client().request(request).await.map_err(failed)?;
             pages += 1;
-            for item in &page.items {
-                let Some(index) = item.metadata.name.as_ref().and_then(|n| names.get(n)) else {
+            for mut live in page.items {
+                let name = live.pointer("/metadata/name").and_then(Value::as_str);
+                let Some(&index) = name.and_then(|n| names.get(n)) else {
                     continue;
                 };
-                let mut live = serde_json::to_value(item).unwrap_or(Value::Null);
                 // List items may leave out their type.
                 live["apiVersion"] = Value::from(api_version.as_str());
                 live["kind"] = Value::from(kind.as_str());
-                let rendered = &objects[*index];
-                found[*index] = match compare(rendered, &live) {
-                    Verdict::Same => {
-                        let mut shown = normalize_for(&live, Some(rendered));
-                        if is_secret(rendered) {
-                            mask_secret(None, &mut shown);
-                        }
-                        Found::Same(shown)
-                    }
+                found[index] = match compare(&objects[index], &live) {
+                    Verdict::Same => Found::Same(live),
                     Verdict::Differs(why) => Found::Differs { live, why },
                 };
             }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            match page.metadata.continue_token.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
             }

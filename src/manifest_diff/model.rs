@@ -91,20 +91,35 @@ impl ObjectDiff {
         new: Option<&Value>,
         labels: (&str, &str),
     ) -> ObjectDiff {
-        let before = old.map(to_yaml);
-        let after = new.map(to_yaml);
-        let change = match (&before, &after) {
-            (None, Some(_)) => Change::Added,
-            (Some(_), None) => Change::Removed,
-            (Some(a), Some(b)) if a != b => Change::Changed,
-            _ => Change::Unchanged,
+        let (before, after, change, diff) = match (old, new) {
+            // Equal sides (most objects, most of the time): one YAML, no diff.
+            (Some(a), Some(b)) if a == b => {
+                let yaml = to_yaml(a);
+                (
+                    Some(yaml.clone()),
+                    Some(yaml),
+                    Change::Unchanged,
+                    String::new(),
+                )
+            }
+            _ => {
+                let before = old.map(to_yaml);
+                let after = new.map(to_yaml);
+                let change = match (&before, &after) {
+                    (None, Some(_)) => Change::Added,
+                    (Some(_), None) => Change::Removed,
+                    (Some(a), Some(b)) if a != b => Change::Changed,
+                    _ => Change::Unchanged,
+                };
+                let diff = unified(
+                    before.as_deref().unwrap_or_default(),
+                    after.as_deref().unwrap_or_default(),
+                    labels.0,
+                    labels.1,
+                );
+                (before, after, change, diff)
+            }
         };
-        let diff = unified(
-            before.as_deref().unwrap_or_default(),
-            after.as_deref().unwrap_or_default(),
-            labels.0,
-            labels.1,
-        );
         let shown = new.or(old);
         let read = |f: fn(&Value) -> Option<&str>| shown.and_then(f).map(str::to_owned);
         ObjectDiff {

@@ -136,3 +136,29 @@ pub fn list_items(stem: &str, api_version: &str, kind: &str) -> Vec<Value> {
         })
         .collect()
 }
+
+/// `n` rendered objects of a fleet: the recorded Deployment, Service and
+/// ConfigMap bodies, renamed for `n / 3` models (`model-0000`, …).
+pub fn fleet(n: usize) -> Vec<Value> {
+    let templates = rendered(&["deployment", "service", "configmap"]);
+    (0..n)
+        .map(|i| {
+            let mut object = templates[i % templates.len()].clone();
+            object["metadata"]["name"] =
+                serde_json::json!(format!("model-{:04}", i / templates.len()));
+            object
+        })
+        .collect()
+}
+
+/// `objects` with a new image in every `every`-th Deployment, as a release
+/// of some models would.
+pub fn release(objects: &[Value], every: usize) -> Vec<Value> {
+    let mut out = objects.to_vec();
+    let deployments = out.iter_mut().filter(|o| o["kind"] == "Deployment");
+    for object in deployments.step_by(every.max(1)) {
+        object["spec"]["template"]["spec"]["containers"][0]["image"] =
+            serde_json::json!("registry.example.com/ml/model-server:0.3.0");
+    }
+    out
+}
