@@ -140,8 +140,7 @@ async fn the_role_grants_exactly_what_the_commands_request() {
     let run_name = double
         .requests()
         .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains("/jobs/digits-train-"))
-        .next_back()
+        .rfind(|r| r.method == "PATCH" && r.path.contains("/jobs/digits-train-"))
         .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
         .expect("train applied a Job");
     double.seed([json!({
