@@ -499,16 +499,7 @@ async fn would_prune_lists_managed_objects_no_longer_rendered() {
     let double = KubeDouble::start().await;
     let cluster = double.cluster().await;
     let all = fixtures::rendered(&["configmap", "service", "deployment", "hpa", "pdb", "job"]);
-    let options = modelctl::cluster::apply::ApplyOptions {
-        dry_run: false,
-        force_conflicts: false,
-        prune: false,
-        concurrency: 16,
-        exact: false,
-    };
-    modelctl::cluster::apply::apply(&cluster, &target(), &all, &options, &|_| {})
-        .await
-        .unwrap();
+    seed(&cluster, &all).await;
     double.clear_requests();
     let report = diff(&cluster, &target(), &all[..2], &DiffOptions::default())
         .await
@@ -568,6 +559,20 @@ async fn unreachable_server_is_named_as_such() {
     );
 }
 
+/// Applies `objects` as `modelctl apply` would.
+async fn seed(cluster: &modelctl::cluster::Cluster, objects: &[serde_json::Value]) {
+    let options = modelctl::cluster::apply::ApplyOptions {
+        dry_run: false,
+        force_conflicts: false,
+        prune: false,
+        concurrency: 16,
+        exact: false,
+    };
+    modelctl::cluster::apply::apply(cluster, &target(), objects, &options, &|_| {})
+        .await
+        .unwrap();
+}
+
 /// Requests the double saw, by method and whether they were lists.
 fn tally(double: &KubeDouble) -> (usize, usize, usize) {
     let requests = double.requests();
@@ -589,16 +594,7 @@ async fn a_fleet_is_read_once_per_kind_and_only_changes_are_dry_run() {
     let double = KubeDouble::start().await;
     let cluster = double.cluster().await;
     let fleet = fixtures::fleet(999);
-    let options = modelctl::cluster::apply::ApplyOptions {
-        dry_run: false,
-        force_conflicts: false,
-        prune: false,
-        concurrency: 16,
-        exact: false,
-    };
-    modelctl::cluster::apply::apply(&cluster, &target(), &fleet, &options, &|_| {})
-        .await
-        .unwrap();
+    seed(&cluster, &fleet).await;
 
     double.clear_requests();
     let report = diff(&cluster, &target(), &fleet, &DiffOptions::default())
@@ -628,16 +624,7 @@ async fn lists_are_read_a_page_at_a_time() {
         .into_iter()
         .filter(|o| o["kind"] == "ConfigMap")
         .collect();
-    let options = modelctl::cluster::apply::ApplyOptions {
-        dry_run: false,
-        force_conflicts: false,
-        prune: false,
-        concurrency: 16,
-        exact: false,
-    };
-    modelctl::cluster::apply::apply(&cluster, &target(), &fleet, &options, &|_| {})
-        .await
-        .unwrap();
+    seed(&cluster, &fleet).await;
     double.clear_requests();
     let report = diff(&cluster, &target(), &fleet, &DiffOptions::default())
         .await

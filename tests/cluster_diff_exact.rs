@@ -8,19 +8,11 @@ mod diff_exactness;
 mod kube_double;
 
 use kube_double::{KubeDouble, fixtures};
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 #[test]
 fn fast_diff_reports_what_dry_running_every_object_reports() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let config = Config {
-        cases: 256,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    // Seeded, so a failure is the same on every machine.
-    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
-    let mut runner = TestRunner::new_with_rng(config, rng);
+    let mut runner = diff_exactness::runner(256);
     let changed = std::cell::Cell::new(0usize);
     let cases = std::cell::Cell::new(0usize);
     let result = runner.run(&diff_exactness::cases(), |case| {

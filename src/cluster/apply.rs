@@ -87,7 +87,7 @@ pub async fn apply(
     // over or there is no inventory (a first apply, or an adoption).
     let mut known: BTreeMap<ObjectKey, Found> = BTreeMap::new();
     if !options.exact && !options.force_conflicts && !previous.is_empty() {
-        let (found, pages) = scan(cluster, objects).await?;
+        let (found, pages) = scan(cluster, objects, false).await?;
         outcome.scan = Some(ScanCounts::of(objects, &found, pages));
         for (object, found) in objects.iter().zip(found) {
             if let (Ok(key), Found::Same(_) | Found::Differs { .. }) =

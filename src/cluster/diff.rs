@@ -103,7 +103,7 @@ pub async fn diff_counted(
     let (found, counts) = if options.exact {
         (vec![Found::Unlisted; objects.len()], None)
     } else {
-        let (found, pages) = scan(cluster, objects).await?;
+        let (found, pages) = scan(cluster, objects, true).await?;
         let counts = ScanCounts::of(objects, &found, pages);
         (found, Some(counts))
     };
@@ -113,12 +113,9 @@ pub async fn diff_counted(
             .map(|(object, found)| async move {
                 let key = ObjectKey::of(object).ok();
                 let outcome = match found {
-                    Found::Same(live) => ObjectKey::of(object)
+                    Found::Same(shown) => ObjectKey::of(object)
                         .map(|key| {
-                            let mut shown = normalize_for(&live, Some(object));
-                            if is_secret(object) {
-                                mask_secret(None, &mut shown);
-                            }
+                            let shown = shown.unwrap_or_default();
                             Sides {
                                 key,
                                 live: Some(shown.clone()),

@@ -2,7 +2,8 @@
 //! namespace (only objects with the managed-by label), each live object
 //! compared locally with its rendered counterpart ([`compare`]) as its page
 //! arrives. Pages are read one at a time and dropped once compared; what is
-//! kept is one small answer per rendered object, and the live object only
+//! kept is one answer per rendered object (for a diff, an unchanged object
+//! as the diff shows it, without managedFields), and the live object only
 //! where the comparison flags a change.
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use super::compare::{Verdict, compare};
 use super::connect::Cluster;
 use super::error::ClusterError;
+use super::normalize::{is_secret, mask_secret, normalize_for};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGED_SELECTOR;
 
@@ -23,9 +25,9 @@ pub const PAGE: u32 = 500;
 /// What the scan found for one rendered object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
-    /// Applying it changes nothing: the live object as listed (with
-    /// `apiVersion` and `kind`).
-    Same(Value),
+    /// Applying it changes nothing: the object as a diff shows it (when the
+    /// scan was asked to keep it; the raw live object is never kept).
+    Same(Option<Value>),
     /// Applying it may change something: the live object as listed (with
     /// `apiVersion` and `kind`), and why it was flagged.
     Differs {
@@ -99,10 +101,12 @@ struct PageMeta {
 type Group = (String, String, Option<String>);
 
 /// Lists and compares every rendered object; the answers are in the order of
-/// `objects`. Returns the number of LIST pages requested as well.
+/// `objects`. With `show`, unchanged objects keep the form a diff shows.
+/// Returns the number of LIST pages requested as well.
 pub async fn scan(
     cluster: &Cluster,
     objects: &[Value],
+    show: bool,
 ) -> Result<(Vec<Found>, usize), ClusterError> {
     let mut found = vec![Found::Unlisted; objects.len()];
     let mut groups: BTreeMap<Group, BTreeMap<String, usize>> = BTreeMap::new();
@@ -158,8 +162,16 @@ pub async fn scan(
                 // List items may leave out their type.
                 live["apiVersion"] = Value::from(api_version.as_str());
                 live["kind"] = Value::from(kind.as_str());
-                found[index] = match compare(&objects[index], &live) {
-                    Verdict::Same => Found::Same(live),
+                let rendered = &objects[index];
+                found[index] = match compare(rendered, &live) {
+                    Verdict::Same if show => {
+                        let mut shown = normalize_for(&live, Some(rendered));
+                        if is_secret(rendered) {
+                            mask_secret(None, &mut shown);
+                        }
+                        Found::Same(Some(shown))
+                    }
+                    Verdict::Same => Found::Same(None),
                     Verdict::Differs(why) => Found::Differs { live, why },
                 };
             }

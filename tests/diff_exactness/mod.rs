@@ -143,6 +143,18 @@ pub fn cases() -> impl Strategy<Value = Case> {
         .prop_map(|(edits, render)| Case { edits, render })
 }
 
+/// A runner of `cases` cases, seeded, so a failure is the same on every
+/// machine, and with nothing written to disk.
+pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+}
+
 /// The case's objects: the recorded bodies in `namespace`, named with `suffix`.
 pub fn objects(namespace: &str, suffix: &str) -> Vec<Value> {
     KINDS

@@ -523,18 +523,18 @@ fn collection(
         .get("fieldSelector")
         .map(String::as_str)
         .unwrap_or("");
-    let mut items: Vec<Value> = shared
-        .store
-        .objects
-        .iter()
-        .filter(|(slot, _)| {
-            slot.group_version == resource.group_version && slot.plural == resource.plural
-        })
-        .filter(|(slot, _)| namespace.is_none_or(|ns| slot.namespace == ns))
-        .map(|(_, object)| object)
-        .filter(|object| matches_labels(object, labels) && matches_fields(object, fields))
-        .cloned()
-        .collect();
+    let matching = || {
+        shared
+            .store
+            .objects
+            .iter()
+            .filter(|(slot, _)| {
+                slot.group_version == resource.group_version && slot.plural == resource.plural
+            })
+            .filter(|(slot, _)| namespace.is_none_or(|ns| slot.namespace == ns))
+            .map(|(_, object)| object)
+            .filter(|object| matches_labels(object, labels) && matches_fields(object, fields))
+    };
     let start: usize = req
         .query
         .get("continue")
@@ -545,8 +545,9 @@ fn collection(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(usize::MAX);
-    let total = items.len();
-    items = items.into_iter().skip(start).take(limit).collect();
+    // Only the page is copied, as a server streams it from storage.
+    let total = matching().count();
+    let mut items: Vec<Value> = matching().skip(start).take(limit).cloned().collect();
     for item in &mut items {
         if let Some(map) = item.as_object_mut() {
             map.remove("kind");

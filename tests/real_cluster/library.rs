@@ -257,19 +257,12 @@ async fn wait_timeout_names_the_deployment() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
 async fn fast_diff_reports_what_dry_running_every_object_reports() {
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
     let Some(s) = Scratch::new("lib-exact").await else {
         return;
     };
     // The same property as against the test double (tests/cluster_diff_exact.rs),
     // fewer cases: each case is a fresh set of objects, named for the case.
-    let config = Config {
-        cases: 40,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
-    let mut runner = TestRunner::new_with_rng(config, rng);
+    let mut runner = crate::diff_exactness::runner(40);
     let handle = tokio::runtime::Handle::current();
     let serial = std::sync::atomic::AtomicUsize::new(0);
     let changed = std::sync::atomic::AtomicUsize::new(0);
