@@ -48,6 +48,10 @@ fresh_models="$(mktemp -d)"
 python ci/make-test-model.py --out "$fresh_models"
 rm -rf "$fresh_models"
 
+step "GitHub workflows: actionlint and zizmor (offline, no findings)"
+actionlint
+zizmor --offline --persona pedantic .github/workflows/
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -66,6 +66,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Stream the logs of a model's latest training run.
     Logs(LogsArgs),
+    /// Print the Role and RoleBinding the cluster commands need in one environment.
+    Rbac(RbacArgs),
+    /// Write a commented starting spec `models/MODEL.toml`.
+    New(NewArgs),
 }
 
 /// Arguments of `modelctl validate`.
@@ -216,4 +220,37 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Arguments of `modelctl rbac`.
+#[derive(Debug, Clone, Args)]
+pub struct RbacArgs {
+    /// Environment of `modelctl.toml` (required when there are several).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Bind the Role to this ServiceAccount of the namespace (default `modelctl`).
+    #[arg(long, conflicts_with_all = ["user", "group"])]
+    pub service_account: Option<String>,
+    /// Bind the Role to this user instead.
+    #[arg(long, conflicts_with = "group")]
+    pub user: Option<String>,
+    /// Bind the Role to this group instead.
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+/// Arguments of `modelctl new`.
+#[derive(Debug, Clone, Args)]
+pub struct NewArgs {
+    /// The model's name: lowercase letters, digits and `-`.
+    pub model: String,
+    /// Serve the model (the default when neither `--serve` nor `--train` is given).
+    #[arg(long)]
+    pub serve: bool,
+    /// Train the model.
+    #[arg(long)]
+    pub train: bool,
+    /// Route this host name to the served model (implies `--serve`).
+    #[arg(long, value_name = "HOST")]
+    pub route: Option<String>,
 }

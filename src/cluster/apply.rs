@@ -19,21 +19,7 @@ use super::scan::{Found, ScanCounts, scan};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
 
-/// The stage of a kind: lower applies first and is pruned last.
-pub fn stage_of(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "ServiceAccount" => 1,
-        "Secret" | "ConfigMap" => 2,
-        "Service" => 3,
-        "Deployment" => 4,
-        "HorizontalPodAutoscaler" => 5,
-        "PodDisruptionBudget" => 6,
-        "HTTPRoute" | "Route" | "Ingress" => 7,
-        "Job" => 8,
-        _ => 9,
-    }
-}
+pub use crate::object::stage::stage_of;
 
 /// What applying did to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,8 +1,9 @@
 //! The only code that talks to a Kubernetes API server: connection and
 //! discovery ([`connect`]), server-side apply dry runs and diffs ([`diff`]),
 //! staged apply ([`apply`]), the inventory and prune ([`inventory`],
-//! [`prune`]), rollout and Job waits ([`wait`]), `status` rows ([`status`])
-//! and training runs and their logs ([`runs`]).
+//! [`prune`]), rollout and Job waits ([`wait`]), `status` rows ([`status`]),
+//! training runs and their logs ([`runs`]), and the Role those requests
+//! need ([`rbac`]).
 //!
 //! Everything takes whole JSON objects (what `compile` renders), never spec
 //! types, so it can be tested against a test double of the API server. It
@@ -18,6 +19,7 @@ pub mod fields;
 pub mod inventory;
 pub mod normalize;
 pub mod prune;
+pub mod rbac;
 pub mod requests;
 pub mod runs;
 pub mod scan;

@@ -12,6 +12,8 @@ pub mod diff_base;
 pub mod diff_cluster;
 mod diff_output;
 pub mod logs;
+pub mod new;
+pub mod rbac;
 pub mod render;
 pub mod schema;
 pub mod status;
@@ -33,5 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(root, args),
         Command::Train(args) => train::run(root, args),
         Command::Logs(args) => logs::run(root, args),
+        Command::Rbac(args) => rbac::run(root, args),
+        Command::New(args) => new::run(root, args),
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::object::ObjectKey;
 
 pub mod files;
+pub mod gitops;
 pub mod labels;
 
 mod configmap;
@@ -139,7 +140,9 @@ impl Ctx<'_> {
     pub fn manifest<T: Serialize>(&self, object: &T) -> Manifest {
         // Typed Kubernetes objects have string map keys only, so turning them
         // into JSON cannot fail.
-        let object = serde_json::to_value(object).expect("Kubernetes objects serialize to JSON");
+        let mut object =
+            serde_json::to_value(object).expect("Kubernetes objects serialize to JSON");
+        gitops::annotate(self.env.gitops, &mut object);
         let kind = object["kind"]
             .as_str()
             .unwrap_or("object")

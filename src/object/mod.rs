@@ -8,5 +8,6 @@
 
 mod key;
 pub mod labels;
+pub mod stage;
 
 pub use key::{Identity, KeyError, ObjectKey};

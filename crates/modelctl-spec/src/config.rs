@@ -22,6 +22,50 @@ pub struct Config {
     pub defaults: Defaults,
     /// The environments models are rendered for, by name (`staging`, `production`).
     pub environments: BTreeMap<EnvName, Environment>,
+    /// The tool that syncs `generated/<env>/` to clusters, if any.
+    #[serde(default, skip_serializing_if = "GitopsConfig::is_default")]
+    pub gitops: GitopsConfig,
+}
+
+/// How `generated/` reaches clusters when a GitOps controller syncs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GitopsConfig {
+    /// `argocd`, `flux` or `none` (default). `argocd` adds sync waves in
+    /// `apply`'s stage order and keeps superseded training runs from being
+    /// pruned; `flux` keeps them from being pruned; `none` adds nothing.
+    #[serde(default)]
+    pub tool: GitopsTool,
+}
+
+impl GitopsConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The GitOps controller that syncs `generated/<env>/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GitopsTool {
+    /// Argo CD `Application`s (or an `ApplicationSet`) sync each environment.
+    Argocd,
+    /// Flux `Kustomization`s sync each environment.
+    Flux,
+    /// `modelctl apply` (or plain `kubectl`) delivers the manifests.
+    #[default]
+    None,
+}
+
+impl GitopsTool {
+    /// The value as written in `modelctl.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitopsTool::Argocd => "argocd",
+            GitopsTool::Flux => "flux",
+            GitopsTool::None => "none",
+        }
+    }
 }
 
 /// Settings every environment starts from.
@@ -181,6 +225,9 @@ pub struct EnvSettings {
     pub gpu: GpuConfig,
     /// `app.kubernetes.io/part-of` value.
     pub part_of: String,
+    /// The GitOps controller that syncs the output, which decides the
+    /// annotations render adds for it.
+    pub gitops: GitopsTool,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -216,6 +263,7 @@ impl Config {
             route: env.route.clone().unwrap_or_else(|| d.route.clone()),
             gpu: d.gpu.clone(),
             part_of: d.part_of.clone().unwrap_or_else(|| "modelctl".to_owned()),
+            gitops: self.gitops.tool,
         })
     }
 
@@ -253,5 +301,23 @@ mod tests {
             config.env_names().collect::<Vec<_>>(),
             ["production", "staging"]
         );
+    }
+
+    #[test]
+    fn gitops_tool_defaults_to_none_and_reaches_every_environment() {
+        let base = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n";
+        let config: Config = toml::from_str(base).unwrap();
+        assert_eq!(config.gitops.tool, GitopsTool::None);
+        assert_eq!(
+            config.environment("staging").unwrap().gitops,
+            GitopsTool::None
+        );
+        for tool in [GitopsTool::Argocd, GitopsTool::Flux] {
+            let text = format!("{base}[gitops]\ntool = \"{}\"\n", tool.as_str());
+            let config: Config = toml::from_str(&text).unwrap();
+            assert_eq!(config.environment("staging").unwrap().gitops, tool);
+        }
+        let wrong = format!("{base}[gitops]\ntool = \"argo\"\n");
+        assert!(toml::from_str::<Config>(&wrong).is_err());
     }
 }

@@ -27,7 +27,7 @@ pub mod rules;
 pub mod schema;
 pub mod values;
 
-pub use config::{Config, EnvSettings, RouteKind, UnknownEnvironment};
+pub use config::{Config, EnvSettings, GitopsConfig, GitopsTool, RouteKind, UnknownEnvironment};
 pub use diag::{Diagnostic, Report, Stage};
 pub use model::ModelSpec;
 pub use pipeline::{check_sources, load_sources};

@@ -1,0 +1,201 @@
+//! The namespaced permissions the cluster commands need, derived from the
+//! requests this module's code sends: `diff` and `apply` read, list and
+//! server-side apply (PATCH) every rendered kind and the inventory
+//! ConfigMap; `apply --prune` deletes; `apply --wait` watches Deployments
+//! and Jobs and, on a timeout, lists pods and events; `status` reads the
+//! rendered kinds and lists Jobs; `train` applies a Job and the ConfigMap
+//! it mounts (a server-side apply creates with the `patch` verb); `logs`
+//! gets the Job, lists its pods and reads `pods/log`.
+//!
+//! Pure: turns rendered objects into a Role and a RoleBinding. Discovery
+//! (`/api`, `/apis`) is open to every authenticated user and needs no rule.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+/// One API resource (`deployments`, `pods/log`) of one API group (`""` for core).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Resource {
+    /// API group; empty for the core group.
+    pub group: String,
+    /// Plural resource name, with `/subresource` when there is one.
+    pub resource: String,
+}
+
+/// The API group and plural resource of a kind modelctl renders, or `None`
+/// for a kind it does not know.
+pub fn resource_of(api_version: &str, kind: &str) -> Option<Resource> {
+    let plural = match kind {
+        "ConfigMap" => "configmaps",
+        "Secret" => "secrets",
+        "Service" => "services",
+        "ServiceAccount" => "serviceaccounts",
+        "Deployment" => "deployments",
+        "Job" => "jobs",
+        "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
+        "PodDisruptionBudget" => "poddisruptionbudgets",
+        "HTTPRoute" => "httproutes",
+        "Route" => "routes",
+        "Ingress" => "ingresses",
+        _ => return None,
+    };
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    Some(Resource {
+        group: group.to_owned(),
+        resource: plural.to_owned(),
+    })
+}
+
+/// The verbs on each resource the commands need for `objects` (one
+/// environment's rendered objects).
+pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static str>> {
+    let mut out: BTreeMap<Resource, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut add = |group: &str, resource: &str, verbs: &[&'static str]| {
+        out.entry(Resource {
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+        })
+        .or_default()
+        .extend(verbs);
+    };
+    // The inventory ConfigMap: read and applied by every `apply`; the
+    // ConfigMaps of training runs are listed and pruned like any kind.
+    add("", "configmaps", &["get", "list", "patch", "delete"]);
+    for object in objects {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let Some(resource) = resource_of(api_version, kind) else {
+            continue;
+        };
+        // diff/apply: get, dry-run and apply (patch), list per kind;
+        // prune: delete.
+        add(
+            &resource.group,
+            &resource.resource,
+            &["get", "list", "patch", "delete"],
+        );
+        match kind {
+            // apply --wait watches rollouts and runs; on a timeout it lists
+            // the pods and their events to say why.
+            "Deployment" | "Job" => {
+                add(&resource.group, &resource.resource, &["watch"]);
+                add("", "pods", &["list"]);
+                add("", "events", &["list"]);
+            }
+            _ => {}
+        }
+        if kind == "Job" {
+            // logs: the run's pods and their logs.
+            add("", "pods/log", &["get"]);
+        }
+    }
+    out
+}
+
+/// The Role granting [`permissions`] in `namespace`, named `name`: one rule
+/// per API group and set of verbs.
+pub fn role(name: &str, namespace: &str, objects: &[Value]) -> Value {
+    let mut rules: BTreeMap<(String, Vec<&str>), Vec<String>> = BTreeMap::new();
+    for (resource, verbs) in permissions(objects) {
+        let mut verbs: Vec<&str> = verbs.into_iter().collect();
+        verbs.sort_by_key(|v| VERB_ORDER.iter().position(|o| o == v));
+        rules
+            .entry((resource.group, verbs))
+            .or_default()
+            .push(resource.resource);
+    }
+    let rules: Vec<Value> = rules
+        .into_iter()
+        .map(|((group, verbs), resources)| {
+            json!({"apiGroups": [group], "resources": resources, "verbs": verbs})
+        })
+        .collect();
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": rules,
+    })
+}
+
+/// Who a RoleBinding grants the Role to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A ServiceAccount in the Role's namespace (a CI job's identity).
+    ServiceAccount(String),
+    /// A user name as the cluster authenticates it.
+    User(String),
+    /// A group of users.
+    Group(String),
+}
+
+/// The RoleBinding of Role `name` in `namespace` to `subject`.
+pub fn role_binding(name: &str, namespace: &str, subject: &Subject) -> Value {
+    let subject = match subject {
+        Subject::ServiceAccount(sa) => {
+            json!({"kind": "ServiceAccount", "name": sa, "namespace": namespace})
+        }
+        Subject::User(user) => {
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user})
+        }
+        Subject::Group(group) => {
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group})
+        }
+    };
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [subject],
+    })
+}
+
+/// Verbs in the order `kubectl` lists them.
+const VERB_ORDER: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_only_needs_no_logs_and_no_job_rights() {
+        let objects =
+            [json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m"}})];
+        let granted = permissions(&objects);
+        let get = |g: &str, r: &str| {
+            granted
+                .get(&Resource {
+                    group: g.into(),
+                    resource: r.into(),
+                })
+                .map(|v| v.iter().copied().collect::<Vec<_>>())
+        };
+        assert_eq!(
+            get("apps", "deployments").unwrap(),
+            ["delete", "get", "list", "patch", "watch"]
+        );
+        assert_eq!(get("", "pods").unwrap(), ["list"]);
+        assert!(get("batch", "jobs").is_none());
+        assert!(get("", "pods/log").is_none());
+    }
+
+    #[test]
+    fn rules_group_resources_with_the_same_verbs() {
+        let objects = [
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "m"}}),
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "m"}}),
+        ];
+        let role = role("modelctl-lab", "ml", &objects);
+        assert_eq!(
+            role["rules"],
+            json!([
+                {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": ["get", "list", "patch", "delete"]},
+                {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "patch", "delete"]}
+            ])
+        );
+    }
+}
