@@ -31,9 +31,22 @@ async fn run(kubeconfig: &Path, root: &Path, args: &[&str]) -> Output {
     .expect("joining the command")
 }
 
-/// `(group, resource[/subresource], verb)` of a request, or `None` for
-/// discovery; panics on a request outside `namespace`, which a Role could
-/// not grant.
+/// The `(group, resource[/subresource], verb)` a request needs: none for
+/// discovery, two for a server-side apply that creates the object (the API
+/// server authorizes it as `patch` and as `create`); panics on a request
+/// outside `namespace`, which a Role could not grant.
+fn permissions(req: &Request, namespace: &str) -> Vec<(String, String, String)> {
+    let Some((group, resource, verb)) = permission(req, namespace) else {
+        return Vec::new();
+    };
+    let creates = req.method == "PATCH" && req.status == 201;
+    let mut out = vec![(group.clone(), resource.clone(), verb)];
+    if creates {
+        out.push((group, resource, "create".to_owned()));
+    }
+    out
+}
+
 fn permission(req: &Request, namespace: &str) -> Option<(String, String, String)> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let (group, rest) = match segments.as_slice() {
@@ -61,6 +74,8 @@ fn permission(req: &Request, namespace: &str) -> Option<(String, String, String)
         ("GET", None) if watch => "watch",
         ("GET", None) => "list",
         ("GET", Some(_)) => "get",
+        // A server-side apply that creates (201, also as a dry run) is
+        // authorized as `create` as well: see `requested`.
         ("PATCH", _) => "patch",
         ("DELETE", _) => "delete",
         ("POST", _) => "create",
@@ -173,7 +188,7 @@ async fn the_role_grants_exactly_what_the_commands_request() {
     let requested: BTreeSet<(String, String, String)> = double
         .requests()
         .iter()
-        .filter_map(|r| permission(r, "ml"))
+        .flat_map(|r| permissions(r, "ml"))
         .collect();
     assert!(
         requested.iter().any(|(_, _, v)| v == "delete"),

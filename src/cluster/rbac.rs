@@ -4,8 +4,11 @@
 //! ConfigMap; `apply --prune` deletes; `apply --wait` watches Deployments
 //! and Jobs and, on a timeout, lists pods and events; `status` reads the
 //! rendered kinds and lists Jobs; `train` applies a Job and the ConfigMap
-//! it mounts (a server-side apply creates with the `patch` verb); `logs`
-//! gets the Job, lists its pods and reads `pods/log`.
+//! it mounts; `logs`
+//! gets the Job, lists its pods and reads `pods/log`. A server-side apply
+//! that creates an object is authorized as `create` as well as `patch`
+//! (kube-apiserver 1.36 answers 403 "cannot create resource" to a PATCH of
+//! a new object with `patch` alone), so every applied kind gets both.
 //!
 //! Pure: turns rendered objects into a Role and a RoleBinding. Discovery
 //! (`/api`, `/apis`) is open to every authenticated user and needs no rule.
@@ -61,19 +64,23 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
     };
     // The inventory ConfigMap: read and applied by every `apply`; the
     // ConfigMaps of training runs are listed and pruned like any kind.
-    add("", "configmaps", &["get", "list", "patch", "delete"]);
+    add(
+        "",
+        "configmaps",
+        &["get", "list", "create", "patch", "delete"],
+    );
     for object in objects {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let Some(resource) = resource_of(api_version, kind) else {
             continue;
         };
-        // diff/apply: get, dry-run and apply (patch), list per kind;
-        // prune: delete.
+        // diff/apply: get, list per kind, dry-run and apply (patch, and
+        // create for a new object); prune: delete.
         add(
             &resource.group,
             &resource.resource,
-            &["get", "list", "patch", "delete"],
+            &["get", "list", "create", "patch", "delete"],
         );
         match kind {
             // apply --wait watches rollouts and runs; on a timeout it lists
@@ -176,7 +183,7 @@ mod tests {
         };
         assert_eq!(
             get("apps", "deployments").unwrap(),
-            ["delete", "get", "list", "patch", "watch"]
+            ["create", "delete", "get", "list", "patch", "watch"]
         );
         assert_eq!(get("", "pods").unwrap(), ["list"]);
         assert!(get("batch", "jobs").is_none());
@@ -193,8 +200,8 @@ mod tests {
         assert_eq!(
             role["rules"],
             json!([
-                {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": ["get", "list", "patch", "delete"]},
-                {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "patch", "delete"]}
+                {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": ["get", "list", "create", "patch", "delete"]},
+                {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "create", "patch", "delete"]}
             ])
         );
     }

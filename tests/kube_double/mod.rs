@@ -44,6 +44,8 @@ pub struct Request {
     pub content_type: Option<String>,
     /// The JSON body, or null.
     pub body: Value,
+    /// The status code the double answered with.
+    pub status: u16,
 }
 
 impl Request {

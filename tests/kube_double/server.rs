@@ -80,14 +80,17 @@ async fn handle(
         query,
         content_type,
         body,
+        status: 0,
     };
     let (reply, latency) = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
-        shared.requests.push(request.clone());
-        (
-            route(&mut shared, &request, token.as_deref(), &accept),
-            shared.latency,
-        )
+        let reply = route(&mut shared, &request, token.as_deref(), &accept);
+        let status = match &reply {
+            Reply::Json(code, _) | Reply::Text(code, _, _) | Reply::Empty(code) => *code,
+            Reply::Watch(..) => 200,
+        };
+        shared.requests.push(Request { status, ..request });
+        (reply, shared.latency)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -189,6 +189,7 @@ impl Scratch {
         Repo {
             dir,
             context: self.context.clone(),
+            kubeconfig: None,
         }
     }
 
@@ -247,6 +248,7 @@ impl Scratch {
 pub struct Repo {
     dir: tempfile::TempDir,
     context: Option<String>,
+    kubeconfig: Option<PathBuf>,
 }
 
 impl Repo {
@@ -268,6 +270,22 @@ impl Repo {
         std::fs::write(&path, text.replace(from, to)).expect("writing the spec");
     }
 
+    /// From now on, runs `modelctl` as `user`: with a copy of the
+    /// kubeconfig whose users impersonate `user` (`as:`), which the test's
+    /// own identity may do.
+    pub fn impersonate(&mut self, user: &str) {
+        let path = std::env::var_os("KUBECONFIG").expect("KUBECONFIG is set");
+        let text = std::fs::read_to_string(&path).expect("reading the kubeconfig");
+        let mut config: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
+        for entry in config["users"].as_sequence_mut().into_iter().flatten() {
+            entry["user"]["as"] = serde_yaml::Value::from(user);
+        }
+        let copy = self.root().join("kubeconfig-as-user");
+        std::fs::write(&copy, serde_yaml::to_string(&config).expect("kubeconfig"))
+            .expect("writing the kubeconfig");
+        self.kubeconfig = Some(copy);
+    }
+
     /// Runs `modelctl -C <repo> <args> --env test [--context C]`.
     pub async fn run(&self, args: &[&str]) -> Output {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_modelctl"));
@@ -277,6 +295,9 @@ impl Repo {
             .args(args)
             .args(["--env", ENV])
             .env("NO_COLOR", "1");
+        if let Some(kubeconfig) = &self.kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
         if let Some(context) = &self.context {
             command.args(["--context", context]);
         }

@@ -448,3 +448,37 @@ async fn apply_wait_returns_once_pods_are_ready_and_jobs_complete() {
     );
     s.finish().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn the_role_rbac_prints_is_enough_for_apply_diff_prune_and_status() {
+    let Some(s) = Scratch::new("rbac").await else {
+        return;
+    };
+    let mut repo = s.repo(&["digits", "image-tagging"]);
+    let user = "modelctl-rbac-test";
+    // The Role and RoleBinding, printed for this environment and applied
+    // by the administrator.
+    let (yaml, _) = repo.expect(0, &["rbac", "--user", user]).await;
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&yaml)
+        .map(|d| serde::Deserialize::deserialize(d).expect("YAML"))
+        .collect();
+    assert_eq!(docs.len(), 2, "{yaml}");
+    for doc in docs {
+        s.apply_as(crate::real_bed::TEST_MANAGER, doc, true).await;
+    }
+
+    // Everything the commands do, as that user: creating every object,
+    // reading, diffing, changing, pruning.
+    repo.impersonate(user);
+    repo.expect(0, &["apply"]).await;
+    repo.expect(0, &["diff"]).await;
+    repo.expect(0, &["diff", "--exact"]).await;
+    repo.expect(0, &["status"]).await;
+    repo.edit("digits", "warmup = 4", "warmup = 5");
+    let _ = std::fs::remove_file(repo.spec("image-tagging"));
+    repo.expect(1, &["diff"]).await;
+    repo.expect(0, &["apply", "--prune"]).await;
+    repo.expect(0, &["diff"]).await;
+    s.finish().await;
+}
