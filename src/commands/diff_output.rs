@@ -18,5 +18,5 @@ pub(crate) fn format_for_stdout(format: OutputFormat) -> Format {
 
 /// Prints the report to stdout in `format`.
 pub(crate) fn print_report(report: &DiffReport, format: OutputFormat) {
-    print!("{}", render(report, format_for_stdout(format)));
+    crate::term::out(&render(report, format_for_stdout(format)));
 }

@@ -29,7 +29,7 @@ pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
             })?;
         let name = job.metadata.name.clone().unwrap_or_default();
         eprintln!("logs of Job {namespace}/{name}");
-        let print = |line: &str| println!("{line}");
+        let print = |line: &str| crate::term::out(&format!("{line}\n"));
         let end = stream_logs(
             &cluster,
             &namespace,

@@ -228,7 +228,7 @@ fn check(
         } else {
             "/dev/null".to_owned()
         };
-        print!("{}", unified(old, new, &old_label, &new_label));
+        crate::term::out(&unified(old, new, &old_label, &new_label));
     }
     eprintln!(
         "error: {} is stale ({} file(s) to write, {} to remove); run `modelctl render` and commit the result",

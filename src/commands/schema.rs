@@ -14,7 +14,7 @@ use crate::cli::SchemaArgs;
 /// Runs the command.
 pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     if args.reference {
-        print!("{}", modelctl_spec::reference::markdown());
+        crate::term::out(&modelctl_spec::reference::markdown());
         return Ok(ExitCode::SUCCESS);
     }
     let dir = root.join("schemas");
@@ -35,12 +35,15 @@ pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
             stale += 1;
             let old = have.unwrap_or_default();
             let diff = similar::TextDiff::from_lines(old.as_str(), want.as_str());
-            print!(
-                "{}",
-                diff.unified_diff().context_radius(3).header(
-                    &format!("a/{}", rel.display()),
-                    &format!("b/{}", rel.display())
-                )
+            crate::term::out(
+                &diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(
+                        &format!("a/{}", rel.display()),
+                        &format!("b/{}", rel.display()),
+                    )
+                    .to_string(),
             );
         } else {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -31,9 +31,11 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             })
     })?;
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Markdown => print!("{}", table(&rows, true)),
-        OutputFormat::Text => print!("{}", table(&rows, false)),
+        OutputFormat::Json => {
+            crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))
+        }
+        OutputFormat::Markdown => crate::term::out(&table(&rows, true)),
+        OutputFormat::Text => crate::term::out(&table(&rows, false)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,7 +47,7 @@ pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         if !args.follow {
             return Ok(ExitCode::SUCCESS);
         }
-        let print = |line: &str| println!("{line}");
+        let print = |line: &str| crate::term::out(&format!("{line}\n"));
         let end = stream_logs(
             &cluster,
             &namespace,

@@ -44,8 +44,8 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("error: {}", report.summary());
             }
         }
-        ValidateFormat::Json => println!("{}", json::render(&report)),
-        ValidateFormat::Github => print!("{}", github::render(&report)),
+        ValidateFormat::Json => crate::term::out(&format!("{}\n", json::render(&report))),
+        ValidateFormat::Github => crate::term::out(&github::render(&report)),
     }
     Ok(if report.has_io_errors() {
         ExitCode::from(2)
