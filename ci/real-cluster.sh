@@ -34,18 +34,29 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-real-cluster.XXXXXX")"
 export KUBE_BED_STATE="$WORK/bed"
 
 # Four free ports (unless given): beds of other checkouts may hold the defaults.
+# They are drawn below the kernel's ephemeral range, so that no outgoing
+# connection (etcd's own clients included) holds one the bed is about to bind.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-taken=" "
-for v in KUBE_BED_API_PORT KUBE_BED_ETCD_PORT KUBE_BED_ETCD_PEER_PORT KUBE_BED_KCM_PORT; do
-  if [ -z "${!v:-}" ]; then
-    for _ in $(seq 200); do
-      p=$(( 20000 + RANDOM % 30000 ))
-      [[ $taken == *" $p "* ]] || port_busy "$p" || break
-    done
-    export "$v=$p"
-  fi
-  taken+="${!v} "
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
+[ "$ephemeral_low" -gt 12000 ] || ephemeral_low=32768
+PORTS=(KUBE_BED_API_PORT KUBE_BED_ETCD_PORT KUBE_BED_ETCD_PEER_PORT KUBE_BED_KCM_PORT)
+given=" "
+for v in "${PORTS[@]}"; do
+  [ -z "${!v:-}" ] || given+="$v "
 done
+pick_ports() {
+  local taken=" " v p
+  for v in "${PORTS[@]}"; do
+    if [[ $given != *" $v "* ]]; then
+      for _ in $(seq 200); do
+        p=$(( 10000 + RANDOM % (ephemeral_low - 10000) ))
+        [[ $taken == *" $p "* ]] || port_busy "$p" || break
+      done
+      export "$v=$p"
+    fi
+    taken+="${!v} "
+  done
+}
 
 ok=0
 finish() {
@@ -60,7 +71,20 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-exports="$("$BED/start.sh")" || { echo "real-cluster tests: the kube-bed did not start" >&2; exit 1; }
+# A port can still be taken between the check and the bind: then the bed is
+# started again on other ports, twice at most.
+for attempt in 1 2 3; do
+  pick_ports
+  if exports="$("$BED/start.sh")"; then
+    break
+  fi
+  if [ "$attempt" = 3 ] || ! grep -qs "address already in use" "$KUBE_BED_STATE"/logs/*.log; then
+    echo "real-cluster tests: the kube-bed did not start" >&2
+    exit 1
+  fi
+  echo "real-cluster tests: a port was taken; starting the kube-bed again on other ports" >&2
+  rm -f "$KUBE_BED_STATE"/logs/*.log
+done
 eval "$exports"
 export KUBECONFIG
 unset MODELCTL_TEST_CONTEXT
