@@ -186,6 +186,17 @@ fn position(order: &[&Value], kinds: &[&str], first: bool) -> Option<usize> {
     }
 }
 
+/// The objects in the order Argo CD syncs them, and each one's apply stage.
+fn synced(manifests: &[Manifest]) -> (Vec<&Value>, Vec<u8>) {
+    let mut order: Vec<&Value> = manifests.iter().map(|m| &m.object).collect();
+    argocd_order(&mut order);
+    let stages = order
+        .iter()
+        .map(|o| stage_of(o["kind"].as_str().unwrap_or_default()))
+        .collect();
+    (order, stages)
+}
+
 #[test]
 fn argocd_syncs_a_rendered_environment_in_apply_stage_order() {
     let mut roots = vec![example_root()];
@@ -194,12 +205,7 @@ fn argocd_syncs_a_rendered_environment_in_apply_stage_order() {
         let repo = with_tool(&root, Some("argocd"));
         for env in repo.config.env_names() {
             let manifests = render_env(&repo.environment(env).unwrap());
-            let mut order: Vec<&Value> = manifests.iter().map(|m| &m.object).collect();
-            argocd_order(&mut order);
-            let stages: Vec<u8> = order
-                .iter()
-                .map(|o| stage_of(o["kind"].as_str().unwrap_or_default()))
-                .collect();
+            let (order, stages) = synced(&manifests);
             assert!(
                 stages.windows(2).all(|w| w[0] <= w[1]),
                 "{} {env}: Argo CD's order breaks apply's stages: {stages:?}",
@@ -233,11 +239,6 @@ fn without_waves_argocd_would_sync_routes_before_deployments_finish() {
     // routes in the same wave as their backends.
     let repo = with_tool(&example_root(), None);
     let manifests = render_env(&repo.environment("production").unwrap());
-    let mut order: Vec<&Value> = manifests.iter().map(|m| &m.object).collect();
-    argocd_order(&mut order);
-    let stages: Vec<u8> = order
-        .iter()
-        .map(|o| stage_of(o["kind"].as_str().unwrap_or_default()))
-        .collect();
+    let (_, stages) = synced(&manifests);
     assert!(stages.windows(2).any(|w| w[0] > w[1]));
 }
