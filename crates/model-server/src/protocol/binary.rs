@@ -49,7 +49,7 @@ pub fn decode(
     what: &str,
 ) -> Result<TensorData, BadRequest> {
     if let Some(size) = datatype.element_size() {
-        let needed = count.checked_mul(size).unwrap_or(usize::MAX);
+        let needed = count.saturating_mul(size);
         if bytes.len() != needed {
             return Err(BadRequest(format!(
                 "{what} has binary_data_size {} but {count} {datatype} elements take {needed} bytes",
