@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -81,15 +83,13 @@ pub async fn model_ready(
 pub async fn infer(
     State(state): Shared,
     Path(target): Path<ModelRef>,
-    headers: HeaderMap,
+    HeaderLength(header_length): HeaderLength,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
     let arrival = model.batcher.arrival();
     let body = body_bytes(body)?;
-    let header_length = headers
-        .get(binary::HEADER_LENGTH)
-        .map(HeaderValue::as_bytes);
+    let header_length = header_length.as_ref().map(HeaderValue::as_bytes);
     let (json, binary_section) = binary::split_body(&body, header_length)?;
     let request: v2::InferRequest = parse_json(json)?;
     let decoded = v2::decode_request(request, model.batcher.backend().signature(), binary_section)?;
@@ -184,6 +184,20 @@ pub async fn metrics(State(state): Shared) -> Response {
 
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// The `Inference-Header-Content-Length` request header, if sent (read
+/// without copying the other headers).
+pub struct HeaderLength(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for HeaderLength {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(HeaderLength(
+            parts.headers.get(binary::HEADER_LENGTH).cloned(),
+        ))
+    }
 }
 
 /// A model named in a path, optionally with a version
