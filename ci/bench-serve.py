@@ -23,7 +23,7 @@ The servers and the load generator are pinned to disjoint halves of the
 CPUs this process may use, so they do not steal each other's cores; the
 baseline gets the same cores and engine threads as model-server.
 
-  python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor]
+  python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor] [--no-binary]
 
 Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
 the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH (found in the
@@ -292,6 +292,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure; the median is reported")
     parser.add_argument("--backend", default="ort", choices=["ort", "tract"])
     parser.add_argument("--no-floor", action="store_true", help="skip the in-process compute floor")
+    parser.add_argument("--no-binary", action="store_true",
+                        help="skip the HTTP binary mode (for a server without the binary extension)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -343,8 +345,9 @@ def main() -> None:
                 results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
                 # The same server, HTTP binary (after the JSON figures, which stay comparable).
-                results["loads"] += measure(server, label.replace(")", ", binary)"), binary_script_for(model),
-                                            [1, 32], args.duration, load_cpus, args.repeat)
+                if not args.no_binary:
+                    results["loads"] += measure(server, label.replace(")", ", binary)"), binary_script_for(model),
+                                                [1, 32], args.duration, load_cpus, args.repeat)
             finally:
                 server.stop()
 
