@@ -2,7 +2,10 @@
 """Served load benchmark: model-server against the Python baseline, over HTTP.
 
 Single-row KServe V2 JSON requests (POST /v2/models/digits/infer) from `wrk`
-(Debian package) on 127.0.0.1, at concurrency 1 and 32:
+(Debian package) on 127.0.0.1, at concurrency 1 and 32, and for the MLP also
+"HTTP binary" requests: the body tritonclient sends by default (binary tensor
+data extension: a JSON header with `binary_data_size`, the raw FP32 row
+after it, every output asked for in binary):
 
   model-server --max-batch 1                     (no batching)
   model-server --max-batch 32 --max-delay 1ms    (dynamic batching)
@@ -20,7 +23,7 @@ The servers and the load generator are pinned to disjoint halves of the
 CPUs this process may use, so they do not steal each other's cores; the
 baseline gets the same cores and engine threads as model-server.
 
-  python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor]
+  python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor] [--no-binary]
 
 Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
 the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH (found in the
@@ -38,6 +41,7 @@ import shutil
 import signal
 import statistics
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -63,6 +67,16 @@ done = function(summary, latency, requests)
     e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
+
+
+# The same done() as LUA; the body is a Lua string of decimal escapes, since
+# a long bracket string would turn \r\n in the raw floats into \n.
+LUA_BINARY = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/octet-stream"
+wrk.headers["Inference-Header-Content-Length"] = "{header_length}"
+wrk.body = "{escaped}"
+""" + LUA[LUA.index("done = "):]
 
 
 @dataclass
@@ -191,6 +205,18 @@ def body_for(model: Path, row: list[float]) -> str:
     return json.dumps({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": row}]})
 
 
+def binary_body_for(model: Path, row: list[float]) -> tuple[int, bytes]:
+    """What tritonclient sends for one row with its defaults: (JSON header length, body)."""
+    shape = [1, 1, 8, 8] if "cnn" in model.name else [1, 64]
+    data = struct.pack(f"<{len(row)}f", *row)
+    header = json.dumps({
+        "inputs": [{"name": "input", "shape": shape, "datatype": "FP32",
+                    "parameters": {"binary_data_size": len(data)}}],
+        "outputs": [{"name": name, "parameters": {"binary_data": True}} for name in ("label", "probabilities")],
+    }).encode()
+    return len(header), header + data
+
+
 def measure(server: Server, label: str, script: Path, concurrencies: list[int], seconds: float, cpus: set[int],
             repeat: int = 1) -> list[Load]:
     """Each figure is the median of `repeat` wrk runs (requests/s, p50 and p99 separately)."""
@@ -266,6 +292,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure; the median is reported")
     parser.add_argument("--backend", default="ort", choices=["ort", "tract"])
     parser.add_argument("--no-floor", action="store_true", help="skip the in-process compute floor")
+    parser.add_argument("--no-binary", action="store_true",
+                        help="skip the HTTP binary mode (for a server without the binary extension)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -298,6 +326,13 @@ def main() -> None:
             path.write_text(LUA.format(body=body_for(MODELS / model, test["inputs"][0])))
             return path
 
+        def binary_script_for(model: str) -> Path:
+            path = work / f"{model}.binary.lua"
+            header_length, body = binary_body_for(MODELS / model, test["inputs"][0])
+            escaped = "".join(f"\\{byte:03d}" for byte in body)
+            path.write_text(LUA_BINARY.format(header_length=header_length, escaped=escaped))
+            return path
+
         mlp = "digits-mlp.onnx"
         runs = [
             ("model-server (mlp, max-batch 1)", mlp, ["--max-batch", "1"]),
@@ -309,6 +344,10 @@ def main() -> None:
             try:
                 results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
+                # The same server, HTTP binary (after the JSON figures, which stay comparable).
+                if not args.no_binary:
+                    results["loads"] += measure(server, label.replace(")", ", binary)"), binary_script_for(model),
+                                                [1, 32], args.duration, load_cpus, args.repeat)
             finally:
                 server.stop()
 

@@ -12,12 +12,18 @@ Writes into tests/fixtures/models/ (or --out):
   digits-cnn-wide.onnx   the same architecture with wider layers (64/128
                          channels), for benchmarks that need a model whose
                          compute outweighs request handling
+  digits-cnn-fp16.onnx   digits-cnn taking and returning FP16: input "input"
+                         float16 [batch, 1, 8, 8], "probabilities" float16
+                         (computed in float32 between two Casts)
+  words.onnx             a string-input graph: input "text" string [batch],
+                         outputs "id" int64 [batch] (the digit a word names,
+                         "zero" to "nine", else -1) and "echo" string [batch]
   digits-test.json       the held-out split: pixel values scaled to [0, 1]
                          and the true labels
 
-Every model has two outputs: "label" int64 [batch] and "probabilities"
-float32 [batch, 10]. The batch dimension is symbolic ("batch"), so one loaded
-plan serves every batch size.
+Every digits model has two outputs: "label" int64 [batch] and
+"probabilities" float32 [batch, 10] (float16 for digits-cnn-fp16). The batch
+dimension is symbolic ("batch"), so one loaded plan serves every batch size.
 
 Everything is seeded, so running the script twice gives the same models.
 Each model is checked under onnxruntime before it is written: only
@@ -273,6 +279,92 @@ def cnn_to_onnx(net: Cnn, name: str) -> onnx.ModelProto:
     return model
 
 
+# ---------------------------------------------------------------- FP16 and strings
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def fp16_variant(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
+    """`model` taking "input" and returning "probabilities" as float16: a Cast
+    to float32 in front, the float graph unchanged, a Cast back behind."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    graph.name = name
+    for node in graph.node:
+        node.input[:] = ["input.f32" if i == "input" else i for i in node.input]
+        node.output[:] = ["probabilities.f32" if o == "probabilities" else o for o in node.output]
+    graph.node.insert(0, helper.make_node("Cast", ["input"], ["input.f32"], to=TensorProto.FLOAT))
+    graph.node.append(helper.make_node("Cast", ["probabilities.f32"], ["probabilities"], to=TensorProto.FLOAT16))
+    graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    for value in graph.output:
+        if value.name == "probabilities":
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(out, full_check=True)
+    return out
+
+
+def words_model() -> onnx.ModelProto:
+    """A string-input graph: the digit each word names (-1 for any other
+    word), and the words echoed back."""
+    nodes = [
+        helper.make_node(
+            "LabelEncoder",
+            ["text"],
+            ["id"],
+            domain="ai.onnx.ml",
+            keys_strings=WORDS,
+            values_int64s=list(range(len(WORDS))),
+            default_int64=-1,
+        ),
+        helper.make_node("Identity", ["text"], ["echo"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "words",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, [BATCH_DIM])],
+        [
+            helper.make_tensor_value_info("id", TensorProto.INT64, [BATCH_DIM]),
+            helper.make_tensor_value_info("echo", TensorProto.STRING, [BATCH_DIM]),
+        ],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 3)],
+        producer_name="modelctl-ci",
+        ir_version=8,
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def check_fp16(name: str, model: onnx.ModelProto, x: np.ndarray, y: np.ndarray) -> None:
+    """Float16 in and out, labels the argmax of the probabilities, held-out
+    accuracy at least MIN_ACCURACY."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, {"input": x.reshape(-1, 1, 8, 8).astype(np.float16)})
+    if probabilities.dtype != np.float16 or labels.dtype != np.int64:
+        sys.exit(f"{name}: unexpected outputs {labels.dtype} {probabilities.dtype}")
+    # The label is the float32 argmax; rounded to float16 it may tie with another.
+    picked = probabilities[np.arange(len(labels)), labels]
+    if np.any(picked != probabilities.max(axis=1)):
+        sys.exit(f"{name}: label is not a largest probability")
+    accuracy = float((labels == y).mean())
+    print(f"{name}: accuracy {accuracy:.4f}")
+    if accuracy < MIN_ACCURACY:
+        sys.exit(f"{name}: accuracy {accuracy:.4f} is below {MIN_ACCURACY}")
+
+
+def check_words(name: str, model: onnx.ModelProto) -> None:
+    """Every word maps to its digit, anything else to -1, and comes back unchanged."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    text = np.array(WORDS + ["", "Seven", "eleven"], dtype=object)
+    ids, echo = session.run(None, {"text": text})
+    if ids.tolist() != list(range(10)) + [-1, -1, -1] or echo.tolist() != text.tolist():
+        sys.exit(f"{name}: unexpected outputs {ids.tolist()} {echo.tolist()}")
+    print(f"{name}: {len(text)} words mapped")
+
+
 # ---------------------------------------------------------------- export
 
 
@@ -436,6 +528,16 @@ def main() -> None:
         path = args.out / f"{name}.onnx"
         onnx.save(model, path)
         print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path} ({path.stat().st_size} bytes)")
+
+    # FP16 and string tensors, for the server's FP16 and BYTES datatypes.
+    extra = {"digits-cnn-fp16": fp16_variant(cnn, "digits-cnn-fp16"), "words": words_model()}
+    check_fp16("digits-cnn-fp16", extra["digits-cnn-fp16"], x_test, y_test)
+    check_words("words", extra["words"])
+    for name, model in extra.items():
+        path = args.out / f"{name}.onnx"
+        onnx.save(model, path)
+        print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path} ({path.stat().st_size} bytes)")
+    models.update(extra)
 
     test = {
         "description": "held-out split of scikit-learn's digits (25 %, stratified, seed 0); "

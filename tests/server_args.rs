@@ -49,6 +49,17 @@ fn check(config: &Config, model: &str, serve: &Serve, context: &str) {
     }
     assert_eq!(config.warmup, serve.warmup.unwrap_or(1), "{context}");
     assert!(!config.model_uri.is_empty(), "{context}");
+    // The route forwards its path unchanged; the server answers under it.
+    let route_path = serve
+        .route
+        .as_ref()
+        .and_then(|r| r.path.as_ref())
+        .map_or("/", |p| p.as_str());
+    assert_eq!(
+        config.path_prefix.as_str(),
+        route_path.strip_suffix('/').unwrap_or(route_path),
+        "{context}"
+    );
 }
 
 #[test]

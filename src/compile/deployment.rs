@@ -1,5 +1,5 @@
-//! The serving Deployment: `model-server` with the model URI, batching and
-//! warm-up as arguments, health probes, a security context that passes the
+//! The serving Deployment: `model-server` with the model URI, batching,
+//! warm-up and the route's path prefix as arguments, health probes, a security context that passes the
 //! Pod Security "restricted" profile, rolling updates that never take a
 //! ready pod away, and pods spread across nodes.
 //!
@@ -121,6 +121,13 @@ fn pod_spec(
     }
     if let Some(warmup) = serve.warmup {
         args.push(format!("--warmup={warmup}"));
+    }
+    // Every route kind forwards its path prefix unchanged, so the server
+    // answers under it as well as at the root (where the probes are).
+    if let Some(prefix) = serve.route.as_ref().map(super::route::path)
+        && prefix != "/"
+    {
+        args.push(format!("--path-prefix={prefix}"));
     }
 
     PodSpec {

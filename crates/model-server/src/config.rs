@@ -82,6 +82,12 @@ pub struct Config {
     /// Path of libonnxruntime.so for `--backend ort`.
     #[arg(long, env = "ORT_DYLIB_PATH")]
     pub ort_dylib_path: Option<PathBuf>,
+
+    /// Also serve the whole API under this path (`/bidding`: then
+    /// `/bidding/v2/models/{name}/infer` as well as `/v2/models/{name}/infer`),
+    /// for routes that forward their path prefix unchanged. `/` is none.
+    #[arg(long, env = "PATH_PREFIX", default_value = "/", value_parser = PathPrefix::parse)]
+    pub path_prefix: PathPrefix,
 }
 
 impl Config {
@@ -90,6 +96,71 @@ impl Config {
     /// handing work between threads that share the CPU).
     pub fn single_thread(&self) -> bool {
         self.threads == 1
+    }
+
+    /// `--threads 0` made concrete: the CPUs this process may use. Rust
+    /// reads the cgroup CPU quota, so a pod with `cpu: 2` on a 64-core node
+    /// gets 2, where ONNX Runtime's own default would start a thread per
+    /// core of the node.
+    pub fn with_resolved_threads(mut self) -> Config {
+        if self.threads == 0 {
+            self.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        }
+        self
+    }
+}
+
+/// The path the API is also served under (`--path-prefix`): empty for none,
+/// else `/`-separated segments without a trailing `/` (`/bidding`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathPrefix(String);
+
+impl PathPrefix {
+    /// Parses a prefix: it must start with `/`; one trailing `/` is dropped
+    /// (`/bidding/` is `/bidding`) and `/` alone means no prefix.
+    pub fn parse(text: &str) -> Result<PathPrefix, String> {
+        if !text.starts_with('/') {
+            return Err(format!(
+                "path prefix `{text}` must start with `/` (e.g. `/{}`)",
+                text.trim_start_matches('/')
+            ));
+        }
+        let trimmed = text.strip_suffix('/').unwrap_or(text);
+        if let Some(bad) = trimmed
+            .chars()
+            .find(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "path prefix `{text}` contains {bad:?}; use URL path segments such as `/bidding`"
+            ));
+        }
+        if trimmed.split('/').skip(1).any(str::is_empty) {
+            return Err(format!(
+                "path prefix `{text}` has an empty segment (`//`); use e.g. `/bidding`"
+            ));
+        }
+        Ok(PathPrefix(trimmed.to_owned()))
+    }
+
+    /// The normalised prefix, `""` for none.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the API is served at the root only.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The path below the prefix: `/v2/health/ready` for
+    /// `/bidding/v2/health/ready`. `None` when `path` is not under it, which
+    /// includes paths that only share its spelling (`/biddingx/...`).
+    pub fn strip<'a>(&self, path: &'a str) -> Option<&'a str> {
+        if self.is_root() {
+            return None;
+        }
+        path.strip_prefix(self.0.as_str())
+            .filter(|rest| rest.starts_with('/'))
     }
 }
 
@@ -200,5 +271,75 @@ mod tests {
         assert_eq!(config.max_batch, 1);
         assert_eq!(config.backend, BackendKind::Ort);
         assert_eq!(config.max_body, 16 << 20);
+        assert!(config.path_prefix.is_root());
+    }
+
+    #[test]
+    fn path_prefix_drops_one_trailing_slash() {
+        assert_eq!(PathPrefix::parse("/bidding/").unwrap().as_str(), "/bidding");
+        assert_eq!(PathPrefix::parse("/bidding").unwrap().as_str(), "/bidding");
+        assert_eq!(PathPrefix::parse("/a/b/").unwrap().as_str(), "/a/b");
+    }
+
+    #[test]
+    fn path_prefix_slash_alone_is_none() {
+        let root = PathPrefix::parse("/").unwrap();
+        assert!(root.is_root());
+        assert_eq!(root.strip("/v2/health/ready"), None);
+    }
+
+    #[test]
+    fn path_prefix_without_leading_slash_is_refused() {
+        let err = PathPrefix::parse("bidding").unwrap_err();
+        assert_eq!(
+            err,
+            "path prefix `bidding` must start with `/` (e.g. `/bidding`)"
+        );
+        assert!(PathPrefix::parse("").is_err());
+    }
+
+    #[test]
+    fn path_prefix_refuses_empty_segments_and_queries() {
+        assert!(
+            PathPrefix::parse("//")
+                .unwrap_err()
+                .contains("empty segment")
+        );
+        assert!(
+            PathPrefix::parse("/a//b")
+                .unwrap_err()
+                .contains("empty segment")
+        );
+        assert!(PathPrefix::parse("/a?b").unwrap_err().contains("'?'"));
+        assert!(PathPrefix::parse("/a b").is_err());
+    }
+
+    #[test]
+    fn path_prefix_strips_whole_segments_only() {
+        let prefix = PathPrefix::parse("/bidding").unwrap();
+        assert_eq!(
+            prefix.strip("/bidding/v2/models/m/infer"),
+            Some("/v2/models/m/infer")
+        );
+        assert_eq!(prefix.strip("/biddingx/v2/models/m/infer"), None);
+        assert_eq!(prefix.strip("/bidding"), None);
+        assert_eq!(prefix.strip("/v2/health/ready"), None);
+    }
+
+    #[test]
+    fn path_prefix_flag_parses_and_reports_errors() {
+        let base = [
+            "model-server",
+            "--model-name",
+            "m",
+            "--model-uri",
+            "/m.onnx",
+        ];
+        let config = Config::try_parse_from(base.iter().copied().chain(["--path-prefix=/x/"]))
+            .expect("a prefix parses");
+        assert_eq!(config.path_prefix.as_str(), "/x");
+        let err = Config::try_parse_from(base.iter().copied().chain(["--path-prefix=x"]))
+            .expect_err("a prefix without `/` is refused");
+        assert!(err.to_string().contains("must start with `/`"), "{err}");
     }
 }

@@ -23,14 +23,8 @@ use clap::Parser;
 
 /// Entry point of the `model-server` binary.
 pub fn main() -> ExitCode {
-    let mut config = config::Config::parse();
+    let config = config::Config::parse().with_resolved_threads();
     logging::init(config.log_format);
-    // 0 means the CPUs this process may use. Rust reads the cgroup CPU quota,
-    // so a pod with `cpu: 2` on a 64-core node gets 2, where ONNX Runtime's
-    // own default would start a thread per core of the node.
-    if config.threads == 0 {
-        config.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    }
     // TLS for model downloads uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `--threads` bounds the HTTP workers too, not only the engine. With one

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::ServiceExt;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
@@ -15,57 +16,93 @@ use crate::metrics::Metrics;
 use crate::state::{AppState, Phase};
 use crate::{http, lifecycle};
 
-/// Runs the server until it has shut down gracefully.
+/// Runs the server until SIGTERM (or SIGINT) has shut it down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    let address = SocketAddr::new(config.host, config.port);
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding {address}"))?;
-    let bound = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(address = %bound, model = %config.model_name, "listening");
-
-    let metrics = Arc::new(Metrics::new());
-    let state = Arc::new(AppState::new(
-        config.model_name.clone(),
-        config.max_body,
-        metrics,
-    ));
-    tokio::spawn(lifecycle::start(config.clone(), state.clone()));
+    let server = Server::bind(config).await?;
     // The runtime's listeners first, so no signal can be missed by them;
     // then a flag set in the signal handler itself, so readiness turns
     // false the moment SIGTERM arrives, even while the runtime is busy.
     let stop = StopSignals::listen().context("listening for SIGTERM and SIGINT")?;
     #[cfg(unix)]
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, state.stop_flag())
+        signal_hook::flag::register(signal, server.state.stop_flag())
             .with_context(|| format!("installing the handler for signal {signal}"))?;
     }
+    server.serve(stop.recv()).await
+}
 
-    let drain = config.drain;
-    let shutdown_state = state.clone();
-    let shutdown = async move {
-        stop.recv().await;
-        tracing::info!(
-            drain_ms = drain.as_millis() as u64,
-            "shutdown signal received; not ready, draining"
-        );
-        shutdown_state.set_phase(Phase::Draining);
-        tokio::time::sleep(drain).await;
-        tracing::info!("no longer accepting connections; finishing in-flight requests");
-    };
-    // Small JSON responses must not wait on Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
-    tracing::info!("all requests finished; exiting");
-    Ok(())
+/// A bound server whose model is loading in the background.
+pub struct Server {
+    config: Arc<Config>,
+    listener: TcpListener,
+    address: SocketAddr,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Binds the port and starts downloading, loading and warming up the
+    /// model; requests are answered once [`Server::serve`] runs.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let config = Arc::new(config);
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(%address, model = %config.model_name, "listening");
+        let metrics = Arc::new(Metrics::new());
+        let state = Arc::new(AppState::new(
+            config.model_name.clone(),
+            config.max_body,
+            metrics,
+        ));
+        tokio::spawn(lifecycle::start(config.clone(), state.clone()));
+        Ok(Server {
+            config,
+            listener,
+            address,
+            state,
+        })
+    }
+
+    /// The address the server listens on (the real port for `--port 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `stop` completes, then shuts down gracefully: not
+    /// ready, still serving for `--drain`, then no new connections and
+    /// every request in flight finished.
+    pub async fn serve(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let drain = self.config.drain;
+        let shutdown_state = self.state.clone();
+        let shutdown = async move {
+            stop.await;
+            tracing::info!(
+                drain_ms = drain.as_millis() as u64,
+                "shutdown signal received; not ready, draining"
+            );
+            shutdown_state.set_phase(Phase::Draining);
+            tokio::time::sleep(drain).await;
+            tracing::info!("no longer accepting connections; finishing in-flight requests");
+        };
+        // Small JSON responses must not wait on Nagle's algorithm.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let app = http::app(self.state, self.config.path_prefix.clone());
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("all requests finished; exiting");
+        Ok(())
+    }
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), listened for from creation on.

@@ -1,11 +1,15 @@
 //! Typed tensors exchanged between the HTTP layer, the batcher and the
 //! backends: a row-major buffer plus its shape, with the element types the
-//! Open Inference Protocol names (`FP32`, `INT64`, ...).
+//! Open Inference Protocol names (`FP32`, `INT64`, ...). `BYTES` elements
+//! are carried as UTF-8 strings, the form both ONNX string tensors and
+//! JSON need.
 //!
 //! This module owns joining tensors along the batch axis and splitting them
 //! back; it knows nothing of JSON or of any inference engine.
 
 use std::fmt;
+
+pub use half::f16;
 
 /// Element type of a tensor, spelled as in the Open Inference Protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,8 +19,10 @@ pub enum DataType {
     Int8,
     Int32,
     Int64,
+    Fp16,
     Fp32,
     Fp64,
+    Bytes,
 }
 
 impl DataType {
@@ -28,9 +34,23 @@ impl DataType {
             DataType::Int8 => "INT8",
             DataType::Int32 => "INT32",
             DataType::Int64 => "INT64",
+            DataType::Fp16 => "FP16",
             DataType::Fp32 => "FP32",
             DataType::Fp64 => "FP64",
+            DataType::Bytes => "BYTES",
         }
+    }
+
+    /// Bytes per element in the binary tensor form; `None` for `BYTES`,
+    /// whose elements each carry their own length.
+    pub fn element_size(self) -> Option<usize> {
+        Some(match self {
+            DataType::Bool | DataType::Uint8 | DataType::Int8 => 1,
+            DataType::Fp16 => 2,
+            DataType::Int32 | DataType::Fp32 => 4,
+            DataType::Int64 | DataType::Fp64 => 8,
+            DataType::Bytes => return None,
+        })
     }
 
     /// Parses a protocol name; `None` for a type this server does not carry.
@@ -41,8 +61,10 @@ impl DataType {
             "INT8" => DataType::Int8,
             "INT32" => DataType::Int32,
             "INT64" => DataType::Int64,
+            "FP16" => DataType::Fp16,
             "FP32" => DataType::Fp32,
             "FP64" => DataType::Fp64,
+            "BYTES" => DataType::Bytes,
             _ => return None,
         })
     }
@@ -62,8 +84,10 @@ pub enum TensorData {
     Int8(Vec<i8>),
     Int32(Vec<i32>),
     Int64(Vec<i64>),
+    Fp16(Vec<f16>),
     Fp32(Vec<f32>),
     Fp64(Vec<f64>),
+    Bytes(Vec<String>),
 }
 
 /// Applies `$body` to the vector inside any `TensorData` variant.
@@ -75,12 +99,13 @@ macro_rules! each_variant {
             TensorData::Int8($v) => $body,
             TensorData::Int32($v) => $body,
             TensorData::Int64($v) => $body,
+            TensorData::Fp16($v) => $body,
             TensorData::Fp32($v) => $body,
             TensorData::Fp64($v) => $body,
+            TensorData::Bytes($v) => $body,
         }
     };
 }
-pub(crate) use each_variant;
 
 impl TensorData {
     pub fn datatype(&self) -> DataType {
@@ -90,8 +115,10 @@ impl TensorData {
             TensorData::Int8(_) => DataType::Int8,
             TensorData::Int32(_) => DataType::Int32,
             TensorData::Int64(_) => DataType::Int64,
+            TensorData::Fp16(_) => DataType::Fp16,
             TensorData::Fp32(_) => DataType::Fp32,
             TensorData::Fp64(_) => DataType::Fp64,
+            TensorData::Bytes(_) => DataType::Bytes,
         }
     }
 
@@ -111,12 +138,14 @@ impl TensorData {
             DataType::Int8 => TensorData::Int8(Vec::with_capacity(capacity)),
             DataType::Int32 => TensorData::Int32(Vec::with_capacity(capacity)),
             DataType::Int64 => TensorData::Int64(Vec::with_capacity(capacity)),
+            DataType::Fp16 => TensorData::Fp16(Vec::with_capacity(capacity)),
             DataType::Fp32 => TensorData::Fp32(Vec::with_capacity(capacity)),
             DataType::Fp64 => TensorData::Fp64(Vec::with_capacity(capacity)),
+            DataType::Bytes => TensorData::Bytes(Vec::with_capacity(capacity)),
         }
     }
 
-    /// `count` zeros (or `false`) of `datatype`, used for synthetic warm-up input.
+    /// `count` zeros (`false`, empty strings) of `datatype`, used for synthetic warm-up input.
     pub fn zeros(datatype: DataType, count: usize) -> TensorData {
         match datatype {
             DataType::Bool => TensorData::Bool(vec![false; count]),
@@ -124,8 +153,10 @@ impl TensorData {
             DataType::Int8 => TensorData::Int8(vec![0; count]),
             DataType::Int32 => TensorData::Int32(vec![0; count]),
             DataType::Int64 => TensorData::Int64(vec![0; count]),
+            DataType::Fp16 => TensorData::Fp16(vec![f16::ZERO; count]),
             DataType::Fp32 => TensorData::Fp32(vec![0.0; count]),
             DataType::Fp64 => TensorData::Fp64(vec![0.0; count]),
+            DataType::Bytes => TensorData::Bytes(vec![String::new(); count]),
         }
     }
 
@@ -137,8 +168,10 @@ impl TensorData {
             (TensorData::Int8(a), TensorData::Int8(b)) => a.extend_from_slice(b),
             (TensorData::Int32(a), TensorData::Int32(b)) => a.extend_from_slice(b),
             (TensorData::Int64(a), TensorData::Int64(b)) => a.extend_from_slice(b),
+            (TensorData::Fp16(a), TensorData::Fp16(b)) => a.extend_from_slice(b),
             (TensorData::Fp32(a), TensorData::Fp32(b)) => a.extend_from_slice(b),
             (TensorData::Fp64(a), TensorData::Fp64(b)) => a.extend_from_slice(b),
+            (TensorData::Bytes(a), TensorData::Bytes(b)) => a.extend_from_slice(b),
             _ => return false,
         }
         true
@@ -152,29 +185,49 @@ impl TensorData {
             TensorData::Int8(v) => TensorData::Int8(v[start..end].to_vec()),
             TensorData::Int32(v) => TensorData::Int32(v[start..end].to_vec()),
             TensorData::Int64(v) => TensorData::Int64(v[start..end].to_vec()),
+            TensorData::Fp16(v) => TensorData::Fp16(v[start..end].to_vec()),
             TensorData::Fp32(v) => TensorData::Fp32(v[start..end].to_vec()),
             TensorData::Fp64(v) => TensorData::Fp64(v[start..end].to_vec()),
+            TensorData::Bytes(v) => TensorData::Bytes(v[start..end].to_vec()),
         }
     }
 
-    /// Appends the raw little-endian bytes of every element to `out` (cache keys).
+    /// Appends the elements in the binary tensor form to `out`:
+    /// little-endian, row-major, one byte per `BOOL`, and each `BYTES`
+    /// element as a 4-byte little-endian length followed by its bytes. Also
+    /// the precompute cache's key.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        fn each<const N: usize, T: Copy>(out: &mut Vec<u8>, v: &[T], le: impl Fn(T) -> [u8; N]) {
+            out.reserve(v.len() * N);
+            v.iter().for_each(|&x| out.extend_from_slice(&le(x)));
+        }
         match self {
             TensorData::Bool(v) => out.extend(v.iter().map(|&b| u8::from(b))),
             TensorData::Uint8(v) => out.extend_from_slice(v),
-            TensorData::Int8(v) => out.extend(v.iter().map(|x| x.to_le_bytes()[0])),
-            TensorData::Int32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Int64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Fp32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Fp64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Int8(v) => each(out, v, i8::to_le_bytes),
+            TensorData::Int32(v) => each(out, v, i32::to_le_bytes),
+            TensorData::Int64(v) => each(out, v, i64::to_le_bytes),
+            TensorData::Fp16(v) => each(out, v, f16::to_le_bytes),
+            TensorData::Fp32(v) => each(out, v, f32::to_le_bytes),
+            TensorData::Fp64(v) => each(out, v, f64::to_le_bytes),
+            TensorData::Bytes(v) => {
+                for s in v {
+                    // Elements longer than 4 GiB cannot arrive: requests
+                    // are bounded by --max-body.
+                    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+                    out.extend_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// The size of [`TensorData::write_bytes`]'s output.
+    pub fn byte_len(&self) -> usize {
+        match (self.datatype().element_size(), self) {
+            (_, TensorData::Bytes(v)) => v.iter().map(|s| 4 + s.len()).sum(),
+            (Some(size), _) => size * self.len(),
+            (None, _) => 0,
         }
     }
 }

@@ -16,7 +16,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, TensorElementType, ValueType};
 
 use super::{Backend, BackendError, LoadOptions, Signature, TensorSpec};
-use crate::tensor::{DataType, Tensor, TensorData, each_variant};
+use crate::tensor::{DataType, Tensor, TensorData, f16};
 
 /// The process-wide ONNX Runtime environment, created on first load.
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -131,15 +131,28 @@ fn datatype(ty: TensorElementType) -> Option<DataType> {
         TensorElementType::Int8 => DataType::Int8,
         TensorElementType::Int32 => DataType::Int32,
         TensorElementType::Int64 => DataType::Int64,
+        TensorElementType::Float16 => DataType::Fp16,
         TensorElementType::Float32 => DataType::Fp32,
         TensorElementType::Float64 => DataType::Fp64,
+        TensorElementType::String => DataType::Bytes,
         _ => return None,
     })
 }
 
 fn to_value(tensor: Tensor) -> Result<DynValue, ort::Error> {
+    use ort::value::Tensor as OrtTensor;
     let shape = tensor.shape;
-    each_variant!(tensor.data, v => Ok(ort::value::Tensor::from_array((shape, v))?.into_dyn()))
+    Ok(match tensor.data {
+        TensorData::Bool(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Uint8(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Int8(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Int32(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Int64(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Fp16(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Fp32(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Fp64(v) => OrtTensor::from_array((shape, v))?.into_dyn(),
+        TensorData::Bytes(v) => OrtTensor::from_string_array((shape, &*v))?.into_dyn(),
+    })
 }
 
 fn from_value(name: &str, value: &DynValue) -> Result<Tensor, BackendError> {
@@ -167,8 +180,16 @@ fn from_value(name: &str, value: &DynValue) -> Result<Tensor, BackendError> {
         TensorElementType::Int8 => extract!(i8, Int8),
         TensorElementType::Int32 => extract!(i32, Int32),
         TensorElementType::Int64 => extract!(i64, Int64),
+        TensorElementType::Float16 => extract!(f16, Fp16),
         TensorElementType::Float32 => extract!(f32, Fp32),
         TensorElementType::Float64 => extract!(f64, Fp64),
+        TensorElementType::String => {
+            let (shape, data) = value.try_extract_strings().map_err(run)?;
+            (
+                shape.iter().map(|&d| d.max(0) as usize).collect(),
+                TensorData::Bytes(data),
+            )
+        }
         other => {
             return Err(BackendError::Run(format!(
                 "output `{name}` has unsupported type {other}"

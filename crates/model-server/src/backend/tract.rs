@@ -19,7 +19,7 @@ use tract_onnx::prelude::{
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::{Backend, BackendError, LoadOptions, Signature, TensorSpec};
-use crate::tensor::{DataType, Tensor, TensorData};
+use crate::tensor::{DataType, Tensor, TensorData, f16};
 
 /// A model compiled into a tract plan.
 pub struct TractBackend {
@@ -62,6 +62,12 @@ impl TractBackend {
                 .datum_type
                 .concretize()
                 .ok_or_else(|| unsupported(format!("input `{name}` has no element type")))?;
+            if datum == DatumType::String {
+                return Err(unsupported(format!(
+                    "input `{name}` is BYTES (strings), which the tract backend does not run; \
+                     serve this model with --backend ort"
+                )));
+            }
             let datatype = datatype(datum).ok_or_else(|| BackendError::UnsupportedType {
                 what: "input",
                 name: name.clone(),
@@ -161,6 +167,7 @@ fn datatype(datum: DatumType) -> Option<DataType> {
         // Cast, for instance) come out as symbolic dimensions; they are
         // plain integers by the time the plan runs.
         DatumType::I64 | DatumType::TDim => DataType::Int64,
+        DatumType::F16 => DataType::Fp16,
         DatumType::F32 => DataType::Fp32,
         DatumType::F64 => DataType::Fp64,
         _ => return None,
@@ -175,8 +182,15 @@ fn to_tract(tensor: &Tensor) -> Result<TValue, BackendError> {
         TensorData::Int8(v) => TractTensor::from_shape(shape, v),
         TensorData::Int32(v) => TractTensor::from_shape(shape, v),
         TensorData::Int64(v) => TractTensor::from_shape(shape, v),
+        TensorData::Fp16(v) => TractTensor::from_shape(shape, v),
         TensorData::Fp32(v) => TractTensor::from_shape(shape, v),
         TensorData::Fp64(v) => TractTensor::from_shape(shape, v),
+        TensorData::Bytes(_) => {
+            return Err(BackendError::Run(format!(
+                "input `{}` is BYTES, which the tract backend does not run",
+                tensor.name
+            )));
+        }
     };
     built
         .map(TValue::from)
@@ -193,8 +207,10 @@ fn from_tract(spec: &TensorSpec, value: &TractTensor) -> Result<Tensor, BackendE
         DataType::Int8 => DatumType::I8,
         DataType::Int32 => DatumType::I32,
         DataType::Int64 => DatumType::I64,
+        DataType::Fp16 => DatumType::F16,
         DataType::Fp32 => DatumType::F32,
         DataType::Fp64 => DatumType::F64,
+        DataType::Bytes => DatumType::String,
     };
     let value = value.cast_to_dt(wanted).map_err(fail)?;
     let view = value.try_as_plain_ram().map_err(fail)?;
@@ -204,8 +220,10 @@ fn from_tract(spec: &TensorSpec, value: &TractTensor) -> Result<Tensor, BackendE
         DataType::Int8 => TensorData::Int8(view.as_slice::<i8>().map_err(fail)?.to_vec()),
         DataType::Int32 => TensorData::Int32(view.as_slice::<i32>().map_err(fail)?.to_vec()),
         DataType::Int64 => TensorData::Int64(view.as_slice::<i64>().map_err(fail)?.to_vec()),
+        DataType::Fp16 => TensorData::Fp16(view.as_slice::<f16>().map_err(fail)?.to_vec()),
         DataType::Fp32 => TensorData::Fp32(view.as_slice::<f32>().map_err(fail)?.to_vec()),
         DataType::Fp64 => TensorData::Fp64(view.as_slice::<f64>().map_err(fail)?.to_vec()),
+        DataType::Bytes => TensorData::Bytes(view.as_slice::<String>().map_err(fail)?.to_vec()),
     };
     Ok(Tensor::new(spec.name.clone(), value.shape().to_vec(), data))
 }

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -18,7 +20,7 @@ use serde_json::json;
 use super::error::ApiError;
 use crate::batcher::Arrival;
 use crate::cache::PredictionCache;
-use crate::protocol::{tf, v2};
+use crate::protocol::{binary, tf, v2};
 use crate::state::{AppState, Model, Phase};
 use crate::tensor::Tensor;
 
@@ -39,7 +41,7 @@ pub async fn server_metadata() -> Json<v2::ServerMetadata> {
     Json(v2::ServerMetadata {
         name: "model-server",
         version: env!("CARGO_PKG_VERSION"),
-        extensions: vec![],
+        extensions: vec!["binary_tensor_data"],
     })
 }
 
@@ -81,25 +83,67 @@ pub async fn model_ready(
 pub async fn infer(
     State(state): Shared,
     Path(target): Path<ModelRef>,
+    HeaderLength(header_length): HeaderLength,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
     let arrival = model.batcher.arrival();
-    let request: v2::InferRequest = parse_json(body)?;
-    let decoded = v2::decode_request(request, model.batcher.backend().signature())?;
+    let body = body_bytes(body)?;
+    let header_length = header_length.as_ref().map(HeaderValue::as_bytes);
+    let (json, binary_section) = binary::split_body(&body, header_length)?;
+    let request: v2::InferRequest = parse_json(json)?;
+    let decoded = v2::decode_request(request, model.batcher.backend().signature(), binary_section)?;
     let outputs = run(&state, model, decoded.inputs, arrival).await?;
+    let chosen: Vec<(&Tensor, bool)> = decoded
+        .outputs
+        .iter()
+        .filter_map(|o| outputs.get(o.index).map(|t| (t, o.binary)))
+        .collect();
     let response = v2::InferResponse {
         model_name: &model.name,
         model_version: MODEL_VERSION,
         id: decoded.id.as_deref(),
-        outputs: decoded
-            .outputs
+        outputs: chosen
             .iter()
-            .filter_map(|&i| outputs.get(i))
-            .map(v2::ResponseOutput::new)
+            .map(|&(tensor, binary)| {
+                if binary {
+                    v2::ResponseOutput::binary(tensor)
+                } else {
+                    v2::ResponseOutput::new(tensor)
+                }
+            })
             .collect(),
     };
-    json_response(&response)
+    if !chosen.iter().any(|&(_, binary)| binary) {
+        return json_response(&response);
+    }
+    // JSON header, then each binary output's bytes in the order listed.
+    let mut bytes = encode_json(&response)?;
+    let header_length = bytes.len();
+    bytes.reserve(
+        chosen
+            .iter()
+            .filter(|(_, binary)| *binary)
+            .map(|(t, _)| t.data.byte_len())
+            .sum(),
+    );
+    for (tensor, _) in chosen.iter().filter(|(_, binary)| *binary) {
+        tensor.data.write_bytes(&mut bytes);
+    }
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static(binary::HEADER_LENGTH),
+                HeaderValue::from(header_length),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub async fn predict(
@@ -121,7 +165,7 @@ pub async fn predict(
         },
     )?;
     let arrival = model.batcher.arrival();
-    let request: tf::PredictRequest = parse_json(body)?;
+    let request: tf::PredictRequest = parse_json(&body_bytes(body)?)?;
     let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
     let outputs = run(&state, model, inputs, arrival).await?;
     json_response(&tf::encode_predictions(&outputs))
@@ -140,6 +184,20 @@ pub async fn metrics(State(state): Shared) -> Response {
 
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// The `Inference-Header-Content-Length` request header, if sent (read
+/// without copying the other headers).
+pub struct HeaderLength(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for HeaderLength {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(HeaderLength(
+            parts.headers.get(binary::HEADER_LENGTH).cloned(),
+        ))
+    }
 }
 
 /// A model named in a path, optionally with a version
@@ -181,8 +239,9 @@ fn loaded<'a>(state: &'a AppState, target: &ModelRef) -> Result<&'a Arc<Model>, 
     }
 }
 
-fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let bytes = body.map_err(|rejection| {
+/// The request body, or the 413 (or other error) for why it could not be read.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
             "request body is larger than --max-body".to_string()
@@ -190,8 +249,11 @@ fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
             rejection.body_text()
         };
         ApiError::new(status, message)
-    })?;
-    serde_json::from_slice(&bytes)
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
@@ -226,12 +288,16 @@ async fn run(
     Ok(outputs)
 }
 
-fn json_response<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| {
+fn encode_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(body).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("encoding the response: {e}"),
         )
-    })?;
+    })
+}
+
+fn json_response<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
+    let bytes = encode_json(body)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }

@@ -4,8 +4,11 @@
 //! the batcher.
 //!
 //! This module holds what both formats share: flattening nested JSON arrays
-//! and converting JSON scalars to typed elements with range checks.
+//! and converting JSON scalars to typed elements with range checks. The
+//! binary form of tensors (the binary tensor data extension) is in
+//! [`binary`].
 
+pub mod binary;
 pub mod tf;
 pub mod v2;
 
@@ -13,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::tensor::{DataType, TensorData};
+use crate::tensor::{DataType, TensorData, f16};
 
 /// A request the client got wrong; becomes a 400 with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,19 +30,21 @@ impl BadRequest {
 }
 
 /// One JSON scalar of a tensor's data, read without building a JSON tree.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
     Int(i64),
     Uint(u64),
     Float(f64),
     Bool(bool),
-    /// Anything that is not a number or boolean, described for errors.
+    /// A string: an element of a `BYTES` tensor.
+    Str(Box<str>),
+    /// Anything else (null, an object), described for errors.
     Other(&'static str),
 }
 
 impl Scalar {
-    fn as_f64(self) -> Option<f64> {
-        match self {
+    fn as_f64(&self) -> Option<f64> {
+        match *self {
             Scalar::Int(x) => Some(x as f64),
             Scalar::Uint(x) => Some(x as f64),
             Scalar::Float(x) => Some(x),
@@ -47,8 +52,8 @@ impl Scalar {
         }
     }
 
-    fn as_i64(self) -> Option<i64> {
-        match self {
+    fn as_i64(&self) -> Option<i64> {
+        match *self {
             Scalar::Int(x) => Some(x),
             Scalar::Uint(x) => i64::try_from(x).ok(),
             _ => None,
@@ -63,6 +68,7 @@ impl std::fmt::Display for Scalar {
             Scalar::Uint(x) => write!(f, "{x}"),
             Scalar::Float(x) => write!(f, "{x}"),
             Scalar::Bool(x) => write!(f, "{x}"),
+            Scalar::Str(_) => f.write_str("a string"),
             Scalar::Other(what) => f.write_str(what),
         }
     }
@@ -118,8 +124,8 @@ impl<'de> Visitor<'de> for FlattenInto<'_> {
         Ok(())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.0.push(Scalar::Other("a string"));
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(Scalar::Str(v.into()));
         Ok(())
     }
 
@@ -159,7 +165,7 @@ pub fn flatten(value: &Value, out: &mut Vec<Scalar>) {
             _ => Scalar::Other("a number out of range"),
         }),
         Value::Bool(b) => out.push(Scalar::Bool(*b)),
-        Value::String(_) => out.push(Scalar::Other("a string")),
+        Value::String(s) => out.push(Scalar::Str(s.as_str().into())),
         Value::Null => out.push(Scalar::Other("null")),
         Value::Object(_) => out.push(Scalar::Other("an object")),
     }
@@ -171,24 +177,24 @@ pub fn decode_elements(
     datatype: DataType,
     what: &str,
 ) -> Result<TensorData, BadRequest> {
-    let bad = |index: usize, value: Scalar, expected: &str| {
+    let bad = |index: usize, value: &Scalar, expected: &str| {
         BadRequest(format!(
             "{what}: element {index} is {value}, expected {expected}"
         ))
     };
     fn collect<T>(
         values: &[Scalar],
-        convert: impl Fn(Scalar) -> Option<T>,
-        on_error: impl Fn(usize, Scalar) -> BadRequest,
+        convert: impl Fn(&Scalar) -> Option<T>,
+        on_error: impl Fn(usize, &Scalar) -> BadRequest,
     ) -> Result<Vec<T>, BadRequest> {
         values
             .iter()
             .enumerate()
-            .map(|(i, &v)| convert(v).ok_or_else(|| on_error(i, v)))
+            .map(|(i, v)| convert(v).ok_or_else(|| on_error(i, v)))
             .collect()
     }
     let int = Scalar::as_i64;
-    let boolean = |v: Scalar| match v {
+    let boolean = |v: &Scalar| match *v {
         Scalar::Bool(b) => Some(b),
         _ => None,
     };
@@ -197,6 +203,19 @@ pub fn decode_elements(
             values,
             |v| v.as_f64().map(|x| x as f32).filter(|x| x.is_finite()),
             |i, v| bad(i, v, "a finite number within FP32 range"),
+        )?),
+        DataType::Fp16 => TensorData::Fp16(collect(
+            values,
+            |v| v.as_f64().map(f16::from_f64).filter(|x| x.is_finite()),
+            |i, v| bad(i, v, "a finite number within FP16 range"),
+        )?),
+        DataType::Bytes => TensorData::Bytes(collect(
+            values,
+            |v| match v {
+                Scalar::Str(s) => Some(String::from(&**s)),
+                _ => None,
+            },
+            |i, v| bad(i, v, "a string"),
         )?),
         DataType::Fp64 => TensorData::Fp64(collect(
             values,
@@ -276,10 +295,37 @@ mod tests {
                 Scalar::Int(-2),
                 Scalar::Float(3.5),
                 Scalar::Bool(true),
-                Scalar::Other("a string"),
+                Scalar::Str("x".into()),
                 Scalar::Other("null")
             ]
         );
+    }
+
+    #[test]
+    fn fp16_decodes_finite_numbers_within_its_range() {
+        assert_eq!(
+            decode(json!([0.5, -2]), DataType::Fp16),
+            Ok(TensorData::Fp16(vec![
+                f16::from_f32(0.5),
+                f16::from_f32(-2.0)
+            ]))
+        );
+        let err = decode(json!([1, 70000]), DataType::Fp16).unwrap_err();
+        assert_eq!(
+            err.0,
+            "input `x`: element 1 is 70000, expected a finite number within FP16 range"
+        );
+    }
+
+    #[test]
+    fn bytes_decode_only_from_strings() {
+        assert_eq!(
+            decode(json!(["cat", ""]), DataType::Bytes),
+            Ok(TensorData::Bytes(vec!["cat".into(), String::new()]))
+        );
+        let err = decode(json!(["cat", 3]), DataType::Bytes).unwrap_err();
+        assert_eq!(err.0, "input `x`: element 1 is 3, expected a string");
+        assert!(decode(json!(["1.5"]), DataType::Fp32).is_err());
     }
 
     #[test]

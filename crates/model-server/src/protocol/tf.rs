@@ -130,7 +130,13 @@ fn scalar(data: &TensorData, index: usize) -> Value {
                 .parse::<f64>()
                 .map_or(Value::Null, Value::from)
         }),
+        TensorData::Fp16(v) => v
+            .get(index)
+            .map_or(Value::Null, |&x| Value::from(f64::from(x))),
         TensorData::Fp64(v) => v.get(index).map_or(Value::Null, |&x| x.into()),
+        TensorData::Bytes(v) => v
+            .get(index)
+            .map_or(Value::Null, |x| Value::String(x.clone())),
     }
 }
 
