@@ -1,7 +1,8 @@
-//! The process: bind the port, start the model in the background, serve
-//! HTTP, and on SIGTERM (or Ctrl-C) shut down gracefully: turn not ready,
-//! keep serving for `--drain` so load balancers notice, then stop accepting
-//! connections and finish every request already accepted.
+//! The process: bind the ports, start the model in the background, serve
+//! HTTP and gRPC, and on SIGTERM (or Ctrl-C) shut down gracefully: turn not
+//! ready, keep serving for `--drain` so load balancers notice, then stop
+//! accepting connections on both ports and finish every request already
+//! accepted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Phase};
-use crate::{http, lifecycle};
+use crate::{grpc, http, lifecycle};
 
 /// Runs the server until it has shut down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -24,6 +25,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {address}"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %bound, model = %config.model_name, "listening");
+    let grpc_listener = match config.grpc_port {
+        0 => None,
+        port => {
+            let address = SocketAddr::new(config.host, port);
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding {address} for gRPC"))?;
+            tracing::info!(address = %address, "gRPC listening");
+            Some(listener)
+        }
+    };
 
     let metrics = Arc::new(Metrics::new());
     let state = Arc::new(AppState::new(
@@ -44,7 +56,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let drain = config.drain;
     let shutdown_state = state.clone();
-    let shutdown = async move {
+    // Both servers stop accepting when the drain time is over.
+    let (stopping, stop_accepting) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         stop.recv().await;
         tracing::info!(
             drain_ms = drain.as_millis() as u64,
@@ -53,6 +67,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_state.set_phase(Phase::Draining);
         tokio::time::sleep(drain).await;
         tracing::info!("no longer accepting connections; finishing in-flight requests");
+        let _ = stopping.send(true);
+    });
+    let shutdown = move || {
+        let mut stop_accepting = stop_accepting.clone();
+        async move {
+            // An error means the sender is gone: stop as well.
+            let _ = stop_accepting.wait_for(|stop| *stop).await;
+        }
     };
     // Small JSON responses must not wait on Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
@@ -60,10 +82,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    let serve_http = async {
+        axum::serve(listener, http::router(state.clone()))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("serving HTTP")
+    };
+    let serve_grpc = async {
+        match grpc_listener {
+            Some(listener) => grpc::serve(listener, state.clone(), shutdown()).await,
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(serve_http, serve_grpc)?;
     tracing::info!("all requests finished; exiting");
     Ok(())
 }

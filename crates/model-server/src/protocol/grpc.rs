@@ -1,0 +1,377 @@
+//! The Open Inference Protocol's gRPC messages (generated from
+//! `proto/open_inference_grpc.proto` into [`proto`]) and their conversion
+//! to and from [`Tensor`]s.
+//!
+//! [`decode_request`] checks a `ModelInferRequest` against the model's
+//! signature exactly as the REST decoder does (names, datatypes, shapes
+//! with a free batch axis, element counts, finite floats), taking each
+//! input's elements from `raw_input_contents` or from its typed
+//! `contents`. [`encode_response`] always answers with
+//! `raw_output_contents`, as Triton does; every client of the protocol
+//! reads both forms. Nothing here knows about transport or status codes.
+
+use prost::bytes::Bytes;
+
+use super::BadRequest;
+use super::v2::{DecodedRequest, check_shape};
+use crate::backend::{Signature, TensorSpec};
+use crate::tensor::{DataType, Tensor, TensorData};
+
+/// The generated messages, client and server of `inference.GRPCInferenceService`.
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("inference");
+}
+
+use proto::model_infer_request::InferInputTensor;
+use proto::model_infer_response::InferOutputTensor;
+use proto::model_metadata_response::TensorMetadata;
+use proto::{InferTensorContents, ModelInferRequest, ModelInferResponse};
+
+/// Checks `request` against the model's signature and builds its tensors,
+/// in the model's input order.
+pub fn decode_request(
+    request: ModelInferRequest,
+    signature: &Signature,
+) -> Result<DecodedRequest, BadRequest> {
+    let ModelInferRequest {
+        id,
+        inputs,
+        outputs,
+        raw_input_contents,
+        ..
+    } = request;
+    if !raw_input_contents.is_empty() {
+        if raw_input_contents.len() != inputs.len() {
+            return Err(BadRequest(format!(
+                "raw_input_contents has {} entries but the request has {} inputs; \
+                 give one per input, in the order of `inputs`",
+                raw_input_contents.len(),
+                inputs.len()
+            )));
+        }
+        if let Some(input) = inputs.iter().find(|input| input.contents.is_some()) {
+            return Err(BadRequest(format!(
+                "input `{}` has `contents` but the request also carries raw_input_contents; \
+                 use one or the other",
+                input.name
+            )));
+        }
+    }
+    let mut raw = raw_input_contents.into_iter();
+    let mut slots: Vec<Option<Tensor>> = vec![None; signature.inputs.len()];
+    for input in inputs {
+        let raw = raw.next();
+        let index = signature
+            .inputs
+            .iter()
+            .position(|spec| spec.name == input.name)
+            .ok_or_else(|| {
+                BadRequest(format!(
+                    "unknown input `{}`; the model takes {}",
+                    input.name,
+                    names(&signature.inputs)
+                ))
+            })?;
+        if slots[index].is_some() {
+            return Err(BadRequest(format!("input `{}` given twice", input.name)));
+        }
+        slots[index] = Some(decode_input(input, raw, &signature.inputs[index])?);
+    }
+    let mut tensors = Vec::with_capacity(slots.len());
+    for (slot, spec) in slots.into_iter().zip(&signature.inputs) {
+        tensors.push(slot.ok_or_else(|| BadRequest(format!("missing input `{}`", spec.name)))?);
+    }
+    if let Some(first) = tensors.first()
+        && let Some(other) = tensors.iter().find(|t| t.rows() != first.rows())
+    {
+        return Err(BadRequest(format!(
+            "inputs disagree on the batch size: `{}` has {} rows, `{}` has {}",
+            first.name,
+            first.rows(),
+            other.name,
+            other.rows()
+        )));
+    }
+    let outputs = if outputs.is_empty() {
+        (0..signature.outputs.len()).collect()
+    } else {
+        outputs
+            .iter()
+            .map(|wanted| {
+                signature
+                    .outputs
+                    .iter()
+                    .position(|spec| spec.name == wanted.name)
+                    .ok_or_else(|| {
+                        BadRequest(format!(
+                            "unknown output `{}`; the model returns {}",
+                            wanted.name,
+                            names(&signature.outputs)
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    Ok(DecodedRequest {
+        id: (!id.is_empty()).then_some(id),
+        inputs: tensors,
+        outputs,
+    })
+}
+
+/// The response carrying `outputs[i]` for each `i` in `wanted`, as raw bytes.
+pub fn encode_response(
+    model_name: &str,
+    model_version: &str,
+    id: Option<String>,
+    wanted: &[usize],
+    outputs: &[Tensor],
+) -> ModelInferResponse {
+    let chosen: Vec<&Tensor> = wanted.iter().filter_map(|&i| outputs.get(i)).collect();
+    ModelInferResponse {
+        model_name: model_name.to_string(),
+        model_version: model_version.to_string(),
+        id: id.unwrap_or_default(),
+        parameters: Default::default(),
+        outputs: chosen
+            .iter()
+            .map(|tensor| InferOutputTensor {
+                name: tensor.name.clone(),
+                datatype: tensor.datatype().as_str().to_string(),
+                shape: tensor.shape.iter().map(|&d| d as i64).collect(),
+                parameters: Default::default(),
+                contents: None,
+            })
+            .collect(),
+        raw_output_contents: chosen
+            .iter()
+            .map(|tensor| {
+                let mut bytes =
+                    Vec::with_capacity(tensor.data.len() * element_size(tensor.datatype()));
+                tensor.data.write_bytes(&mut bytes);
+                Bytes::from(bytes)
+            })
+            .collect(),
+    }
+}
+
+/// A tensor of model metadata; `-1` marks a free dimension.
+pub fn tensor_metadata(spec: &TensorSpec) -> TensorMetadata {
+    TensorMetadata {
+        name: spec.name.clone(),
+        datatype: spec.datatype.as_str().to_string(),
+        shape: spec.shape.clone(),
+    }
+}
+
+fn names(specs: &[TensorSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| format!("`{}`", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn decode_input(
+    input: InferInputTensor,
+    raw: Option<Bytes>,
+    spec: &TensorSpec,
+) -> Result<Tensor, BadRequest> {
+    let name = &input.name;
+    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
+        BadRequest(format!(
+            "input `{name}` has unsupported datatype `{}`",
+            input.datatype
+        ))
+    })?;
+    if datatype != spec.datatype {
+        return Err(BadRequest(format!(
+            "input `{name}` is {datatype} but the model expects {}",
+            spec.datatype
+        )));
+    }
+    let shape = check_shape(name, &input.shape, spec)?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| BadRequest(format!("input `{name}` has too many elements")))?;
+    let data = match raw {
+        Some(bytes) => from_raw(&bytes, datatype, count, &input.shape, name)?,
+        None => from_contents(
+            input.contents.unwrap_or_default(),
+            datatype,
+            count,
+            &input.shape,
+            name,
+        )?,
+    };
+    Ok(Tensor::new(name.clone(), shape, data))
+}
+
+/// Bytes per element in raw contents.
+fn element_size(datatype: DataType) -> usize {
+    match datatype {
+        DataType::Bool | DataType::Uint8 | DataType::Int8 => 1,
+        DataType::Int32 | DataType::Fp32 => 4,
+        DataType::Int64 | DataType::Fp64 => 8,
+    }
+}
+
+/// Elements from raw little-endian bytes.
+fn from_raw(
+    bytes: &[u8],
+    datatype: DataType,
+    count: usize,
+    shape: &[i64],
+    name: &str,
+) -> Result<TensorData, BadRequest> {
+    let size = element_size(datatype);
+    if Some(bytes.len()) != count.checked_mul(size) {
+        return Err(BadRequest(format!(
+            "input `{name}` has {} bytes of raw contents but shape {shape:?} of {datatype} needs {}",
+            bytes.len(),
+            count.saturating_mul(size)
+        )));
+    }
+    let data = match datatype {
+        DataType::Bool => TensorData::Bool(
+            bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| match b {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    other => Err(BadRequest(format!(
+                        "input `{name}`: element {i} is byte {other}, expected 0 or 1 (BOOL)"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Uint8 => TensorData::Uint8(bytes.to_vec()),
+        DataType::Int8 => TensorData::Int8(bytes.iter().map(|&b| i8::from_le_bytes([b])).collect()),
+        DataType::Int32 => TensorData::Int32(
+            bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| i32::from_le_bytes(c))
+                .collect(),
+        ),
+        DataType::Int64 => TensorData::Int64(
+            bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|&c| i64::from_le_bytes(c))
+                .collect(),
+        ),
+        DataType::Fp32 => {
+            let values: Vec<f32> = bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| f32::from_le_bytes(c))
+                .collect();
+            check_finite(&values, name)?;
+            TensorData::Fp32(values)
+        }
+        DataType::Fp64 => {
+            let values: Vec<f64> = bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|&c| f64::from_le_bytes(c))
+                .collect();
+            check_finite(&values, name)?;
+            TensorData::Fp64(values)
+        }
+    };
+    Ok(data)
+}
+
+fn check_finite<T: Copy + Into<f64>>(values: &[T], name: &str) -> Result<(), BadRequest> {
+    match values.iter().position(|&v| !v.into().is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(BadRequest(format!(
+            "input `{name}`: element {i} is {}, expected a finite number",
+            values[i].into()
+        ))),
+    }
+}
+
+/// Elements from the typed field of `contents` that `datatype` uses.
+fn from_contents(
+    contents: InferTensorContents,
+    datatype: DataType,
+    count: usize,
+    shape: &[i64],
+    name: &str,
+) -> Result<TensorData, BadRequest> {
+    let check = |field: &str, found: usize| {
+        if found == count {
+            Ok(())
+        } else {
+            Err(BadRequest(format!(
+                "input `{name}` has {found} elements in contents.{field} but shape {shape:?} of \
+                 {datatype} needs {count} (or give raw_input_contents)"
+            )))
+        }
+    };
+    let out_of_range = |i: usize, v: i64, what: &str| {
+        BadRequest(format!(
+            "input `{name}`: element {i} is {v}, expected an integer within {what}"
+        ))
+    };
+    Ok(match datatype {
+        DataType::Bool => {
+            check("bool_contents", contents.bool_contents.len())?;
+            TensorData::Bool(contents.bool_contents)
+        }
+        DataType::Int64 => {
+            check("int64_contents", contents.int64_contents.len())?;
+            TensorData::Int64(contents.int64_contents)
+        }
+        DataType::Int32 => {
+            check("int_contents", contents.int_contents.len())?;
+            TensorData::Int32(contents.int_contents)
+        }
+        DataType::Int8 => {
+            check("int_contents", contents.int_contents.len())?;
+            TensorData::Int8(
+                contents
+                    .int_contents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        i8::try_from(v).map_err(|_| out_of_range(i, v.into(), "INT8 range"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        DataType::Uint8 => {
+            check("uint_contents", contents.uint_contents.len())?;
+            TensorData::Uint8(
+                contents
+                    .uint_contents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        u8::try_from(v)
+                            .map_err(|_| out_of_range(i, v.into(), "UINT8 range (0..=255)"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        DataType::Fp32 => {
+            check("fp32_contents", contents.fp32_contents.len())?;
+            check_finite(&contents.fp32_contents, name)?;
+            TensorData::Fp32(contents.fp32_contents)
+        }
+        DataType::Fp64 => {
+            check("fp64_contents", contents.fp64_contents.len())?;
+            check_finite(&contents.fp64_contents, name)?;
+            TensorData::Fp64(contents.fp64_contents)
+        }
+    })
+}
