@@ -375,3 +375,187 @@ fn from_contents(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signature(datatype: DataType) -> Signature {
+        Signature {
+            inputs: vec![TensorSpec {
+                name: "x".into(),
+                datatype,
+                shape: vec![-1, 2],
+            }],
+            outputs: vec![TensorSpec {
+                name: "y".into(),
+                datatype,
+                shape: vec![-1, 2],
+            }],
+        }
+    }
+
+    fn request(
+        datatype: &str,
+        raw: Option<Vec<u8>>,
+        contents: Option<InferTensorContents>,
+    ) -> ModelInferRequest {
+        ModelInferRequest {
+            model_name: "m".into(),
+            inputs: vec![InferInputTensor {
+                name: "x".into(),
+                datatype: datatype.into(),
+                shape: vec![2, 2],
+                contents,
+                ..Default::default()
+            }],
+            raw_input_contents: raw.into_iter().map(Bytes::from).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn raw_and_typed_contents_decode_alike() {
+        let values = [1.5f32, -2.0, 0.25, 8.0];
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let typed = InferTensorContents {
+            fp32_contents: values.to_vec(),
+            ..Default::default()
+        };
+        let from_raw = decode_request(request("FP32", Some(raw), None), &signature(DataType::Fp32));
+        let from_typed = decode_request(
+            request("FP32", None, Some(typed)),
+            &signature(DataType::Fp32),
+        );
+        assert_eq!(from_raw, from_typed);
+        let decoded = from_raw.unwrap();
+        assert_eq!(decoded.inputs[0].data, TensorData::Fp32(values.to_vec()));
+        assert_eq!(decoded.inputs[0].shape, vec![2, 2]);
+        assert_eq!(decoded.outputs, vec![0]);
+    }
+
+    #[test]
+    fn every_datatype_reads_little_endian_raw_bytes() {
+        let cases: Vec<(&str, DataType, Vec<u8>, TensorData)> = vec![
+            (
+                "BOOL",
+                DataType::Bool,
+                vec![1, 0, 0, 1],
+                TensorData::Bool(vec![true, false, false, true]),
+            ),
+            (
+                "UINT8",
+                DataType::Uint8,
+                vec![0, 7, 255, 1],
+                TensorData::Uint8(vec![0, 7, 255, 1]),
+            ),
+            (
+                "INT8",
+                DataType::Int8,
+                vec![0xff, 1, 0x80, 0],
+                TensorData::Int8(vec![-1, 1, -128, 0]),
+            ),
+            (
+                "INT32",
+                DataType::Int32,
+                [-1i32, 2, 3, i32::MAX]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Int32(vec![-1, 2, 3, i32::MAX]),
+            ),
+            (
+                "INT64",
+                DataType::Int64,
+                [-1i64, 2, 3, i64::MIN]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Int64(vec![-1, 2, 3, i64::MIN]),
+            ),
+            (
+                "FP64",
+                DataType::Fp64,
+                [0.5f64, 1.0, -3.0, 1e300]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Fp64(vec![0.5, 1.0, -3.0, 1e300]),
+            ),
+        ];
+        for (name, datatype, raw, expected) in cases {
+            let decoded =
+                decode_request(request(name, Some(raw.clone()), None), &signature(datatype))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(decoded.inputs[0].data, expected, "{name}");
+            // Responses carry the same layout back.
+            let response = encode_response("m", "1", None, &[0], &decoded.inputs);
+            assert_eq!(
+                response.raw_output_contents[0].as_ref(),
+                raw.as_slice(),
+                "{name}"
+            );
+            assert_eq!(response.outputs[0].datatype, name);
+            assert_eq!(response.outputs[0].shape, vec![2, 2]);
+        }
+    }
+
+    #[test]
+    fn bool_bytes_other_than_zero_and_one_are_rejected() {
+        let err = decode_request(
+            request("BOOL", Some(vec![0, 1, 2, 0]), None),
+            &signature(DataType::Bool),
+        );
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 2 is byte 2, expected 0 or 1 (BOOL)"
+        );
+    }
+
+    #[test]
+    fn typed_integers_out_of_the_datatype_range_are_rejected() {
+        let contents = InferTensorContents {
+            int_contents: vec![1, 2, 300, 4],
+            ..Default::default()
+        };
+        let err = decode_request(
+            request("INT8", None, Some(contents)),
+            &signature(DataType::Int8),
+        );
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 2 is 300, expected an integer within INT8 range"
+        );
+    }
+
+    #[test]
+    fn infinite_floats_are_rejected() {
+        let raw: Vec<u8> = [1.0f32, f32::INFINITY, 0.0, 0.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let err = decode_request(request("FP32", Some(raw), None), &signature(DataType::Fp32));
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 1 is inf, expected a finite number"
+        );
+    }
+
+    #[test]
+    fn an_empty_id_is_no_id() {
+        let raw = vec![0u8; 16];
+        let mut with_id = request("FP32", Some(raw.clone()), None);
+        with_id.id = "r1".into();
+        let signature = signature(DataType::Fp32);
+        assert_eq!(
+            decode_request(with_id, &signature).unwrap().id.as_deref(),
+            Some("r1")
+        );
+        assert_eq!(
+            decode_request(request("FP32", Some(raw), None), &signature)
+                .unwrap()
+                .id,
+            None
+        );
+    }
+}
