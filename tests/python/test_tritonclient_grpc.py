@@ -171,3 +171,10 @@ def test_wrong_datatype_is_invalid_argument(client, served, held_out):
         client.infer("digits", [tensor])
     assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
     assert "FP64 but the model expects FP32" in error.value.message()
+
+
+def test_rpcs_not_served_are_unimplemented_with_a_message(client):
+    with pytest.raises(InferenceServerException) as error:
+        client.get_model_config("digits")
+    assert error.value.status() == "StatusCode.UNIMPLEMENTED"
+    assert "ModelConfig is not implemented" in error.value.message()

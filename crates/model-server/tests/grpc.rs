@@ -670,6 +670,52 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_rpcs_are_unimplemented_with_a_message() {
+    let (server, port) = start("tract", MLP, &[]);
+    server.wait_ready().await;
+    let channel = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for path in [
+        "/inference.GRPCInferenceService/ModelConfig",
+        "/inference.GRPCInferenceService/RepositoryIndex",
+        "/grpc.health.v1.Health/Check",
+    ] {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary::<ServerLiveRequest, ServerLiveRequest, _>(
+                tonic::Request::new(ServerLiveRequest {}),
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .expect_err("not served");
+        assert_eq!(status.code(), Code::Unimplemented, "{path}: {status:?}");
+        assert!(
+            status
+                .message()
+                .starts_with(&format!("{path} is not implemented"))
+                && status.message().contains("ModelInfer"),
+            "{path}: {}",
+            status.message()
+        );
+    }
+    // Served RPCs are unaffected.
+    let mut client = connect(port).await;
+    assert!(
+        client
+            .server_live(ServerLiveRequest {})
+            .await
+            .unwrap()
+            .get_ref()
+            .live
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_port_zero_turns_grpc_off() {
     let server = Server::start("tract", &model_path(MLP), &["--grpc-port", "0"]);
     server.wait_ready().await;
