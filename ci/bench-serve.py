@@ -323,7 +323,13 @@ def main() -> None:
     server_cpus, load_cpus = set(cpus[:half]), set(cpus[half:] or cpus)
     threads = len(server_cpus)
     binary = server_binary()
-    grpc_binary, floor_binary = example_binary(binary, "grpc-load"), example_binary(binary, "http-floor")
+    floor_binary = example_binary(binary, "http-floor")
+    # A build from before gRPC (for a before/after comparison) is measured over HTTP only.
+    grpc_binary = None
+    if "--grpc-port" in subprocess.run([str(binary), "--help"], capture_output=True, text=True).stdout:
+        grpc_binary = example_binary(binary, "grpc-load")
+    else:
+        print(f"{binary} has no --grpc-port: gRPC not measured")
     env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
     test = json.loads((MODELS / "digits-test.json").read_text())
     print(f"server on CPUs {sorted(server_cpus)} ({threads} engine thread(s)), wrk on CPUs {sorted(load_cpus)}, "
@@ -337,8 +343,9 @@ def main() -> None:
             port, grpc_port = free_port(), free_port()
             while grpc_port == port:
                 grpc_port = free_port()
+            grpc_args = ["--grpc-port", str(grpc_port)] if grpc_binary else []
             argv = [str(binary), "--model-name", "digits", "--model-uri", str(MODELS / model),
-                    "--host", "127.0.0.1", "--port", str(port), "--grpc-port", str(grpc_port),
+                    "--host", "127.0.0.1", "--port", str(port), *grpc_args,
                     "--backend", args.backend,
                     "--warmup", "16", "--threads", str(threads), "--drain", "0s",
                     "--cache-dir", str(work / "cache"), *batch_args]
@@ -362,8 +369,10 @@ def main() -> None:
             try:
                 results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
-                results["loads"] += measure(server, label.replace("model-server", "model-server gRPC"), script_for(model),
-                                            [1, 32], args.duration, load_cpus, args.repeat, grpc=(grpc_binary, body))
+                if grpc_binary:
+                    results["loads"] += measure(server, label.replace("model-server", "model-server gRPC"),
+                                                script_for(model), [1, 32], args.duration, load_cpus, args.repeat,
+                                                grpc=(grpc_binary, body))
                 # HTTP with the binary tensor extension: measured here once model-server speaks it.
             finally:
                 server.stop()
