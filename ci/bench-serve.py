@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Served load benchmark: model-server against the Python baseline, over HTTP.
+"""Served load benchmark: model-server against the Python baseline and the
+floor of its HTTP stack, over HTTP and gRPC.
 
 Single-row KServe V2 JSON requests (POST /v2/models/digits/infer) from `wrk`
 (Debian package) on 127.0.0.1, at concurrency 1 and 32, and for the MLP also
@@ -10,6 +11,14 @@ after it, every output asked for in binary):
   model-server --max-batch 1                     (no batching)
   model-server --max-batch 32 --max-delay 1ms    (dynamic batching)
   ci/baseline/app.py                             (FastAPI + onnxruntime)
+  http-floor                                     (the floor: hyper answering a fixed 200 body)
+
+and the same two model-server runs over gRPC (ModelInfer with raw tensor
+contents, from the `grpc-load` example, one connection per concurrent
+request, as wrk opens). The floor is the least an HTTP/1.1 server on
+model-server's stack does per request (crates/model-server/examples/
+http-floor.rs); the MLP's served throughput at concurrency 32 with batching
+is reported as a share of it.
 
 for the MLP, then the two CNNs (digits-cnn, and the compute-bound
 digits-cnn-wide) with and without batching, whose served samples/s with
@@ -26,8 +35,9 @@ baseline gets the same cores and engine threads as model-server.
   python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor] [--no-binary]
 
 Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
-the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH (found in the
-onnxruntime wheel when unset). A benchmark, not a test: it prints figures
+its examples grpc-load and http-floor beside it (built with cargo when
+missing), the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH
+(found in the onnxruntime wheel when unset). A benchmark, not a test: it prints figures
 and checks only that every request succeeded.
 """
 
@@ -118,6 +128,18 @@ def server_binary() -> Path:
     sys.exit("no release model-server found; build it (cargo build --release -p model-server) or set MODEL_SERVER")
 
 
+def example_binary(server: Path, name: str) -> Path:
+    """An example of the model-server crate, beside `server`; built when missing."""
+    path = server.parent / "examples" / name
+    if not path.is_file():
+        target = server.parent.parent
+        run = subprocess.run(["cargo", "build", "-q", "--release", "-p", "model-server", "--example", name],
+                             cwd=ROOT, env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
+        if run.returncode != 0 or not path.is_file():
+            sys.exit(f"cannot build the {name} example (cargo build --release -p model-server --example {name})")
+    return path
+
+
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
@@ -131,8 +153,9 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 class Server:
     """A server process pinned to `cpus`, stopped with SIGTERM."""
 
-    def __init__(self, name: str, argv: list[str], port: int, cpus: set[int], log: Path, env: dict):
-        self.name, self.port, self.log = name, port, log
+    def __init__(self, name: str, argv: list[str], port: int, cpus: set[int], log: Path, env: dict,
+                 grpc_port: int | None = None):
+        self.name, self.port, self.log, self.grpc_port = name, port, log, grpc_port
         self.base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -143,6 +166,7 @@ class Server:
             preexec_fn=lambda: os.sched_setaffinity(0, cpus),
         )
         deadline = started + 120
+        # Any answer will do for the floor, which answers 200 everywhere.
         while get(f"{self.base}/v2/health/ready", 0.5)[0] != 200:
             if self.proc.poll() is not None or time.perf_counter() > deadline:
                 self.stop()
@@ -200,6 +224,22 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float, cpus: set[int]
     return requests / (duration_us / 1e6), p50, p99
 
 
+def grpc_load(binary: Path, port: int, body: Path, concurrency: int, seconds: float,
+              cpus: set[int]) -> tuple[float, int, int]:
+    argv = [str(binary), "--url", f"http://127.0.0.1:{port}", "--model", "digits", "--body", str(body),
+            "--concurrency", str(concurrency), "--seconds", str(max(1, round(seconds))),
+            "--threads", str(max(1, min(len(cpus), concurrency)))]
+    run = subprocess.run(argv, capture_output=True, text=True,
+                         preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    match = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+)$", run.stdout, re.M)
+    if run.returncode != 0 or not match:
+        sys.exit(f"{' '.join(argv)} failed:\n{run.stdout}{run.stderr}")
+    requests, duration_us, p50, p99, errors = map(int, match.groups())
+    if errors:
+        sys.exit(f"gRPC port {port}: {errors} failed calls")
+    return requests / (duration_us / 1e6), p50, p99
+
+
 def body_for(model: Path, row: list[float]) -> str:
     shape = [1, 1, 8, 8] if "cnn" in model.name else [1, 64]
     return json.dumps({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": row}]})
@@ -218,15 +258,22 @@ def binary_body_for(model: Path, row: list[float]) -> tuple[int, bytes]:
 
 
 def measure(server: Server, label: str, script: Path, concurrencies: list[int], seconds: float, cpus: set[int],
-            repeat: int = 1) -> list[Load]:
-    """Each figure is the median of `repeat` wrk runs (requests/s, p50 and p99 separately)."""
+            repeat: int = 1, grpc: tuple[Path, Path] | None = None) -> list[Load]:
+    """Each figure is the median of `repeat` wrk runs (requests/s, p50 and p99 separately);
+    with `grpc` (the grpc-load binary and the request body), of grpc-load runs on the gRPC port."""
     url = f"{server.base}/v2/models/digits/infer"
-    wrk(url, script, max(concurrencies), min(2.0, seconds), cpus)  # warm the connections and caches
+
+    def load(c: int, duration: float) -> tuple[float, int, int]:
+        if grpc:
+            return grpc_load(grpc[0], server.grpc_port, grpc[1], c, duration, cpus)
+        return wrk(url, script, c, duration, cpus)
+
+    load(max(concurrencies), min(2.0, seconds))  # warm the connections and caches
     loads = []
     for c in concurrencies:
         before = server.counters()
         started = time.perf_counter()
-        runs = [wrk(url, script, c, seconds, cpus) for _ in range(repeat)]
+        runs = [load(c, seconds) for _ in range(repeat)]
         elapsed = time.perf_counter() - started
         after = server.counters()
         batch = busy = None
@@ -304,6 +351,13 @@ def main() -> None:
     server_cpus, load_cpus = set(cpus[:half]), set(cpus[half:] or cpus)
     threads = len(server_cpus)
     binary = server_binary()
+    floor_binary = example_binary(binary, "http-floor")
+    # A build from before gRPC (for a before/after comparison) is measured over HTTP only.
+    grpc_binary = None
+    if "--grpc-port" in subprocess.run([str(binary), "--help"], capture_output=True, text=True).stdout:
+        grpc_binary = example_binary(binary, "grpc-load")
+    else:
+        print(f"{binary} has no --grpc-port: gRPC not measured")
     env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
     test = json.loads((MODELS / "digits-test.json").read_text())
     print(f"server on CPUs {sorted(server_cpus)} ({threads} engine thread(s)), wrk on CPUs {sorted(load_cpus)}, "
@@ -314,12 +368,16 @@ def main() -> None:
         work = Path(tmp)
 
         def start_model_server(model: str, batch_args: list[str], name: str) -> Server:
-            port = free_port()
+            port, grpc_port = free_port(), free_port()
+            while grpc_port == port:
+                grpc_port = free_port()
+            grpc_args = ["--grpc-port", str(grpc_port)] if grpc_binary else []
             argv = [str(binary), "--model-name", "digits", "--model-uri", str(MODELS / model),
-                    "--host", "127.0.0.1", "--port", str(port), "--backend", args.backend,
+                    "--host", "127.0.0.1", "--port", str(port), *grpc_args,
+                    "--backend", args.backend,
                     "--warmup", "16", "--threads", str(threads), "--drain", "0s",
                     "--cache-dir", str(work / "cache"), *batch_args]
-            return Server(name, argv, port, server_cpus, work / f"{name}.log", env)
+            return Server(name, argv, port, server_cpus, work / f"{name}.log", env, grpc_port)
 
         def script_for(model: str) -> Path:
             path = work / f"{model}.lua"
@@ -339,17 +397,33 @@ def main() -> None:
             ("model-server (mlp, max-batch 32, 1ms)", mlp, ["--max-batch", "32", "--max-delay", "1ms"]),
         ]
         print(f"\n{mlp}: single-row requests")
+        body = work / "mlp-request.json"
+        body.write_text(body_for(MODELS / mlp, test["inputs"][0]))
         for label, model, extra in runs:
             server = start_model_server(model, extra, label.split()[0] + str(len(results["servers"])))
             try:
                 results["loads"] += measure(server, label, script_for(model), [1, 32], args.duration, load_cpus, args.repeat)
                 results["servers"][label] = {"ready_s": server.ready_s, "rss_mib": server.rss_mib()}
+                if grpc_binary:
+                    results["loads"] += measure(server, label.replace("model-server", "model-server gRPC"),
+                                                script_for(model), [1, 32], args.duration, load_cpus, args.repeat,
+                                                grpc=(grpc_binary, body))
                 # The same server, HTTP binary (after the JSON figures, which stay comparable).
                 if not args.no_binary:
                     results["loads"] += measure(server, label.replace(")", ", binary)"), binary_script_for(model),
                                                 [1, 32], args.duration, load_cpus, args.repeat)
             finally:
                 server.stop()
+
+        label = "http-floor (hyper, fixed 200 body)"
+        port = free_port()
+        floor_server = Server("http-floor", [str(floor_binary), f"127.0.0.1:{port}"], port, server_cpus,
+                              work / "http-floor.log", env)
+        try:
+            results["loads"] += measure(floor_server, label, script_for(mlp), [1, 32], args.duration, load_cpus,
+                                        args.repeat)
+        finally:
+            floor_server.stop()
 
         label = "python baseline (fastapi + onnxruntime)"
         port = free_port()
@@ -398,6 +472,18 @@ def main() -> None:
         print(f"p99 at concurrency 1 (no batching): {single.p99_us} µs (goal < 1000)")
     if batched and python:
         print(f"batched model-server vs Python at concurrency 32: {batched.rps / python.rps:.1f}x (goal >= 5x)")
+    floor = by.get(("http-floor (hyper, fixed 200 body)", 32))
+    if batched and floor:
+        results["http_floor_share"] = batched.rps / floor.rps
+        print(f"batched model-server (mlp, HTTP JSON) vs the HTTP floor at concurrency 32: "
+              f"{batched.rps:.0f} / {floor.rps:.0f} = {batched.rps / floor.rps:.0%} (goal >= 70%)")
+    grpc_batched = by.get(("model-server gRPC (mlp, max-batch 32, 1ms)", 32))
+    if grpc_batched and floor:
+        print(f"batched model-server (mlp, gRPC) vs the HTTP floor at concurrency 32: "
+              f"{grpc_batched.rps / floor.rps:.0%}")
+    grpc_single = by.get(("model-server gRPC (mlp, max-batch 1)", 1))
+    if grpc_single:
+        print(f"gRPC p99 at concurrency 1 (no batching): {grpc_single.p99_us} µs")
     results["floors"] = {}
     for model in CNNS:
         short = model.removeprefix("digits-").removesuffix(".onnx")

@@ -80,7 +80,7 @@ FROM scratch
 COPY rootfs/ /
 ENV ORT_DYLIB_PATH=$ORT_PATH
 USER $USER_ID:$USER_ID
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/model-server"]
 CONTAINERFILE
 }
@@ -156,8 +156,10 @@ check_image() {
   cp "$ROOT/tests/fixtures/models/digits-mlp.onnx" "$models/"
   chmod 0755 "$models"
   chmod 0644 "$models/digits-mlp.onnx"
-  local port
+  local port grpc_port
   port="$(free_port)"
+  grpc_port="$(free_port)"
+  while [[ "$grpc_port" == "$port" ]]; do grpc_port="$(free_port)"; done
 
   log "running $image under podman on 127.0.0.1:$port"
   podman "${storage[@]}" --runtime runc run -d --name "$name" \
@@ -166,7 +168,7 @@ check_image() {
     -v "$models:/models:ro" \
     "$image" \
     --model-name digits --model-uri /models/digits-mlp.onnx \
-    --host 127.0.0.1 --port "$port" --warmup 4 --threads 1 --drain 0s >/dev/null
+    --host 127.0.0.1 --port "$port" --grpc-port "$grpc_port" --warmup 4 --threads 1 --drain 0s >/dev/null
 
   local base="http://127.0.0.1:$port" started=$SECONDS
   until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v2/health/ready")" == 200 ]]; do
@@ -204,6 +206,26 @@ assert len(outputs["probabilities"]["data"]) == 10, outputs["probabilities"]
 assert label == test["labels"][0], f"predicted {label}, true label {test['labels'][0]}"
 print(f"image-test: inference ok: predicted {label}", file=sys.stderr)
 PY
+
+  # The gRPC port, with Triton's client when the pinned one is installed
+  # (ci/test.sh puts .venv-ci first on PATH).
+  if python3 -c 'import tritonclient.grpc' 2>/dev/null; then
+    python3 - "$ROOT/tests/fixtures/models/digits-test.json" "127.0.0.1:$grpc_port" <<'PY' || die "gRPC inference failed"
+import json, sys
+import numpy as np
+import tritonclient.grpc as grpcclient
+test = json.load(open(sys.argv[1]))
+client = grpcclient.InferenceServerClient(sys.argv[2])
+assert client.is_server_ready()
+tensor = grpcclient.InferInput("input", [1, 64], "FP32")
+tensor.set_data_from_numpy(np.asarray(test["inputs"][:1], dtype=np.float32))
+label = int(client.infer("digits", [tensor]).as_numpy("label")[0])
+assert label == test["labels"][0], f"predicted {label}, true label {test['labels'][0]}"
+print(f"image-test: gRPC inference ok: predicted {label}", file=sys.stderr)
+PY
+  else
+    log "tritonclient[grpc] not installed: gRPC not checked"
+  fi
 
   local size
   size="$(podman "${storage[@]}" image inspect -f '{{.Size}}' "$image")"

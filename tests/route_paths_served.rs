@@ -189,8 +189,8 @@ fn server_container(deployment: &Manifest) -> &Value {
 }
 
 /// The rendered args, with what only a cluster has replaced: the model
-/// (the committed test model), the port (a free one on 127.0.0.1) and the
-/// cache directory. tract runs it, so no ONNX Runtime library is needed.
+/// (the committed test model), the port (a free one on 127.0.0.1), no gRPC
+/// port and the cache directory. tract runs it, so no ONNX Runtime library is needed.
 fn local_args(deployment: &Manifest, cache: &std::path::Path) -> Vec<String> {
     let model =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/digits-mlp.onnx");
@@ -204,6 +204,8 @@ fn local_args(deployment: &Manifest, cache: &std::path::Path) -> Vec<String> {
                 format!("--model-uri={}", model.display())
             } else if a.starts_with("--port=") {
                 "--port=0".to_owned()
+            } else if a.starts_with("--grpc-port=") {
+                "--grpc-port=0".to_owned()
             } else if a.starts_with("--cache-dir=") {
                 format!("--cache-dir={}", cache.display())
             } else {
@@ -211,6 +213,9 @@ fn local_args(deployment: &Manifest, cache: &std::path::Path) -> Vec<String> {
             }
         })
         .collect();
+    if !args.iter().any(|a| a.starts_with("--grpc-port=")) {
+        args.push("--grpc-port=0".to_owned());
+    }
     args.extend(["--host=127.0.0.1", "--backend=tract", "--drain=0s"].map(String::from));
     args
 }

@@ -3,7 +3,7 @@
 The binary comes from MODEL_SERVER, else target-server/ or target/ (release,
 then debug). ORT_DYLIB_PATH defaults to the library inside the pinned
 onnxruntime wheel. BACKENDS (default "ort,tract") picks the backends every
-test runs against. Each server gets a free port and its own cache dir, and is
+test runs against. Each server gets free HTTP and gRPC ports and its own cache dir, and is
 stopped with SIGTERM at the end; it must exit 0.
 """
 
@@ -55,9 +55,19 @@ def ort_dylib() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def http_status(url: str) -> int:
@@ -75,6 +85,7 @@ class Served:
     """A running model-server and what it serves."""
 
     url: str  # host:port, as tritonclient wants it
+    grpc_url: str  # host:port of the gRPC service
     backend: str
     model_file: str
     process: subprocess.Popen
@@ -108,7 +119,7 @@ class Served:
 
 
 def start_server(tmp: Path, backend: str, model_file: str, extra: list[str]) -> Served:
-    port = free_port()
+    port, grpc_port = free_ports(2)
     log = tmp / f"model-server-{backend}-{port}.log"
     argv = [
         str(server_binary()),
@@ -116,6 +127,7 @@ def start_server(tmp: Path, backend: str, model_file: str, extra: list[str]) -> 
         "--model-uri", str(MODELS / model_file),
         "--host", "127.0.0.1",
         "--port", str(port),
+        "--grpc-port", str(grpc_port),
         "--backend", backend,
         "--cache-dir", str(tmp / f"cache-{port}"),
         "--warmup", "2",
@@ -125,7 +137,7 @@ def start_server(tmp: Path, backend: str, model_file: str, extra: list[str]) -> 
     ]
     env = dict(os.environ, ORT_DYLIB_PATH=ort_dylib())
     process = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    served = Served(f"127.0.0.1:{port}", backend, model_file, process, log)
+    served = Served(f"127.0.0.1:{port}", f"127.0.0.1:{grpc_port}", backend, model_file, process, log)
     deadline = time.monotonic() + 60
     while http_status(f"{served.base}/v2/health/ready") != 200:
         if process.poll() is not None:

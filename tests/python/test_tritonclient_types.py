@@ -1,5 +1,5 @@
 """FP16 and BYTES tensors through tritonclient[http], in binary (the client's
-default) and JSON.
+default) and JSON, and through tritonclient[grpc] (raw tensor contents).
 
 - digits-cnn-fp16 takes and returns FP16 on both backends; its answers equal
   in-process onnxruntime's on the same model, and its labels the FP32 CNN's
@@ -20,6 +20,7 @@ import urllib.request
 import numpy as np
 import onnxruntime
 import pytest
+import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
@@ -99,6 +100,44 @@ def test_bytes_in_and_out(words_server, mode):
     assert result.get_output("echo")["datatype"] == "BYTES"
     # Binary BYTES come back as bytes objects, JSON ones as str.
     assert [e.decode() if isinstance(e, bytes) else e for e in echo.tolist()] == WORDS
+
+
+def test_fp16_over_grpc(fp16_server, held_out):
+    rows = held_out[0][:32].reshape(-1, 1, 8, 8).astype(np.float16)
+    tensor = grpcclient.InferInput("input", list(rows.shape), "FP16")
+    tensor.set_data_from_numpy(rows)
+    client = grpcclient.InferenceServerClient(fp16_server.grpc_url)
+    try:
+        result = client.infer("digits", [tensor])
+    finally:
+        client.close()
+    probabilities = result.as_numpy("probabilities")
+    assert probabilities.dtype == np.float16 and probabilities.shape == (32, 10)
+    labels_in_process, probabilities_in_process = session("digits-cnn-fp16.onnx").run(None, {"input": rows})
+    np.testing.assert_allclose(probabilities.astype(np.float32), probabilities_in_process.astype(np.float32),
+                               atol=1e-3, rtol=0)
+    assert np.array_equal(result.as_numpy("label"), labels_in_process)
+
+
+def test_bytes_over_grpc(words_server):
+    text = np.array([w.encode() for w in WORDS], dtype=np.object_)
+    tensor = grpcclient.InferInput("text", [len(WORDS)], "BYTES")
+    tensor.set_data_from_numpy(text)
+    client = grpcclient.InferenceServerClient(words_server.grpc_url)
+    try:
+        result = client.infer("digits", [tensor])
+        assert result.as_numpy("id").tolist() == WORD_IDS
+        assert [e.decode() for e in result.as_numpy("echo").tolist()] == WORDS
+        # A string that is not UTF-8 is INVALID_ARGUMENT, and the server keeps serving.
+        bad = grpcclient.InferInput("text", [1], "BYTES")
+        bad.set_data_from_numpy(np.array([b"\xff\xfe"], dtype=np.object_))
+        with pytest.raises(InferenceServerException) as error:
+            client.infer("digits", [bad])
+        assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
+        assert "UTF-8" in error.value.message()
+        assert client.is_model_ready("digits")
+    finally:
+        client.close()
 
 
 def test_bytes_metadata_and_wrong_type(words_server):

@@ -1,6 +1,7 @@
 //! `model-server`: downloads one ONNX model, loads it with ONNX Runtime or
 //! tract, warms it up and serves it over the Open Inference Protocol
-//! (KServe V2) and TF Serving's `:predict`, with dynamic batching, a
+//! (KServe V2), over HTTP and gRPC, and TF Serving's `:predict`, with
+//! dynamic batching, a
 //! precompute cache, Prometheus metrics and graceful shutdown.
 
 pub mod backend;
@@ -8,6 +9,7 @@ pub mod batcher;
 pub mod cache;
 pub mod config;
 pub mod download;
+pub mod grpc;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;

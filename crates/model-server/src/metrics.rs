@@ -8,7 +8,9 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::fmt::Write;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -18,16 +20,53 @@ use prometheus_client::registry::Registry;
 /// Labels of a served request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// Matched route template, e.g. `/v2/models/{model}/infer`.
+    pub protocol: Protocol,
+    /// Matched route template, e.g. `/v2/models/{model}/infer`, or the
+    /// gRPC method, e.g. `/inference.GRPCInferenceService/ModelInfer`.
     pub route: String,
-    /// HTTP status code.
-    pub status: u16,
+    /// HTTP status code, or gRPC status code name (`OK`, `NOT_FOUND`, ...).
+    pub status: Status,
 }
 
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
+    pub protocol: Protocol,
     pub route: String,
+}
+
+/// Which server answered: `http` or `grpc`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Grpc,
+}
+
+impl EncodeLabelValue for Protocol {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+        })
+    }
+}
+
+/// How a request ended, in its protocol's terms.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Status {
+    /// An HTTP status code.
+    Http(u16),
+    /// A gRPC status code, by its canonical name.
+    Grpc(&'static str),
+}
+
+impl EncodeLabelValue for Status {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        match self {
+            Status::Http(code) => write!(encoder, "{code}"),
+            Status::Grpc(name) => encoder.write_str(name),
+        }
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -76,12 +115,12 @@ impl Metrics {
         let ready = Gauge::default();
         registry.register(
             "requests",
-            "HTTP requests served, by route and status",
+            "Requests served, by protocol, route and status",
             requests.clone(),
         );
         registry.register(
             "request_duration_seconds",
-            "Time from request received to response ready, by route",
+            "Time from request received to response ready, by protocol and route",
             latency.clone(),
         );
         registry.register("batch_size", "Rows per model execution", batch_size.clone());
@@ -141,16 +180,23 @@ impl Metrics {
         }
     }
 
-    /// Records one served request.
+    /// Records one HTTP request.
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        self.observe(Protocol::Http, route, Status::Http(status), seconds);
+    }
+
+    /// Records one request of either protocol.
+    pub fn observe(&self, protocol: Protocol, route: &str, status: Status, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
+                protocol,
                 route: route.to_string(),
                 status,
             })
             .inc();
         self.latency
             .get_or_create(&RouteLabels {
+                protocol,
                 route: route.to_string(),
             })
             .observe(seconds);
@@ -173,10 +219,17 @@ mod tests {
     fn encoded_text_names_every_family() {
         let metrics = Metrics::new();
         metrics.observe_request("/v2/models/{model}/infer", 200, 0.001);
+        metrics.observe(
+            Protocol::Grpc,
+            "/inference.GRPCInferenceService/ModelInfer",
+            Status::Grpc("NOT_FOUND"),
+            0.001,
+        );
         metrics.batch_size.observe(8.0);
         let text = metrics.encode();
         for name in [
-            "model_server_requests_total{route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
+            "model_server_requests_total{protocol=\"http\",route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
+            "model_server_requests_total{protocol=\"grpc\",route=\"/inference.GRPCInferenceService/ModelInfer\",status=\"NOT_FOUND\"} 1",
             "model_server_request_duration_seconds_bucket",
             "model_server_batch_size_count 1",
             "model_server_inference_duration_seconds_count 0",

@@ -209,7 +209,7 @@ async fn every_endpoint_answers(backend: &str) {
 
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     for family in [
-        "model_server_requests_total{route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
+        "model_server_requests_total{protocol=\"http\",route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
         "model_server_request_duration_seconds_bucket",
         "model_server_batch_size_count",
         "model_server_queue_depth",

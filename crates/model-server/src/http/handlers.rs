@@ -209,11 +209,21 @@ pub struct ModelRef {
     version: Option<String>,
 }
 
+impl ModelRef {
+    /// `model`, at `version` when one is given.
+    pub fn new(model: impl Into<String>, version: Option<String>) -> ModelRef {
+        ModelRef {
+            model: model.into(),
+            version,
+        }
+    }
+}
+
 /// The only version a served model has.
 pub const MODEL_VERSION: &str = "1";
 
 /// 404 unless `target` names the served model (and its version, if given).
-fn known(state: &AppState, target: &ModelRef) -> Result<(), ApiError> {
+pub(crate) fn known(state: &AppState, target: &ModelRef) -> Result<(), ApiError> {
     if target.model != state.model_name {
         return Err(ApiError::unknown_model(&target.model));
     }
@@ -231,7 +241,10 @@ fn known(state: &AppState, target: &ModelRef) -> Result<(), ApiError> {
 
 /// The model, if `target` names it and it is loaded (ready, or draining
 /// with requests still arriving); 503 otherwise.
-fn loaded<'a>(state: &'a AppState, target: &ModelRef) -> Result<&'a Arc<Model>, ApiError> {
+pub(crate) fn loaded<'a>(
+    state: &'a AppState,
+    target: &ModelRef,
+) -> Result<&'a Arc<Model>, ApiError> {
     known(state, target)?;
     match (state.phase(), state.model()) {
         (Phase::Ready | Phase::Draining, Some(model)) => Ok(model),
@@ -258,7 +271,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Runs the model (or answers from the cache).
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     model: &Model,
     inputs: Vec<Tensor>,

@@ -1,7 +1,7 @@
-//! Wire formats: the Open Inference Protocol (KServe V2) in [`v2`] and the
-//! TF Serving `:predict` format in [`tf`], both JSON, both turned into
-//! validated [`Tensor`]s that match the model's signature before they reach
-//! the batcher.
+//! Wire formats: the Open Inference Protocol (KServe V2) in [`v2`] (REST,
+//! JSON) and [`grpc`] (protobuf), and the TF Serving `:predict` format in
+//! [`tf`], all turned into validated [`Tensor`]s that match the model's
+//! signature before they reach the batcher.
 //!
 //! This module holds what both formats share: flattening nested JSON arrays
 //! and converting JSON scalars to typed elements with range checks. The
@@ -9,6 +9,7 @@
 //! [`binary`].
 
 pub mod binary;
+pub mod grpc;
 pub mod tf;
 pub mod v2;
 

@@ -111,6 +111,12 @@ impl Server {
             } else {
                 &["--threads", "1"][..]
             })
+            // gRPC off unless the test asks for a port: servers run in parallel.
+            .args(if extra.contains(&"--grpc-port") {
+                &[][..]
+            } else {
+                &["--grpc-port", "0"][..]
+            })
             .arg("--cache-dir")
             .arg(cache.path())
             .args(extra)
@@ -297,6 +303,15 @@ pub fn model_with_unknown_operator(op_type: &str) -> Vec<u8> {
     field_bytes(7, &graph, &mut model);
     field_bytes(8, &opset, &mut model);
     model
+}
+
+/// A TCP port that was free a moment ago (for `--grpc-port`, where 0
+/// means off rather than "pick one").
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// An HTTP client for talking to the server (rustls needs its crypto

@@ -1,0 +1,690 @@
+//! The Open Inference Protocol's gRPC messages (generated from
+//! `proto/open_inference_grpc.proto` into [`proto`]) and their conversion
+//! to and from [`Tensor`]s.
+//!
+//! [`decode_request`] checks a `ModelInferRequest` against the model's
+//! signature exactly as the REST decoder does (names, datatypes, shapes
+//! with a free batch axis, element counts, finite floats), taking each
+//! input's elements from `raw_input_contents` or from its typed
+//! `contents`. [`encode_response`] always answers with
+//! `raw_output_contents`, as Triton does; every client of the protocol
+//! reads both forms. Nothing here knows about transport or status codes.
+
+use prost::bytes::Bytes;
+
+use super::v2::{DecodedRequest, OutputChoice, check_shape};
+use super::{BadRequest, binary};
+use crate::backend::{Signature, TensorSpec};
+use crate::tensor::{DataType, Tensor, TensorData};
+
+/// The generated messages, client and server of `inference.GRPCInferenceService`.
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("inference");
+}
+
+use proto::model_infer_request::InferInputTensor;
+use proto::model_infer_response::InferOutputTensor;
+use proto::model_metadata_response::TensorMetadata;
+use proto::{InferTensorContents, ModelInferRequest, ModelInferResponse};
+
+/// Checks `request` against the model's signature and builds its tensors,
+/// in the model's input order.
+pub fn decode_request(
+    request: ModelInferRequest,
+    signature: &Signature,
+) -> Result<DecodedRequest, BadRequest> {
+    let ModelInferRequest {
+        id,
+        inputs,
+        outputs,
+        raw_input_contents,
+        ..
+    } = request;
+    if !raw_input_contents.is_empty() {
+        if raw_input_contents.len() != inputs.len() {
+            return Err(BadRequest(format!(
+                "raw_input_contents has {} entries but the request has {} inputs; \
+                 give one per input, in the order of `inputs`",
+                raw_input_contents.len(),
+                inputs.len()
+            )));
+        }
+        if let Some(input) = inputs.iter().find(|input| input.contents.is_some()) {
+            return Err(BadRequest(format!(
+                "input `{}` has `contents` but the request also carries raw_input_contents; \
+                 use one or the other",
+                input.name
+            )));
+        }
+    }
+    let mut raw = raw_input_contents.into_iter();
+    let mut slots: Vec<Option<Tensor>> = vec![None; signature.inputs.len()];
+    for input in inputs {
+        let raw = raw.next();
+        let index = signature
+            .inputs
+            .iter()
+            .position(|spec| spec.name == input.name)
+            .ok_or_else(|| {
+                BadRequest(format!(
+                    "unknown input `{}`; the model takes {}",
+                    input.name,
+                    names(&signature.inputs)
+                ))
+            })?;
+        if slots[index].is_some() {
+            return Err(BadRequest(format!("input `{}` given twice", input.name)));
+        }
+        slots[index] = Some(decode_input(input, raw, &signature.inputs[index])?);
+    }
+    let mut tensors = Vec::with_capacity(slots.len());
+    for (slot, spec) in slots.into_iter().zip(&signature.inputs) {
+        tensors.push(slot.ok_or_else(|| BadRequest(format!("missing input `{}`", spec.name)))?);
+    }
+    if let Some(first) = tensors.first()
+        && let Some(other) = tensors.iter().find(|t| t.rows() != first.rows())
+    {
+        return Err(BadRequest(format!(
+            "inputs disagree on the batch size: `{}` has {} rows, `{}` has {}",
+            first.name,
+            first.rows(),
+            other.name,
+            other.rows()
+        )));
+    }
+    let outputs = if outputs.is_empty() {
+        (0..signature.outputs.len())
+            .map(|index| OutputChoice {
+                index,
+                binary: true,
+            })
+            .collect()
+    } else {
+        outputs
+            .iter()
+            .map(|wanted| {
+                signature
+                    .outputs
+                    .iter()
+                    .position(|spec| spec.name == wanted.name)
+                    .map(|index| OutputChoice {
+                        index,
+                        binary: true,
+                    })
+                    .ok_or_else(|| {
+                        BadRequest(format!(
+                            "unknown output `{}`; the model returns {}",
+                            wanted.name,
+                            names(&signature.outputs)
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    Ok(DecodedRequest {
+        id: (!id.is_empty()).then_some(id),
+        inputs: tensors,
+        outputs,
+    })
+}
+
+/// The response carrying the outputs `wanted` names, as raw bytes (over
+/// gRPC every output is raw: `binary` is not consulted).
+pub fn encode_response(
+    model_name: &str,
+    model_version: &str,
+    id: Option<String>,
+    wanted: &[OutputChoice],
+    outputs: &[Tensor],
+) -> ModelInferResponse {
+    let chosen: Vec<&Tensor> = wanted
+        .iter()
+        .filter_map(|choice| outputs.get(choice.index))
+        .collect();
+    ModelInferResponse {
+        model_name: model_name.to_string(),
+        model_version: model_version.to_string(),
+        id: id.unwrap_or_default(),
+        parameters: Default::default(),
+        outputs: chosen
+            .iter()
+            .map(|tensor| InferOutputTensor {
+                name: tensor.name.clone(),
+                datatype: tensor.datatype().as_str().to_string(),
+                shape: tensor.shape.iter().map(|&d| d as i64).collect(),
+                parameters: Default::default(),
+                contents: None,
+            })
+            .collect(),
+        raw_output_contents: chosen
+            .iter()
+            .map(|tensor| {
+                let mut bytes = Vec::with_capacity(tensor.data.byte_len());
+                tensor.data.write_bytes(&mut bytes);
+                Bytes::from(bytes)
+            })
+            .collect(),
+    }
+}
+
+/// A tensor of model metadata; `-1` marks a free dimension.
+pub fn tensor_metadata(spec: &TensorSpec) -> TensorMetadata {
+    TensorMetadata {
+        name: spec.name.clone(),
+        datatype: spec.datatype.as_str().to_string(),
+        shape: spec.shape.clone(),
+    }
+}
+
+fn names(specs: &[TensorSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| format!("`{}`", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn decode_input(
+    input: InferInputTensor,
+    raw: Option<Bytes>,
+    spec: &TensorSpec,
+) -> Result<Tensor, BadRequest> {
+    let name = &input.name;
+    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
+        BadRequest(format!(
+            "input `{name}` has unsupported datatype `{}`",
+            input.datatype
+        ))
+    })?;
+    if datatype != spec.datatype {
+        return Err(BadRequest(format!(
+            "input `{name}` is {datatype} but the model expects {}",
+            spec.datatype
+        )));
+    }
+    let shape = check_shape(name, &input.shape, spec)?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| BadRequest(format!("input `{name}` has too many elements")))?;
+    let data = match raw {
+        Some(bytes) => from_raw(&bytes, datatype, count, &input.shape, name)?,
+        None => from_contents(
+            input.contents.unwrap_or_default(),
+            datatype,
+            count,
+            &input.shape,
+            name,
+        )?,
+    };
+    Ok(Tensor::new(name.clone(), shape, data))
+}
+
+/// Elements from raw little-endian bytes. `BYTES` elements each carry a
+/// 4-byte little-endian length, as in the HTTP binary form.
+fn from_raw(
+    bytes: &[u8],
+    datatype: DataType,
+    count: usize,
+    shape: &[i64],
+    name: &str,
+) -> Result<TensorData, BadRequest> {
+    let Some(size) = datatype.element_size() else {
+        // BYTES elements carry their own lengths, which binary::decode checks.
+        return binary::decode(bytes, datatype, count, &format!("input `{name}`"));
+    };
+    if Some(bytes.len()) != count.checked_mul(size) {
+        return Err(BadRequest(format!(
+            "input `{name}` has {} bytes of raw contents but shape {shape:?} of {datatype} needs {}",
+            bytes.len(),
+            count.saturating_mul(size)
+        )));
+    }
+    let data = match datatype {
+        DataType::Bool => TensorData::Bool(
+            bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| match b {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    other => Err(BadRequest(format!(
+                        "input `{name}`: element {i} is byte {other}, expected 0 or 1 (BOOL)"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Uint8 => TensorData::Uint8(bytes.to_vec()),
+        DataType::Int8 => TensorData::Int8(bytes.iter().map(|&b| i8::from_le_bytes([b])).collect()),
+        DataType::Int32 => TensorData::Int32(
+            bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| i32::from_le_bytes(c))
+                .collect(),
+        ),
+        DataType::Int64 => TensorData::Int64(
+            bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|&c| i64::from_le_bytes(c))
+                .collect(),
+        ),
+        DataType::Fp32 => {
+            let values: Vec<f32> = bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| f32::from_le_bytes(c))
+                .collect();
+            check_finite(&values, name)?;
+            TensorData::Fp32(values)
+        }
+        DataType::Fp64 => {
+            let values: Vec<f64> = bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|&c| f64::from_le_bytes(c))
+                .collect();
+            check_finite(&values, name)?;
+            TensorData::Fp64(values)
+        }
+        DataType::Fp16 | DataType::Bytes => {
+            binary::decode(bytes, datatype, count, &format!("input `{name}`"))?
+        }
+    };
+    Ok(data)
+}
+
+fn check_finite<T: Copy + Into<f64>>(values: &[T], name: &str) -> Result<(), BadRequest> {
+    match values.iter().position(|&v| !v.into().is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(BadRequest(format!(
+            "input `{name}`: element {i} is {}, expected a finite number",
+            values[i].into()
+        ))),
+    }
+}
+
+/// Elements from the typed field of `contents` that `datatype` uses.
+fn from_contents(
+    contents: InferTensorContents,
+    datatype: DataType,
+    count: usize,
+    shape: &[i64],
+    name: &str,
+) -> Result<TensorData, BadRequest> {
+    let check = |field: &str, found: usize| {
+        if found == count {
+            Ok(())
+        } else {
+            Err(BadRequest(format!(
+                "input `{name}` has {found} elements in contents.{field} but shape {shape:?} of \
+                 {datatype} needs {count} (or give raw_input_contents)"
+            )))
+        }
+    };
+    let out_of_range = |i: usize, v: i64, what: &str| {
+        BadRequest(format!(
+            "input `{name}`: element {i} is {v}, expected an integer within {what}"
+        ))
+    };
+    Ok(match datatype {
+        DataType::Bool => {
+            check("bool_contents", contents.bool_contents.len())?;
+            TensorData::Bool(contents.bool_contents)
+        }
+        DataType::Int64 => {
+            check("int64_contents", contents.int64_contents.len())?;
+            TensorData::Int64(contents.int64_contents)
+        }
+        DataType::Int32 => {
+            check("int_contents", contents.int_contents.len())?;
+            TensorData::Int32(contents.int_contents)
+        }
+        DataType::Int8 => {
+            check("int_contents", contents.int_contents.len())?;
+            TensorData::Int8(
+                contents
+                    .int_contents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        i8::try_from(v).map_err(|_| out_of_range(i, v.into(), "INT8 range"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        DataType::Uint8 => {
+            check("uint_contents", contents.uint_contents.len())?;
+            TensorData::Uint8(
+                contents
+                    .uint_contents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        u8::try_from(v)
+                            .map_err(|_| out_of_range(i, v.into(), "UINT8 range (0..=255)"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        DataType::Fp32 => {
+            check("fp32_contents", contents.fp32_contents.len())?;
+            check_finite(&contents.fp32_contents, name)?;
+            TensorData::Fp32(contents.fp32_contents)
+        }
+        DataType::Fp64 => {
+            check("fp64_contents", contents.fp64_contents.len())?;
+            check_finite(&contents.fp64_contents, name)?;
+            TensorData::Fp64(contents.fp64_contents)
+        }
+        DataType::Bytes => {
+            check("bytes_contents", contents.bytes_contents.len())?;
+            TensorData::Bytes(
+                contents
+                    .bytes_contents
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, element)| {
+                        String::from_utf8(element.to_vec()).map_err(|_| {
+                            BadRequest(format!(
+                                "input `{name}`: BYTES element {i} is not UTF-8 (this server carries BYTES as text)"
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        // The protocol has no typed field for half floats.
+        DataType::Fp16 => {
+            return Err(BadRequest(format!(
+                "input `{name}` is FP16, which has no typed contents field; \
+                 send it in raw_input_contents"
+            )));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::f16;
+
+    fn signature(datatype: DataType) -> Signature {
+        Signature {
+            inputs: vec![TensorSpec {
+                name: "x".into(),
+                datatype,
+                shape: vec![-1, 2],
+            }],
+            outputs: vec![TensorSpec {
+                name: "y".into(),
+                datatype,
+                shape: vec![-1, 2],
+            }],
+        }
+    }
+
+    fn request(
+        datatype: &str,
+        raw: Option<Vec<u8>>,
+        contents: Option<InferTensorContents>,
+    ) -> ModelInferRequest {
+        ModelInferRequest {
+            model_name: "m".into(),
+            inputs: vec![InferInputTensor {
+                name: "x".into(),
+                datatype: datatype.into(),
+                shape: vec![2, 2],
+                contents,
+                ..Default::default()
+            }],
+            raw_input_contents: raw.into_iter().map(Bytes::from).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn raw_and_typed_contents_decode_alike() {
+        let values = [1.5f32, -2.0, 0.25, 8.0];
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let typed = InferTensorContents {
+            fp32_contents: values.to_vec(),
+            ..Default::default()
+        };
+        let from_raw = decode_request(request("FP32", Some(raw), None), &signature(DataType::Fp32));
+        let from_typed = decode_request(
+            request("FP32", None, Some(typed)),
+            &signature(DataType::Fp32),
+        );
+        assert_eq!(from_raw, from_typed);
+        let decoded = from_raw.unwrap();
+        assert_eq!(decoded.inputs[0].data, TensorData::Fp32(values.to_vec()));
+        assert_eq!(decoded.inputs[0].shape, vec![2, 2]);
+        assert_eq!(
+            decoded.outputs,
+            vec![OutputChoice {
+                index: 0,
+                binary: true
+            }]
+        );
+    }
+
+    #[test]
+    fn every_datatype_reads_little_endian_raw_bytes() {
+        let cases: Vec<(&str, DataType, Vec<u8>, TensorData)> = vec![
+            (
+                "BOOL",
+                DataType::Bool,
+                vec![1, 0, 0, 1],
+                TensorData::Bool(vec![true, false, false, true]),
+            ),
+            (
+                "UINT8",
+                DataType::Uint8,
+                vec![0, 7, 255, 1],
+                TensorData::Uint8(vec![0, 7, 255, 1]),
+            ),
+            (
+                "INT8",
+                DataType::Int8,
+                vec![0xff, 1, 0x80, 0],
+                TensorData::Int8(vec![-1, 1, -128, 0]),
+            ),
+            (
+                "INT32",
+                DataType::Int32,
+                [-1i32, 2, 3, i32::MAX]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Int32(vec![-1, 2, 3, i32::MAX]),
+            ),
+            (
+                "INT64",
+                DataType::Int64,
+                [-1i64, 2, 3, i64::MIN]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Int64(vec![-1, 2, 3, i64::MIN]),
+            ),
+            (
+                "FP64",
+                DataType::Fp64,
+                [0.5f64, 1.0, -3.0, 1e300]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                TensorData::Fp64(vec![0.5, 1.0, -3.0, 1e300]),
+            ),
+        ];
+        for (name, datatype, raw, expected) in cases {
+            let decoded =
+                decode_request(request(name, Some(raw.clone()), None), &signature(datatype))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(decoded.inputs[0].data, expected, "{name}");
+            // Responses carry the same layout back.
+            let response = encode_response("m", "1", None, &decoded.outputs, &decoded.inputs);
+            assert_eq!(
+                response.raw_output_contents[0].as_ref(),
+                raw.as_slice(),
+                "{name}"
+            );
+            assert_eq!(response.outputs[0].datatype, name);
+            assert_eq!(response.outputs[0].shape, vec![2, 2]);
+        }
+    }
+
+    #[test]
+    fn half_floats_and_strings_travel_raw_both_ways() {
+        let halves = [
+            f16::from_f32(0.5),
+            f16::from_f32(-1.25),
+            f16::ZERO,
+            f16::ONE,
+        ];
+        let raw: Vec<u8> = halves.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let decoded = decode_request(
+            request("FP16", Some(raw.clone()), None),
+            &signature(DataType::Fp16),
+        )
+        .expect("FP16 decodes");
+        assert_eq!(decoded.inputs[0].data, TensorData::Fp16(halves.to_vec()));
+        let response = encode_response("m", "1", None, &decoded.outputs, &decoded.inputs);
+        assert_eq!(response.raw_output_contents[0].as_ref(), raw.as_slice());
+
+        let words = ["cat", "", "über", "a"];
+        let mut raw = Vec::new();
+        for word in words {
+            raw.extend_from_slice(&(word.len() as u32).to_le_bytes());
+            raw.extend_from_slice(word.as_bytes());
+        }
+        let decoded = decode_request(
+            request("BYTES", Some(raw.clone()), None),
+            &signature(DataType::Bytes),
+        )
+        .expect("BYTES decodes");
+        assert_eq!(
+            decoded.inputs[0].data,
+            TensorData::Bytes(words.iter().map(|w| w.to_string()).collect())
+        );
+        let response = encode_response("m", "1", None, &decoded.outputs, &decoded.inputs);
+        assert_eq!(response.raw_output_contents[0].as_ref(), raw.as_slice());
+        assert_eq!(response.outputs[0].datatype, "BYTES");
+
+        // The same strings in the typed field.
+        let typed = InferTensorContents {
+            bytes_contents: words
+                .iter()
+                .map(|w| Bytes::from(w.as_bytes().to_vec()))
+                .collect(),
+            ..Default::default()
+        };
+        let from_typed = decode_request(
+            request("BYTES", None, Some(typed)),
+            &signature(DataType::Bytes),
+        )
+        .expect("typed BYTES decode");
+        assert_eq!(from_typed.inputs, decoded.inputs);
+    }
+
+    #[test]
+    fn malformed_strings_and_typed_half_floats_are_rejected() {
+        // A length running past the data.
+        let err = decode_request(
+            request("BYTES", Some(vec![9, 0, 0, 0, b'a']), None),
+            &signature(DataType::Bytes),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("input `x`"), "{}", err.0);
+        let typed = InferTensorContents {
+            bytes_contents: vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(&[0xff]),
+                Bytes::from_static(b"b"),
+                Bytes::from_static(b"c"),
+            ],
+            ..Default::default()
+        };
+        let err = decode_request(
+            request("BYTES", None, Some(typed)),
+            &signature(DataType::Bytes),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "input `x`: BYTES element 1 is not UTF-8 (this server carries BYTES as text)"
+        );
+        let err = decode_request(
+            request("FP16", None, Some(InferTensorContents::default())),
+            &signature(DataType::Fp16),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("send it in raw_input_contents"), "{}", err.0);
+    }
+
+    #[test]
+    fn bool_bytes_other_than_zero_and_one_are_rejected() {
+        let err = decode_request(
+            request("BOOL", Some(vec![0, 1, 2, 0]), None),
+            &signature(DataType::Bool),
+        );
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 2 is byte 2, expected 0 or 1 (BOOL)"
+        );
+    }
+
+    #[test]
+    fn typed_integers_out_of_the_datatype_range_are_rejected() {
+        let contents = InferTensorContents {
+            int_contents: vec![1, 2, 300, 4],
+            ..Default::default()
+        };
+        let err = decode_request(
+            request("INT8", None, Some(contents)),
+            &signature(DataType::Int8),
+        );
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 2 is 300, expected an integer within INT8 range"
+        );
+    }
+
+    #[test]
+    fn infinite_floats_are_rejected() {
+        let raw: Vec<u8> = [1.0f32, f32::INFINITY, 0.0, 0.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let err = decode_request(request("FP32", Some(raw), None), &signature(DataType::Fp32));
+        assert_eq!(
+            err.unwrap_err().0,
+            "input `x`: element 1 is inf, expected a finite number"
+        );
+    }
+
+    #[test]
+    fn an_empty_id_is_no_id() {
+        let raw = vec![0u8; 16];
+        let mut with_id = request("FP32", Some(raw.clone()), None);
+        with_id.id = "r1".into();
+        let signature = signature(DataType::Fp32);
+        assert_eq!(
+            decode_request(with_id, &signature).unwrap().id.as_deref(),
+            Some("r1")
+        );
+        assert_eq!(
+            decode_request(request("FP32", Some(raw), None), &signature)
+                .unwrap()
+                .id,
+            None
+        );
+    }
+}
