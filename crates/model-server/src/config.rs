@@ -29,6 +29,11 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 
+    /// TCP port of the Open Inference Protocol's gRPC service
+    /// (`inference.GRPCInferenceService`); 0 turns gRPC off.
+    #[arg(long, env = "GRPC_PORT", default_value_t = 8081)]
+    pub grpc_port: u16,
+
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     pub host: IpAddr,
@@ -200,5 +205,6 @@ mod tests {
         assert_eq!(config.max_batch, 1);
         assert_eq!(config.backend, BackendKind::Ort);
         assert_eq!(config.max_body, 16 << 20);
+        assert_eq!(config.grpc_port, 8081);
     }
 }
