@@ -99,6 +99,10 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
             // logs: the run's pods and their logs.
             add("", "pods/log", &["get"]);
         }
+        if kind == "ScaledObject" {
+            // status: the HPA KEDA makes for the ScaledObject.
+            add("autoscaling", "horizontalpodautoscalers", &["get"]);
+        }
     }
     out
 }
