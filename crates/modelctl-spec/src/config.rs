@@ -393,6 +393,37 @@ mod tests {
     }
 
     #[test]
+    fn autoscaling_keys_and_scrape_are_overridden_one_by_one() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\nscrape = \"annotations\"\n[defaults.autoscaling]\nprovider = \"keda\"\nprometheus = \"http://p:9090\"\n[environments.dev]\n[environments.prod]\nscrape = \"podmonitor\"\nautoscaling = { provider = \"hpa\" }\n[environments.lab]\nautoscaling = { prometheus = \"http://lab:9090\" }\n",
+        )
+        .unwrap();
+        let dev = config.environment("dev").unwrap();
+        assert_eq!(dev.autoscaling.provider, Some(AutoscalingProvider::Keda));
+        assert_eq!(dev.scrape, ScrapeMode::Annotations);
+        let prod = config.environment("prod").unwrap();
+        assert_eq!(prod.autoscaling.provider, Some(AutoscalingProvider::Hpa));
+        assert_eq!(
+            prod.autoscaling.prometheus.as_deref(),
+            Some("http://p:9090")
+        );
+        assert_eq!(prod.scrape, ScrapeMode::Podmonitor);
+        let lab = config.environment("lab").unwrap();
+        assert_eq!(lab.autoscaling.provider, Some(AutoscalingProvider::Keda));
+        assert_eq!(
+            lab.autoscaling.prometheus.as_deref(),
+            Some("http://lab:9090")
+        );
+        let bare: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.dev]\n",
+        )
+        .unwrap();
+        let dev = bare.environment("dev").unwrap();
+        assert_eq!(dev.scrape, ScrapeMode::None);
+        assert_eq!(dev.autoscaling, AutoscalingConfig::default());
+    }
+
+    #[test]
     fn gitops_tool_defaults_to_none_and_reaches_every_environment() {
         let base = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n";
         let config: Config = toml::from_str(base).unwrap();
