@@ -220,3 +220,42 @@ async fn status_has_one_row_per_model_from_live_objects() {
         serde_json::to_string_pretty(&rows).unwrap()
     );
 }
+
+/// A model KEDA scales: the row reads the HPA KEDA made for the
+/// ScaledObject (`keda-hpa-<name>`) and names the ScaledObject's triggers;
+/// before KEDA has made it, the row says so.
+#[tokio::test]
+async fn status_reads_the_hpa_keda_makes_for_a_scaled_object() {
+    let double = KubeDouble::start().await;
+    let mut keda_hpa = fixtures::live(&["hpa"]).remove(0);
+    keda_hpa["metadata"]["name"] = json!("keda-hpa-digits");
+    let scaled_object = json!({
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": "digits", "namespace": "ml"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "digits"},
+            "minReplicaCount": 2, "maxReplicaCount": 10,
+            "triggers": [
+                {"type": "prometheus", "name": "inflight", "metricType": "AverageValue",
+                 "metadata": {"serverAddress": "http://prometheus:9090", "threshold": "8",
+                              "query": "sum(model_server_requests_in_flight)"}},
+                {"type": "cpu", "name": "cpu", "metricType": "Utilization",
+                 "metadata": {"value": "70"}}
+            ]
+        }
+    });
+    let manifests: Vec<(String, Value)> = vec![("digits".to_owned(), scaled_object)];
+    let cluster = double.cluster().await;
+    let rows = status(&cluster, "ml", &manifests).await.unwrap();
+    assert_eq!(
+        rows[0].autoscaler.as_deref(),
+        Some("(2-10, inflight 8, cpu 70%) via KEDA, no HPA `keda-hpa-digits` yet")
+    );
+    double.seed([keda_hpa]);
+    let rows = status(&cluster, "ml", &manifests).await.unwrap();
+    let summary = rows[0].autoscaler.clone().unwrap();
+    assert!(
+        summary.ends_with("(2-10, inflight 8, cpu 70%) via KEDA"),
+        "{summary}"
+    );
+}

@@ -5,8 +5,10 @@
 
 mod render_support;
 
+use modelctl::compile::Manifest;
 use modelctl_spec::model::Replicas;
 use render_support::{all_repos, find, manifests, of_kind, pod_spec, spec_of};
+use serde_json::Value;
 
 #[test]
 fn every_serving_container_probes_the_health_endpoints() {
@@ -99,14 +101,40 @@ fn rolling_updates_never_take_a_pod_away_and_pods_spread_over_nodes() {
     }
 }
 
+/// The autoscaler of Deployment `name` in `env`: an HPA or a KEDA
+/// ScaledObject, with its (min, max) replicas.
+fn autoscaler_of<'a>(
+    ms: &'a [(String, Manifest)],
+    env: &str,
+    name: &str,
+) -> Option<(&'a Manifest, Value, Value)> {
+    if let Some(hpa) = find(ms, env, "HorizontalPodAutoscaler", name) {
+        let spec = &hpa.object["spec"];
+        return Some((
+            hpa,
+            spec["minReplicas"].clone(),
+            spec["maxReplicas"].clone(),
+        ));
+    }
+    find(ms, env, "ScaledObject", name).map(|so| {
+        let spec = &so.object["spec"];
+        (
+            so,
+            spec["minReplicaCount"].clone(),
+            spec["maxReplicaCount"].clone(),
+        )
+    })
+}
+
 #[test]
 fn an_autoscaled_deployment_has_no_replicas_and_a_fixed_one_has() {
     let mut autoscaled = 0;
+    let mut canaries_scaled = 0;
     for (name, repo) in all_repos() {
         let ms = manifests(&repo);
         for (env, d) in of_kind(&ms, "Deployment") {
             let serve = spec_of(&repo, env, &d.model).serve.as_ref().unwrap();
-            let hpa = find(&ms, env, "HorizontalPodAutoscaler", &d.model);
+            let scaler = autoscaler_of(&ms, env, d.name());
             let canary = d.name().ends_with("-canary");
             match (&serve.replicas, canary) {
                 (Some(Replicas::Range(r)), false) => {
@@ -116,23 +144,37 @@ fn an_autoscaled_deployment_has_no_replicas_and_a_fixed_one_has() {
                         "{name}: {env}/{}",
                         d.name()
                     );
-                    let hpa = hpa.expect("an autoscaler");
-                    assert_eq!(hpa.object["spec"]["scaleTargetRef"]["name"], d.name());
-                    assert_eq!(hpa.object["spec"]["minReplicas"], r.min.get());
-                    assert_eq!(hpa.object["spec"]["maxReplicas"], r.max.get());
+                    let (scaler, min, max) = scaler.expect("an autoscaler");
+                    assert_eq!(scaler.object["spec"]["scaleTargetRef"]["name"], d.name());
+                    assert_eq!(min, r.min.get());
+                    assert_eq!(max, r.max.get());
+                }
+                // A canary follows its own load when the range scales on load.
+                (Some(Replicas::Range(r)), true) if r.scales_on_load() => {
+                    canaries_scaled += 1;
+                    assert!(d.object["spec"].get("replicas").is_none(), "{name}");
+                    let (scaler, min, max) = scaler.expect("a canary autoscaler");
+                    assert_eq!(scaler.object["spec"]["scaleTargetRef"]["name"], d.name());
+                    let (min, max) = (min.as_u64().unwrap(), max.as_u64().unwrap());
+                    assert!(1 <= min && min <= max, "{name}");
+                    assert!(max <= u64::from(r.max.get()), "{name}");
                 }
                 (Some(Replicas::Fixed(n)), false) => {
                     assert_eq!(d.object["spec"]["replicas"], n.get(), "{name}");
-                    assert!(hpa.is_none(), "{name}");
+                    assert!(scaler.is_none(), "{name}");
                 }
-                _ => assert!(
-                    d.object["spec"]["replicas"].as_u64().unwrap() >= 1,
-                    "{name}"
-                ),
+                _ => {
+                    assert!(
+                        d.object["spec"]["replicas"].as_u64().unwrap() >= 1,
+                        "{name}"
+                    );
+                    assert!(scaler.is_none(), "{name}");
+                }
             }
         }
     }
     assert!(autoscaled >= 2);
+    assert!(canaries_scaled >= 2);
 }
 
 #[test]

@@ -190,6 +190,7 @@ fn deleting_a_model_removes_its_objects() {
             "production Deployment ads-bidding removed",
             "production HTTPRoute ads-bidding removed",
             "production PodDisruptionBudget ads-bidding removed",
+            "production PodMonitor ads-bidding removed",
             "production Service ads-bidding removed",
         ]
     );

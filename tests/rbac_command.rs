@@ -174,9 +174,11 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         String::from_utf8_lossy(&logs.stderr)
     );
     assert!(String::from_utf8_lossy(&logs.stdout).contains("epoch 1"));
-    // A model removed from the repository is pruned: one that renders every
-    // kind (ConfigMap, Job, Deployment, Service, HPA, PDB, HTTPRoute).
+    // Models removed from the repository are pruned: between them they
+    // render every kind (ConfigMap, Job, Deployment, Service, HPA,
+    // ScaledObject, PDB, PodMonitor, HTTPRoute, GRPCRoute).
     std::fs::remove_file(root.join("models/image-tagging.toml")).unwrap();
+    std::fs::remove_file(root.join("models/translation.toml")).unwrap();
     let prune = run(&kubeconfig, &root, &with(&["apply", "--prune"])).await;
     assert_eq!(
         prune.status.code(),

@@ -10,7 +10,8 @@
 //!
 //! which builds this test, starts a kube-bed (the real etcd,
 //! kube-apiserver and kube-controller-manager on 127.0.0.1, with the Gateway
-//! API and OpenShift Route CRDs) in a temporary state directory, runs
+//! API, OpenShift Route, KEDA and Prometheus Operator CRDs) in a temporary
+//! state directory, runs
 //! `cargo test --locked --test real_cluster -- --ignored --test-threads 1`
 //! with its `KUBECONFIG`, and stops it, also on failure. Against a cluster of
 //! your own (kind, k3d, minikube; never a shared one):

@@ -39,6 +39,9 @@ pub fn resource_of(api_version: &str, kind: &str) -> Option<Resource> {
         "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
         "PodDisruptionBudget" => "poddisruptionbudgets",
         "HTTPRoute" => "httproutes",
+        "GRPCRoute" => "grpcroutes",
+        "ScaledObject" => "scaledobjects",
+        "PodMonitor" => "podmonitors",
         "Route" => "routes",
         "Ingress" => "ingresses",
         _ => return None,
@@ -95,6 +98,10 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
         if kind == "Job" {
             // logs: the run's pods and their logs.
             add("", "pods/log", &["get"]);
+        }
+        if kind == "ScaledObject" {
+            // status: the HPA KEDA makes for the ScaledObject.
+            add("autoscaling", "horizontalpodautoscalers", &["get"]);
         }
     }
     out

@@ -1,6 +1,7 @@
 //! `status`: one row per model from the live objects: ready/desired
-//! replicas, the model URI being served, the route host, the HPA's
-//! current/desired replicas and target, and the last training run.
+//! replicas, the model URI being served, the route host, the autoscaler's
+//! current/desired replicas and targets (of the HPA modelctl renders, or of
+//! the one KEDA makes for a ScaledObject), and the last training run.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +31,8 @@ pub struct ModelStatus {
     pub model_uri: Option<String>,
     /// The route host.
     pub route: Option<String>,
-    /// The HPA: `current/desired (min-max, cpu target%)`.
+    /// The autoscaler: `current/desired (min-max, targets)`; `via KEDA` when
+    /// a ScaledObject scales the model.
     pub autoscaler: Option<String>,
     /// The last training Job: `name state`.
     pub last_run: Option<String>,
@@ -117,16 +119,45 @@ async fn model_status(
             }
         }
     }
-    if let Some((key, _)) = find("HorizontalPodAutoscaler").into_iter().next() {
+    let own_hpa = find("HorizontalPodAutoscaler")
+        .into_iter()
+        .find(|(k, _)| k.name == model);
+    let scaled_object = find("ScaledObject")
+        .into_iter()
+        .find(|(k, _)| k.name == model);
+    // KEDA names the HPA it makes for a ScaledObject `keda-hpa-<name>`.
+    let (hpa_key, keda) = match (own_hpa, scaled_object) {
+        (Some((key, _)), _) => (Some(key), None),
+        (None, Some((key, rendered))) => (Some(key), Some(rendered)),
+        (None, None) => (None, None),
+    };
+    if let Some(key) = hpa_key {
+        let name = match keda {
+            Some(_) => format!("keda-hpa-{}", key.name),
+            None => key.name.clone(),
+        };
         let api: Api<HorizontalPodAutoscaler> = Api::namespaced(
             client.clone(),
             key.namespace.as_deref().unwrap_or(namespace),
         );
         let live = api
-            .get_opt(&key.name)
+            .get_opt(&name)
             .await
             .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
-        row.autoscaler = live.map(|hpa| autoscaler_summary(&hpa));
+        row.autoscaler = match (live, keda) {
+            (Some(hpa), None) => Some(autoscaler_summary(&hpa, &hpa_targets(&hpa))),
+            (Some(hpa), Some(so)) => Some(format!(
+                "{} via KEDA",
+                autoscaler_summary(&hpa, &trigger_targets(so))
+            )),
+            (None, Some(so)) => Some(format!(
+                "({}-{}{}) via KEDA, no HPA `{name}` yet",
+                so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
+                so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
+                trigger_targets(so)
+            )),
+            (None, None) => None,
+        };
     }
     if !find("Job").is_empty() {
         row.last_run = latest_run(cluster, namespace, model).await?.map(|job| {
@@ -148,22 +179,57 @@ fn route_host(object: &Value) -> Option<String> {
         .or_else(|| text("/spec/rules/0/host"))
 }
 
-/// `2/2 (2-10, cpu 70%)`.
-fn autoscaler_summary(hpa: &HorizontalPodAutoscaler) -> String {
+/// `2/2 (2-10, cpu 70%)`, with `targets` as rendered by [`hpa_targets`]
+/// or [`trigger_targets`].
+fn autoscaler_summary(hpa: &HorizontalPodAutoscaler, targets: &str) -> String {
     let status = hpa.status.as_ref();
     let current = status.and_then(|s| s.current_replicas).unwrap_or(0);
     let desired = status.map_or(0, |s| s.desired_replicas);
     let spec = hpa.spec.as_ref();
     let min = spec.and_then(|s| s.min_replicas).unwrap_or(1);
     let max = spec.map_or(0, |s| s.max_replicas);
-    let target = spec
-        .and_then(|s| s.metrics.as_ref())
-        .and_then(|m| {
-            m.iter().find_map(|m| {
-                let r = m.resource.as_ref()?;
-                Some(format!(", {} {}%", r.name, r.target.average_utilization?))
-            })
+    format!("{current}/{desired} ({min}-{max}{targets})")
+}
+
+/// `, cpu 70%` and `, model_server_requests_in_flight 8`: each resource and
+/// pods metric of an HPA.
+fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> String {
+    let metrics = hpa.spec.as_ref().and_then(|s| s.metrics.as_ref());
+    metrics
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            if let Some(r) = &m.resource {
+                return Some(format!(", {} {}%", r.name, r.target.average_utilization?));
+            }
+            let p = m.pods.as_ref()?;
+            Some(format!(
+                ", {} {}",
+                p.metric.name,
+                p.target.average_value.as_ref()?.0
+            ))
         })
-        .unwrap_or_default();
-    format!("{current}/{desired} ({min}-{max}{target})")
+        .collect()
+}
+
+/// `, inflight 4, cpu 70%`: each trigger of a rendered ScaledObject (KEDA's
+/// HPA names its metrics after trigger indexes, so the ScaledObject says
+/// more).
+fn trigger_targets(scaled_object: &Value) -> String {
+    let triggers = scaled_object["spec"]["triggers"].as_array();
+    triggers
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let meta = &t["metadata"];
+            match t["type"].as_str()? {
+                "cpu" => Some(format!(", cpu {}%", meta["value"].as_str()?)),
+                _ => Some(format!(
+                    ", {} {}",
+                    t["name"].as_str().or(t["type"].as_str())?,
+                    meta["threshold"].as_str()?
+                )),
+            }
+        })
+        .collect()
 }

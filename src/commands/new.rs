@@ -114,7 +114,9 @@ pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> S
              [serve]\n\
              # The ONNX model to serve: a path, file://, http(s)://, s3://, gs://, az:// or pvc://.\n\
              model = \"s3://ml-models/{name}/model.onnx\"\n\
-             # A fixed count, or {{ min = 2, max = 10, target-cpu = 70 }} to autoscale.\n\
+             # A fixed count, or {{ min = 2, max = 10, target-cpu = 70 }} to autoscale;\n\
+             # target-inflight = N (requests in flight per replica) needs an autoscaling\n\
+             # provider in modelctl.toml.\n\
              replicas = 2\n\
              resources = {{ cpu = \"500m\", memory = \"512Mi\" }}\n"
         ));

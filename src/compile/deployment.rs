@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use modelctl_spec::ScrapeMode;
 use modelctl_spec::model::Serve;
 
 use super::Ctx;
@@ -26,6 +27,8 @@ use super::volumes::{empty_dir, mount};
 
 /// The port `model-server` listens on (named `http`).
 pub const SERVER_PORT: i32 = 8080;
+/// The port `model-server` serves gRPC on (named `grpc`; `--grpc-port`).
+pub const GRPC_PORT: i32 = 8081;
 /// Where the model is downloaded to (an emptyDir; the root filesystem is read-only).
 pub const CACHE_DIR: &str = "/var/cache/model-server";
 /// Where a `pvc://<claim>/<path>` model's claim is mounted read-only.
@@ -65,6 +68,7 @@ pub(crate) fn build(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
+                    annotations: scrape_annotations(ctx.env.scrape),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod_spec(ctx, serve, model_uri, selector)),
@@ -113,6 +117,7 @@ fn pod_spec(
         format!("--model-name={}", ctx.name()),
         format!("--model-uri={uri}"),
         format!("--port={SERVER_PORT}"),
+        format!("--grpc-port={GRPC_PORT}"),
         format!("--cache-dir={CACHE_DIR}"),
     ];
     if let Some(batching) = &serve.batching {
@@ -143,12 +148,20 @@ fn pod_spec(
                 }),
                 ..EnvFromSource::default()
             }]),
-            ports: Some(vec![ContainerPort {
-                name: Some("http".to_owned()),
-                container_port: SERVER_PORT,
-                protocol: Some("TCP".to_owned()),
-                ..ContainerPort::default()
-            }]),
+            ports: Some(vec![
+                ContainerPort {
+                    name: Some("http".to_owned()),
+                    container_port: SERVER_PORT,
+                    protocol: Some("TCP".to_owned()),
+                    ..ContainerPort::default()
+                },
+                ContainerPort {
+                    name: Some("grpc".to_owned()),
+                    container_port: GRPC_PORT,
+                    protocol: Some("TCP".to_owned()),
+                    ..ContainerPort::default()
+                },
+            ]),
             resources: requirements(&serve.resources, &ctx.env.gpu),
             startup_probe: Some(probe("/v2/health/ready", 2, 150)),
             readiness_probe: Some(probe("/v2/health/ready", 5, 2)),
@@ -191,6 +204,21 @@ fn pod_spec(
         volumes: Some(volumes),
         ..PodSpec::default()
     }
+}
+
+/// The annotations that let Prometheus's pod discovery scrape the server,
+/// with `scrape = "annotations"`.
+fn scrape_annotations(scrape: ScrapeMode) -> Option<BTreeMap<String, String>> {
+    (scrape == ScrapeMode::Annotations).then(|| {
+        BTreeMap::from([
+            ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+            ("prometheus.io/port".to_owned(), SERVER_PORT.to_string()),
+            (
+                "prometheus.io/path".to_owned(),
+                super::podmonitor::METRICS_PATH.to_owned(),
+            ),
+        ])
+    })
 }
 
 fn probe(path: &str, period: i32, failures: i32) -> Probe {

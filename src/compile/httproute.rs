@@ -100,15 +100,10 @@ pub struct BackendRef {
     pub weight: u32,
 }
 
-/// The HTTPRoute of `route` sending to `backends`.
-pub(crate) fn build(
-    ctx: &Ctx<'_>,
-    route: &Route,
-    backends: &[Backend],
-    version: &str,
-) -> HttpRoute {
+/// The Gateway of the environment's route settings, as the parent of a route.
+pub(crate) fn parent_refs(ctx: &Ctx<'_>) -> Vec<ParentRef> {
     let config = &ctx.env.route;
-    let parent_refs = config
+    config
         .gateway
         .iter()
         .map(|gateway| ParentRef {
@@ -117,7 +112,16 @@ pub(crate) fn build(
             name: gateway.clone(),
             namespace: config.gateway_namespace.clone(),
         })
-        .collect();
+        .collect()
+}
+
+/// The HTTPRoute of `route` sending to `backends`.
+pub(crate) fn build(
+    ctx: &Ctx<'_>,
+    route: &Route,
+    backends: &[Backend],
+    version: &str,
+) -> HttpRoute {
     HttpRoute {
         api_version: "gateway.networking.k8s.io/v1",
         kind: "HTTPRoute",
@@ -127,7 +131,7 @@ pub(crate) fn build(
             labels::labels(ctx, Component::Serve, Some(Track::Stable), version),
         ),
         spec: HttpRouteSpec {
-            parent_refs,
+            parent_refs: parent_refs(ctx),
             hostnames: vec![route.host.as_str().to_owned()],
             rules: vec![Rule {
                 matches: vec![Match {

@@ -23,6 +23,7 @@ mod configmap;
 mod conflicts;
 mod deployment;
 mod fetch;
+mod grpcroute;
 mod hash;
 mod hpa;
 mod httproute;
@@ -31,8 +32,10 @@ mod job;
 mod openshift_route;
 mod parallel;
 mod pdb;
+mod podmonitor;
 mod resources;
 mod route;
+mod scaledobject;
 mod script;
 mod service;
 mod serving;
@@ -46,6 +49,7 @@ pub use files::{
     EnvOutput, HEADER_PREFIX, KUSTOMIZATION, manifest_text, render_files, render_output,
 };
 pub use hash::hash8;
+pub use hpa::{INFLIGHT_METRIC, QUEUE_METRIC};
 pub use sweep::{combinations, param_env_name};
 pub use yaml::to_yaml;
 

@@ -1,6 +1,6 @@
 //! `serve.route` to the route object of the configured kind: Gateway API
-//! HTTPRoute, OpenShift Route or Ingress, with weighted backends when a
-//! canary runs.
+//! HTTPRoute (and GRPCRoute with `grpc = true`), OpenShift Route or Ingress,
+//! with weighted backends when a canary runs.
 //!
 //! Owns the choice of kind and the traffic split; each kind's shape lives
 //! in its own file.
@@ -8,7 +8,7 @@
 use modelctl_spec::RouteKind;
 use modelctl_spec::model::Route;
 
-use super::{Ctx, Manifest, httproute, ingress, openshift_route};
+use super::{Ctx, Manifest, grpcroute, httproute, ingress, openshift_route};
 
 /// One Service receiving a share of the route's traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,9 @@ pub(crate) fn render(
     match ctx.env.route.kind {
         RouteKind::Gateway => {
             out.push(ctx.manifest(&httproute::build(ctx, route, backends, version)));
+            if route.grpc {
+                out.push(ctx.manifest(&grpcroute::build(ctx, route, backends, version)));
+            }
         }
         RouteKind::Openshift => {
             out.push(ctx.manifest(&openshift_route::build(ctx, route, backends, version)));

@@ -1,6 +1,8 @@
-//! The Service in front of one serving track: port 80 to the server's `http` port.
+//! The Service in front of one serving track: port 80 to the server's `http`
+//! port, and port 8081 (`appProtocol: kubernetes.io/h2c`) to its `grpc` port.
 //!
-//! Owns the Service's port layout; routes point at port [`SERVICE_PORT`].
+//! Owns the Service's port layout; HTTP routes point at port
+//! [`SERVICE_PORT`], GRPCRoutes at [`GRPC_SERVICE_PORT`].
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -10,6 +12,8 @@ use super::labels::{self, Component, Track};
 
 /// The port routes send traffic to.
 pub const SERVICE_PORT: i32 = 80;
+/// The port gRPC (cleartext HTTP/2) is served at.
+pub const GRPC_SERVICE_PORT: i32 = super::deployment::GRPC_PORT;
 
 /// The Service selecting the pods of `track`.
 pub(crate) fn build(ctx: &Ctx<'_>, track: Track, version: &str) -> Service {
@@ -23,13 +27,23 @@ pub(crate) fn build(ctx: &Ctx<'_>, track: Track, version: &str) -> Service {
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_owned()),
             selector: Some(labels::selector(ctx, Component::Serve, Some(track))),
-            ports: Some(vec![ServicePort {
-                name: Some("http".to_owned()),
-                port: SERVICE_PORT,
-                target_port: Some(IntOrString::String("http".to_owned())),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }]),
+            ports: Some(vec![
+                ServicePort {
+                    name: Some("http".to_owned()),
+                    port: SERVICE_PORT,
+                    target_port: Some(IntOrString::String("http".to_owned())),
+                    protocol: Some("TCP".to_owned()),
+                    ..ServicePort::default()
+                },
+                ServicePort {
+                    name: Some("grpc".to_owned()),
+                    port: GRPC_SERVICE_PORT,
+                    target_port: Some(IntOrString::String("grpc".to_owned())),
+                    protocol: Some("TCP".to_owned()),
+                    app_protocol: Some("kubernetes.io/h2c".to_owned()),
+                    ..ServicePort::default()
+                },
+            ]),
             ..ServiceSpec::default()
         }),
         ..Service::default()

@@ -15,9 +15,9 @@ pub fn stage_of(kind: &str) -> u8 {
         "Secret" | "ConfigMap" => 2,
         "Service" => 3,
         "Deployment" => 4,
-        "HorizontalPodAutoscaler" => 5,
-        "PodDisruptionBudget" => 6,
-        "HTTPRoute" | "Route" | "Ingress" => 7,
+        "HorizontalPodAutoscaler" | "ScaledObject" => 5,
+        "PodDisruptionBudget" | "PodMonitor" => 6,
+        "HTTPRoute" | "GRPCRoute" | "Route" | "Ingress" => 7,
         "Job" => 8,
         _ => 9,
     }
@@ -31,6 +31,8 @@ mod tests {
     fn config_before_jobs_and_workloads_before_routes() {
         assert!(stage_of("ConfigMap") < stage_of("Job"));
         assert!(stage_of("Deployment") < stage_of("HTTPRoute"));
+        assert!(stage_of("Deployment") < stage_of("ScaledObject"));
+        assert_eq!(stage_of("GRPCRoute"), stage_of("HTTPRoute"));
         assert!(stage_of("Service") < stage_of("Ingress"));
         assert!(stage_of("Namespace") < stage_of("Secret"));
         assert_eq!(stage_of("SomethingNew"), 9);

@@ -212,7 +212,9 @@ async fn prune_deletes_a_removed_model_and_keeps_foreign_objects() {
             "Job" => "batch/v1",
             "HorizontalPodAutoscaler" => "autoscaling/v2",
             "PodDisruptionBudget" => "policy/v1",
-            "HTTPRoute" => "gateway.networking.k8s.io/v1",
+            "HTTPRoute" | "GRPCRoute" => "gateway.networking.k8s.io/v1",
+            "ScaledObject" => "keda.sh/v1alpha1",
+            "PodMonitor" => "monitoring.coreos.com/v1",
             _ => "v1",
         };
         let live = s.get(api_version, kind, name).await;

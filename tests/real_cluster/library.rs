@@ -291,3 +291,46 @@ async fn fast_diff_reports_what_dry_running_every_object_reports() {
     assert!(changed > 5 && changed < 40, "{changed} of 40 cases changed");
     s.finish().await;
 }
+
+/// Every ScaledObject, PodMonitor and GRPCRoute that the example repository
+/// and the `load-autoscaling` render fixture render is accepted by the API
+/// server's own validation of the installed CRDs (a strict server-side apply
+/// dry run in the scratch namespace), and comes back with the spec as sent:
+/// no field the CRD would default is left out.
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn rendered_custom_resources_pass_strict_server_validation() {
+    let Some(s) = Scratch::new("lib-custom-kinds").await else {
+        return;
+    };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for dir in [
+        root.clone(),
+        root.join("tests/fixtures/render/load-autoscaling"),
+    ] {
+        let repo = modelctl_spec::load_repo(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for env in repo.config.env_names() {
+            let env = repo.environment(env).expect("environment exists");
+            for m in modelctl::compile::render_env(&env) {
+                if !["ScaledObject", "PodMonitor", "GRPCRoute"].contains(&m.kind()) {
+                    continue;
+                }
+                let mut object = m.object.clone();
+                object["metadata"]["namespace"] = json!(s.ns());
+                let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+                let api = s.api(&api_version, m.kind()).await;
+                let params = PatchParams::apply("modelctl").dry_run().validation_strict();
+                let stored = api
+                    .patch(m.name(), &params, &Patch::Apply(&object))
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", m.file.display()));
+                let stored = serde_json::to_value(stored).unwrap();
+                assert_eq!(stored["spec"], object["spec"], "{}", m.file.display());
+                *checked.entry(m.kind().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(checked.len(), 3, "{checked:?}");
+    s.finish().await;
+}

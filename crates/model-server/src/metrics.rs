@@ -1,7 +1,7 @@
 //! Prometheus metrics served on `GET /metrics`: requests by route and
 //! status, request latency, batch sizes, time in the engine per model
-//! call, queue depth, cache hits and the time spent downloading, loading
-//! and warming up the model.
+//! call, queue depth, inference requests in flight, cache hits and the time
+//! spent downloading, loading and warming up the model.
 //!
 //! Metric names are prefixed `model_server_`. This module only records and
 //! encodes; callers decide what to observe.
@@ -82,6 +82,7 @@ pub struct Metrics {
     pub batch_size: Histogram,
     pub inference_seconds: Histogram,
     pub queue_depth: Gauge,
+    pub requests_in_flight: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub download_seconds: Gauge<f64, AtomicU64>,
@@ -107,6 +108,7 @@ impl Metrics {
         // 10 µs .. ~20 s
         let inference_seconds = Histogram::new(exponential_buckets(10e-6, 2.0, 22));
         let queue_depth = Gauge::default();
+        let requests_in_flight = Gauge::default();
         let cache_hits = Counter::default();
         let cache_misses = Counter::default();
         let download_seconds = Gauge::<f64, AtomicU64>::default();
@@ -133,6 +135,11 @@ impl Metrics {
             "queue_depth",
             "Requests waiting for the batcher",
             queue_depth.clone(),
+        );
+        registry.register(
+            "requests_in_flight",
+            "Inference requests received and not yet answered",
+            requests_in_flight.clone(),
         );
         registry.register(
             "cache_hits",
@@ -171,6 +178,7 @@ impl Metrics {
             batch_size,
             inference_seconds,
             queue_depth,
+            requests_in_flight,
             cache_hits,
             cache_misses,
             download_seconds,
@@ -202,12 +210,28 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Counts one inference request in flight until the guard is dropped.
+    pub fn in_flight(&self) -> InFlight {
+        self.requests_in_flight.inc();
+        InFlight(self.requests_in_flight.clone())
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// An inference request being served: counted in
+/// `model_server_requests_in_flight` while it lives.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -234,10 +258,27 @@ mod tests {
             "model_server_batch_size_count 1",
             "model_server_inference_duration_seconds_count 0",
             "model_server_queue_depth 0",
+            "model_server_requests_in_flight 0",
             "model_server_model_load_seconds",
             "model_server_model_warmup_seconds",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
+    }
+
+    #[test]
+    fn in_flight_counts_live_guards() {
+        let metrics = Metrics::new();
+        let first = metrics.in_flight();
+        let second = metrics.in_flight();
+        assert_eq!(metrics.requests_in_flight.get(), 2);
+        drop(first);
+        assert_eq!(metrics.requests_in_flight.get(), 1);
+        drop(second);
+        assert!(
+            metrics
+                .encode()
+                .contains("model_server_requests_in_flight 0")
+        );
     }
 }

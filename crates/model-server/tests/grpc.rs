@@ -669,6 +669,50 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
     assert!(mixed, "no batch of more than 32 rows formed in 10 bursts");
 }
 
+/// `ModelInfer` calls count in `model_server_requests_in_flight` (the
+/// gauge load autoscaling reads) until answered, as HTTP requests do: the
+/// gauge rises under load and is back at 0 once every call is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_under_load_are_in_flight() {
+    let (server, port) = start("tract", CNN, &["--max-batch", "8", "--max-delay", "1ms"]);
+    server.wait_ready().await;
+    let in_flight = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("model_server_requests_in_flight "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    assert_eq!(in_flight(&metrics(&server).await), Some(0.0));
+    let grpc = connect(port).await;
+    let rows: Vec<Vec<f32>> = digits().inputs[..64].to_vec();
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let mut grpc = grpc.clone();
+            let request = raw_request(CNN, &rows);
+            tokio::spawn(async move { grpc.model_infer(request).await })
+        })
+        .collect();
+    let mut highest = 0.0f64;
+    while calls.iter().any(|call| !call.is_finished()) {
+        if let Some(value) = in_flight(&metrics(&server).await) {
+            highest = highest.max(value);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        highest >= 1.0,
+        "the gauge never rose under 32 concurrent calls"
+    );
+    assert!(
+        highest <= 32.0,
+        "more in flight ({highest}) than calls made"
+    );
+    for call in calls {
+        let response = call.await.unwrap().expect("the call is answered");
+        assert_eq!(rows_of(&response.into_inner()).len(), 64);
+    }
+    assert_eq!(in_flight(&metrics(&server).await), Some(0.0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_rpcs_are_unimplemented_with_a_message() {
     let (server, port) = start("tract", MLP, &[]);

@@ -506,6 +506,68 @@ async fn identical_requests_are_answered_from_the_cache(backend: &str) {
     );
 }
 
+/// The value of an unlabelled gauge in a `/metrics` text.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// An inference request counts in `model_server_requests_in_flight` (the
+/// gauge load autoscaling reads) from its headers until it is answered or
+/// dropped; scrapes and health checks do not count.
+async fn an_unanswered_inference_request_is_in_flight(backend: &str) {
+    use tokio::io::AsyncWriteExt;
+
+    let server = Server::start(backend, &model_path(MLP), &[]);
+    server.wait_ready().await;
+    let client = client();
+    let scrape = || async {
+        let text = client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (gauge(&text, "model_server_requests_in_flight"), text)
+    };
+    let (idle, text) = scrape().await;
+    assert_eq!(idle, Some(0.0), "{text}");
+
+    // Headers and half of the body: the request is received, not answered.
+    let url = server.url("");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v2/models/digits/infer HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"inputs\": ["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut busy, mut text) = scrape().await;
+    while busy != Some(1.0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        (busy, text) = scrape().await;
+    }
+    assert_eq!(busy, Some(1.0), "{text}");
+
+    // The client goes away: the request is no longer in flight.
+    drop(stream);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut after, mut text) = scrape().await;
+    while after != Some(0.0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        (after, text) = scrape().await;
+    }
+    assert_eq!(after, Some(0.0), "{text}");
+}
+
 macro_rules! backend_suite {
     ($module:ident, $backend:literal) => {
         mod $module {
@@ -574,6 +636,11 @@ macro_rules! backend_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn identical_requests_are_answered_from_the_cache() {
                 super::identical_requests_are_answered_from_the_cache($backend).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_unanswered_inference_request_is_in_flight() {
+                super::an_unanswered_inference_request_is_in_flight($backend).await;
             }
         }
     };

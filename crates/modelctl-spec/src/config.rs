@@ -88,6 +88,82 @@ pub struct Defaults {
     /// Value of the `app.kubernetes.io/part-of` label (default `modelctl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_of: Option<String>,
+    /// What scales serving Deployments on the server's own load
+    /// (`target-inflight`, `target-queue`).
+    #[serde(default, skip_serializing_if = "AutoscalingConfig::is_empty")]
+    pub autoscaling: AutoscalingConfig,
+    /// How Prometheus finds serving pods: `annotations`, `podmonitor` or
+    /// `none` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<ScrapeMode>,
+}
+
+/// The autoscaler behind `target-inflight` and `target-queue`. An
+/// environment's table overrides these keys one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AutoscalingConfig {
+    /// `keda` (a KEDA ScaledObject with a Prometheus trigger) or `hpa` (an
+    /// `autoscaling/v2` HorizontalPodAutoscaler on a `Pods` metric served by
+    /// a Prometheus adapter). Without one, specs cannot use load targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<AutoscalingProvider>,
+    /// Address of the Prometheus server KEDA queries
+    /// (`http://prometheus.monitoring:9090`); needed by `keda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+}
+
+impl AutoscalingConfig {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// These settings with `over`'s keys taking precedence.
+    fn overridden_by(&self, over: Option<&AutoscalingConfig>) -> AutoscalingConfig {
+        let Some(over) = over else {
+            return self.clone();
+        };
+        AutoscalingConfig {
+            provider: over.provider.or(self.provider),
+            prometheus: over.prometheus.clone().or_else(|| self.prometheus.clone()),
+        }
+    }
+}
+
+/// What renders the autoscaler of a model scaling on its own load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoscalingProvider {
+    /// A `keda.sh/v1alpha1` ScaledObject (KEDA installed in the cluster).
+    Keda,
+    /// An `autoscaling/v2` HorizontalPodAutoscaler with `Pods` metrics (a
+    /// Prometheus adapter serving the custom metrics API).
+    Hpa,
+}
+
+impl AutoscalingProvider {
+    /// The value as written in `modelctl.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoscalingProvider::Keda => "keda",
+            AutoscalingProvider::Hpa => "hpa",
+        }
+    }
+}
+
+/// How Prometheus discovers the metrics of serving pods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrapeMode {
+    /// `prometheus.io/scrape`, `prometheus.io/port` and `prometheus.io/path`
+    /// annotations on serving pods.
+    Annotations,
+    /// A `monitoring.coreos.com/v1` PodMonitor per model (Prometheus Operator).
+    Podmonitor,
+    /// Nothing.
+    #[default]
+    None,
 }
 
 fn default_git_image() -> ImageRef {
@@ -204,6 +280,13 @@ pub struct Environment {
     /// Route settings for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteConfig>,
+    /// Autoscaling settings for this environment (each key overrides
+    /// `[defaults.autoscaling]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingConfig>,
+    /// How Prometheus finds serving pods in this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<ScrapeMode>,
 }
 
 /// The settings one environment renders with: defaults with its overrides applied.
@@ -228,6 +311,10 @@ pub struct EnvSettings {
     /// The GitOps controller that syncs the output, which decides the
     /// annotations render adds for it.
     pub gitops: GitopsTool,
+    /// Autoscaling settings, environment keys over defaults.
+    pub autoscaling: AutoscalingConfig,
+    /// How Prometheus finds serving pods.
+    pub scrape: ScrapeMode,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -264,6 +351,8 @@ impl Config {
             gpu: d.gpu.clone(),
             part_of: d.part_of.clone().unwrap_or_else(|| "modelctl".to_owned()),
             gitops: self.gitops.tool,
+            autoscaling: d.autoscaling.overridden_by(env.autoscaling.as_ref()),
+            scrape: env.scrape.or(d.scrape).unwrap_or_default(),
         })
     }
 
@@ -301,6 +390,37 @@ mod tests {
             config.env_names().collect::<Vec<_>>(),
             ["production", "staging"]
         );
+    }
+
+    #[test]
+    fn autoscaling_keys_and_scrape_are_overridden_one_by_one() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\nscrape = \"annotations\"\n[defaults.autoscaling]\nprovider = \"keda\"\nprometheus = \"http://p:9090\"\n[environments.dev]\n[environments.prod]\nscrape = \"podmonitor\"\nautoscaling = { provider = \"hpa\" }\n[environments.lab]\nautoscaling = { prometheus = \"http://lab:9090\" }\n",
+        )
+        .unwrap();
+        let dev = config.environment("dev").unwrap();
+        assert_eq!(dev.autoscaling.provider, Some(AutoscalingProvider::Keda));
+        assert_eq!(dev.scrape, ScrapeMode::Annotations);
+        let prod = config.environment("prod").unwrap();
+        assert_eq!(prod.autoscaling.provider, Some(AutoscalingProvider::Hpa));
+        assert_eq!(
+            prod.autoscaling.prometheus.as_deref(),
+            Some("http://p:9090")
+        );
+        assert_eq!(prod.scrape, ScrapeMode::Podmonitor);
+        let lab = config.environment("lab").unwrap();
+        assert_eq!(lab.autoscaling.provider, Some(AutoscalingProvider::Keda));
+        assert_eq!(
+            lab.autoscaling.prometheus.as_deref(),
+            Some("http://lab:9090")
+        );
+        let bare: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.dev]\n",
+        )
+        .unwrap();
+        let dev = bare.environment("dev").unwrap();
+        assert_eq!(dev.scrape, ScrapeMode::None);
+        assert_eq!(dev.autoscaling, AutoscalingConfig::default());
     }
 
     #[test]

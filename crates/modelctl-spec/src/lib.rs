@@ -27,7 +27,10 @@ pub mod rules;
 pub mod schema;
 pub mod values;
 
-pub use config::{Config, EnvSettings, GitopsConfig, GitopsTool, RouteKind, UnknownEnvironment};
+pub use config::{
+    AutoscalingConfig, AutoscalingProvider, Config, EnvSettings, GitopsConfig, GitopsTool,
+    RouteKind, ScrapeMode, UnknownEnvironment,
+};
 pub use diag::{Diagnostic, Report, Stage};
 pub use model::ModelSpec;
 pub use pipeline::{check_sources, load_sources};

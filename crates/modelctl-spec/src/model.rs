@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
-    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Grid, HdfsUri, Hostname, ImageRef, MaxReplicas,
-    Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, ReplicaCount,
-    ResourceName, Retries, Sha256, Template, UrlPath,
+    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Grid, HdfsUri, Hostname, ImageRef, LoadTarget,
+    MaxReplicas, Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent,
+    ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -207,7 +207,8 @@ pub struct Serve {
     /// The ONNX model to serve: a path, `file://`, `http(s)://`, `s3://`,
     /// `gs://`, `az://` or `pvc://<claim>/<path>`.
     pub model: ModelUri,
-    /// A fixed number of replicas, or `{ min, max, target-cpu }` for autoscaling.
+    /// A fixed number of replicas, or `{ min, max, target-cpu, target-inflight,
+    /// target-queue }` for autoscaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<Replicas>,
     /// CPU, memory and GPUs for each serving pod.
@@ -252,7 +253,9 @@ impl<'de> serde::de::Visitor<'de> for ReplicasVisitor {
     type Value = Replicas;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a number of replicas or a table `{ min, max, target-cpu }`")
+        f.write_str(
+            "a number of replicas or a table `{ min, max, target-cpu, target-inflight, target-queue }`",
+        )
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Replicas, E> {
@@ -279,9 +282,29 @@ pub struct ReplicaRange {
     pub min: MinReplicas,
     /// Most replicas (at least `min`, at most 1000).
     pub max: MaxReplicas,
-    /// Average CPU utilisation (percent of the request) the autoscaler aims for (default 80).
+    /// Average CPU utilisation (percent of the request) the autoscaler aims
+    /// for. Default 80 when neither `target-inflight` nor `target-queue` is
+    /// set; beside them, CPU counts only when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_cpu: Option<Percent>,
+    /// Requests in flight per replica the autoscaler aims for (the server's
+    /// `model_server_requests_in_flight` gauge averaged over the pods). Needs
+    /// `autoscaling.provider` in `modelctl.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_inflight: Option<LoadTarget>,
+    /// Requests waiting for the batcher per replica the autoscaler aims for
+    /// (the `model_server_queue_depth` gauge averaged over the pods). Needs
+    /// `autoscaling.provider` in `modelctl.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_queue: Option<LoadTarget>,
+}
+
+impl ReplicaRange {
+    /// Whether the range scales on the server's own load (`target-inflight`
+    /// or `target-queue`), which needs an autoscaling provider.
+    pub fn scales_on_load(&self) -> bool {
+        self.target_inflight.is_some() || self.target_queue.is_some()
+    }
 }
 
 /// Dynamic batching settings of `model-server`.
@@ -303,6 +326,10 @@ pub struct Route {
     /// Path prefix (default `/`). No two models may share a host and path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<UrlPath>,
+    /// Also route gRPC (Open Inference Protocol) for `host` to the server's
+    /// `grpc` port with a Gateway API GRPCRoute (route kind `gateway` only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grpc: bool,
 }
 
 /// A canary version of the served model.

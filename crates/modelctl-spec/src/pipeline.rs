@@ -48,7 +48,13 @@ pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo
     let mut checked = Vec::new();
     let mut claims = Vec::new();
     for src in models {
-        if let Some(m) = check_model(src, env_names.as_deref(), &mut claims, &mut report) {
+        if let Some(m) = check_model(
+            src,
+            env_names.as_deref(),
+            config.as_ref(),
+            &mut claims,
+            &mut report,
+        ) {
             checked.push(m);
         }
     }
@@ -91,6 +97,7 @@ pub(crate) struct RouteClaim {
 fn check_model(
     src: &Source,
     env_names: Option<&[String]>,
+    config: Option<&Config>,
     claims: &mut Vec<RouteClaim>,
     report: &mut Report,
 ) -> Option<Model> {
@@ -155,9 +162,11 @@ fn check_model(
                 &view,
             );
             claim_route(src, &name, &env, &view, &merged, claims);
+            check_in_env(src, config, &env, &view, &merged, report);
             view
         } else {
             claim_route(src, &name, &env, &base_view, &tree, claims);
+            check_in_env(src, config, &env, &base_view, &tree, report);
             base_view.clone()
         };
         resolved.insert(env, view);
@@ -172,6 +181,30 @@ fn check_model(
         spec,
         resolved,
     })
+}
+
+/// The rules between `spec`, resolved for `env`, and that environment's
+/// settings (when a config is given); located in `tree`.
+fn check_in_env(
+    src: &Source,
+    config: Option<&Config>,
+    env: &str,
+    spec: &ModelSpec,
+    tree: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+) {
+    let Some(settings) = config.and_then(|c| c.environment(env).ok()) else {
+        return;
+    };
+    rules::model::check_in_env(
+        &mut Checker {
+            file: &src.path,
+            tree: tree.get_ref(),
+            report,
+        },
+        spec,
+        &settings,
+    );
 }
 
 fn claim_route(

@@ -155,7 +155,11 @@ impl GrpcInferenceService for Inference {
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
         let started = Instant::now();
+        // Counted in model_server_requests_in_flight until answered, as
+        // HTTP inference requests are: the autoscaler reads both.
+        let in_flight = self.state.metrics.in_flight();
         let result = self.infer(request.into_inner()).await;
+        drop(in_flight);
         self.observed(MODEL_INFER, started, result)
     }
 }

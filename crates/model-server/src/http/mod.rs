@@ -86,14 +86,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Records each request's route, status and latency.
+/// Records each request's route, status and latency, and counts inference
+/// requests in flight.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    // Inference requests (V2 infer, V1 predict) count as in flight until
+    // answered; health checks and scrapes do not.
+    let in_flight = (route.ends_with("/infer") || route.contains("/v1/models/"))
+        .then(|| state.metrics.in_flight());
     let response = next.run(request).await;
+    drop(in_flight);
     state.metrics.observe_request(
         &route,
         response.status().as_u16(),

@@ -1,8 +1,9 @@
 //! Rules within `modelctl.toml`: route settings that fit their kind, GPU
-//! settings Kubernetes accepts, at least one environment.
+//! settings Kubernetes accepts, at least one environment, an autoscaling
+//! provider with what it needs.
 
 use super::Checker;
-use crate::config::{Config, RouteConfig, RouteKind, TolerationOperator};
+use crate::config::{AutoscalingProvider, Config, RouteConfig, RouteKind, TolerationOperator};
 use crate::locate::Target::{Key, Value};
 use crate::values::names::{check_dns_label, check_dns_subdomain};
 use crate::values::regex;
@@ -38,6 +39,7 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
             );
         }
     }
+    check_autoscaling(c, config);
     let gpu = &config.defaults.gpu;
     if !regex!(RESOURCE_NAME).is_match(&gpu.resource) || gpu.resource.len() > 253 {
         c.error(
@@ -95,6 +97,75 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
             );
         }
     }
+}
+
+/// Every Prometheus address is an `http(s)://` URL, and each environment
+/// that ends up with provider `keda` has an address to query.
+fn check_autoscaling(c: &mut Checker<'_, '_>, config: &Config) {
+    let tables = std::iter::once((
+        vec!["defaults", "autoscaling"],
+        Some(&config.defaults.autoscaling),
+    ))
+    .chain(config.environments.iter().map(|(name, env)| {
+        (
+            vec!["environments", name.as_str(), "autoscaling"],
+            env.autoscaling.as_ref(),
+        )
+    }));
+    for (at, table) in tables {
+        let Some(address) = table.and_then(|t| t.prometheus.as_deref()) else {
+            continue;
+        };
+        if !is_http_url(address) {
+            let mut path = at.clone();
+            path.push("prometheus");
+            c.error(
+                &path,
+                Value,
+                format!("`{address}` is not an http(s) URL"),
+                "write the Prometheus server's address, e.g. `http://prometheus.monitoring:9090`",
+            );
+        }
+    }
+    for (name, env) in &config.environments {
+        let Ok(settings) = config.environment(name.as_str()) else {
+            continue;
+        };
+        let a = &settings.autoscaling;
+        if a.provider != Some(AutoscalingProvider::Keda) || a.prometheus.is_some() {
+            continue;
+        }
+        // Point at the `provider` that chose KEDA: the environment's own, or
+        // the default one it inherits.
+        let own = env
+            .autoscaling
+            .as_ref()
+            .is_some_and(|t| t.provider.is_some());
+        let path: Vec<&str> = if own {
+            vec!["environments", name.as_str(), "autoscaling", "provider"]
+        } else {
+            vec!["defaults", "autoscaling", "provider"]
+        };
+        c.error(
+            &path,
+            Value,
+            "autoscaling provider `keda` needs a Prometheus address".to_owned(),
+            format!(
+                "KEDA queries Prometheus for the server's load; set `prometheus = \"http://…\"` beside `provider` (environment `{name}` has none)"
+            ),
+        );
+    }
+}
+
+/// An `http://` or `https://` URL with a host and no spaces.
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.starts_with(':') && !s.chars().any(char::is_whitespace)
+    })
 }
 
 fn check_route(c: &mut Checker<'_, '_>, at: &[&str], route: &RouteConfig) {
@@ -189,6 +260,33 @@ mod tests {
             "{DEFAULTS}route = {{ kind = \"openshift\", ingress-class = \"nginx\", gateway = \"g\" }}\n[environments.prod]\n"
         ));
         assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn keda_needs_a_prometheus_address() {
+        let base = format!("{DEFAULTS}route = {{ kind = \"ingress\" }}\n");
+        let e = errors(&format!(
+            "{base}[defaults.autoscaling]\nprovider = \"keda\"\n[environments.prod]\n[environments.staging]\n"
+        ));
+        assert_eq!(
+            e,
+            ["autoscaling provider `keda` needs a Prometheus address"]
+        );
+        let e = errors(&format!(
+            "{base}[defaults.autoscaling]\nprovider = \"hpa\"\n[environments.prod]\nautoscaling = {{ provider = \"keda\" }}\n[environments.staging]\n"
+        ));
+        assert_eq!(
+            e,
+            ["autoscaling provider `keda` needs a Prometheus address"]
+        );
+        let e = errors(&format!(
+            "{base}[defaults.autoscaling]\nprovider = \"keda\"\nprometheus = \"prometheus:9090\"\n[environments.prod]\n"
+        ));
+        assert_eq!(e, ["`prometheus:9090` is not an http(s) URL"]);
+        let e = errors(&format!(
+            "{base}[defaults.autoscaling]\nprovider = \"keda\"\nprometheus = \"http://prometheus.monitoring:9090\"\n[environments.prod]\n"
+        ));
+        assert!(e.is_empty(), "{e:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Checker, MAX_SWEEP_COMBINATIONS};
+use crate::config::{EnvSettings, RouteKind};
 use crate::locate::Target::{Key, Value};
 use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Serve, Train};
 
@@ -21,6 +22,59 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
         );
     }
     check_sections(c, spec);
+}
+
+/// The rules that hold a spec (as resolved for environment `env`) against
+/// that environment's settings: load targets need an autoscaling provider,
+/// and a gRPC route needs route kind `gateway`.
+pub(crate) fn check_in_env(c: &mut Checker<'_, '_>, spec: &ModelSpec, env: &EnvSettings) {
+    let Some(serve) = &spec.serve else {
+        return;
+    };
+    if let Some(Replicas::Range(r)) = &serve.replicas
+        && env.autoscaling.provider.is_none()
+    {
+        let keys = [
+            ("target-inflight", r.target_inflight.is_some()),
+            ("target-queue", r.target_queue.is_some()),
+        ];
+        for (key, _) in keys.iter().filter(|(_, set)| *set) {
+            c.error(
+                &["serve", "replicas", key],
+                Value,
+                format!("`{key}` needs an autoscaling provider, and `modelctl.toml` configures none"),
+                format!(
+                    "set `provider = \"keda\"` (with `prometheus`) or `provider = \"hpa\"` under `[defaults.autoscaling]` (environment `{}` has none), or scale on `target-cpu`",
+                    env.name
+                ),
+            );
+        }
+    }
+    if let Some(route) = &serve.route
+        && route.grpc
+        && env.route.kind != RouteKind::Gateway
+    {
+        c.error(
+            &["serve", "route", "grpc"],
+            Value,
+            format!(
+                "`grpc = true` needs route kind `gateway`, not `{}`",
+                route_kind_name(env.route.kind)
+            ),
+            format!(
+                "gRPC is routed with a Gateway API GRPCRoute; remove `grpc`, or use `kind = \"gateway\"` in `modelctl.toml` (environment `{}`)",
+                env.name
+            ),
+        );
+    }
+}
+
+fn route_kind_name(kind: RouteKind) -> &'static str {
+    match kind {
+        RouteKind::Gateway => "gateway",
+        RouteKind::Openshift => "openshift",
+        RouteKind::Ingress => "ingress",
+    }
 }
 
 /// The rules inside the keys and sections the spec has (everything but the

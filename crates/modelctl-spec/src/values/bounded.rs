@@ -296,6 +296,31 @@ bounded_int!(
     },
 );
 
+/// Largest per-replica load target (`target-inflight`, `target-queue`).
+pub const MAX_LOAD_TARGET: u32 = 100_000;
+
+bounded_int!(
+    /// Requests per replica an autoscaler aims for (`target-inflight`,
+    /// `target-queue`): 1 to 100000.
+    LoadTarget,
+    min = 1,
+    max = MAX_LOAD_TARGET,
+    desc = "Requests per replica the autoscaler aims for, 1 to 100000.",
+    error = |v| {
+        if v <= 0 {
+            ValueError::new(
+                format!("a per-replica load target of {v} never scales"),
+                "write the number of requests one replica should hold on average, at least 1",
+            )
+        } else {
+            ValueError::new(
+                format!("a per-replica load target of {v} is more than {MAX_LOAD_TARGET}"),
+                format!("use at most {MAX_LOAD_TARGET}"),
+            )
+        }
+    },
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

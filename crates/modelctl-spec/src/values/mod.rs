@@ -30,8 +30,8 @@ mod text;
 mod uri;
 
 pub use bounded::{
-    BatchSize, CanaryWeight, GpuCount, MAX_BATCH, MAX_GPUS_PER_POD, MAX_REPLICAS, MAX_RETRIES,
-    MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
+    BatchSize, CanaryWeight, GpuCount, LoadTarget, MAX_BATCH, MAX_GPUS_PER_POD, MAX_LOAD_TARGET,
+    MAX_REPLICAS, MAX_RETRIES, MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
 };
 pub use command::Command;
 pub use digest::Sha256;
