@@ -8,6 +8,7 @@ pub mod batcher;
 pub mod cache;
 pub mod config;
 pub mod download;
+pub mod export;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod tensor;
 
 use std::process::ExitCode;
