@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{EnvName, ImageRef, Namespace};
+use crate::values::{EnvName, ImageRef, Namespace, ResourceName};
 
 /// The repository's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -88,6 +88,38 @@ pub struct Defaults {
     /// Value of the `app.kubernetes.io/part-of` label (default `modelctl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_of: Option<String>,
+    /// The ServiceAccounts training and serving pods run as unless a spec
+    /// names its own (`train.service-account`, `serve.service-account`).
+    #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
+    pub service_accounts: ServiceAccounts,
+}
+
+/// The ServiceAccounts pods run as. A pod without one gets the namespace's
+/// `default` account and no mounted API token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServiceAccounts {
+    /// The ServiceAccount of training pods (its cloud identity writes `train.output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<ResourceName>,
+    /// The ServiceAccount of serving pods (its cloud identity reads `serve.model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ResourceName>,
+}
+
+impl ServiceAccounts {
+    /// Whether neither account is set.
+    pub fn is_empty(&self) -> bool {
+        self.train.is_none() && self.serve.is_none()
+    }
+
+    /// `over` where it sets an account, else `self`.
+    fn overridden_by(&self, over: &ServiceAccounts) -> ServiceAccounts {
+        ServiceAccounts {
+            train: over.train.clone().or_else(|| self.train.clone()),
+            serve: over.serve.clone().or_else(|| self.serve.clone()),
+        }
+    }
 }
 
 fn default_git_image() -> ImageRef {
@@ -204,6 +236,9 @@ pub struct Environment {
     /// Route settings for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteConfig>,
+    /// ServiceAccounts for this environment, each overriding its default.
+    #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
+    pub service_accounts: ServiceAccounts,
 }
 
 /// The settings one environment renders with: defaults with its overrides applied.
@@ -228,6 +263,8 @@ pub struct EnvSettings {
     /// The GitOps controller that syncs the output, which decides the
     /// annotations render adds for it.
     pub gitops: GitopsTool,
+    /// Default ServiceAccounts of training and serving pods.
+    pub service_accounts: ServiceAccounts,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -264,6 +301,7 @@ impl Config {
             gpu: d.gpu.clone(),
             part_of: d.part_of.clone().unwrap_or_else(|| "modelctl".to_owned()),
             gitops: self.gitops.tool,
+            service_accounts: d.service_accounts.overridden_by(&env.service_accounts),
         })
     }
 

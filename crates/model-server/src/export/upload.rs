@@ -276,7 +276,15 @@ impl Uploader {
     fn classify(&self, error: object_store::Error) -> Attempt {
         use object_store::Error as E;
         let uri = self.uri.clone();
-        let message = error_chain(&error);
+        let message = tidy(&error_chain(&error));
+        let metadata = [
+            "/latest/api/token",
+            "/latest/meta-data/",
+            "169.254.169.254",
+            "computeMetadata",
+        ]
+        .iter()
+        .any(|m| message.contains(m));
         match error {
             E::NotFound { .. } => Attempt::Permanent(UploadError::NotFound { uri, message }),
             E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
@@ -285,19 +293,42 @@ impl Uploader {
             E::InvalidPath { .. } | E::NotSupported { .. } | E::NotImplemented { .. } => {
                 Attempt::Permanent(UploadError::Invalid { uri, message })
             }
-            _ if message.to_ascii_lowercase().contains("credential") => {
+            _ if metadata || message.to_ascii_lowercase().contains("credential") => {
                 Attempt::Permanent(UploadError::Denied {
                     uri,
                     message: format!(
-                        "no usable credentials: {message} (give the pod the store's \
-                         credentials, e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                         from a Secret named in `env-from`, or a service account)"
+                        "no credentials: none in the environment and the instance metadata \
+                         service did not provide any ({message}); give the export container \
+                         the store's credentials, e.g. AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY from a Secret named in `train.env-from`, or a \
+                         `train.service-account` the cluster maps to a cloud identity"
                     ),
                 })
             }
             _ => Attempt::Transient(message),
         }
     }
+}
+
+/// A store's error with an XML error document reduced to its code and
+/// message (`NoSuchBucket: The specified bucket does not exist`).
+fn tidy(message: &str) -> String {
+    let Some(start) = message.find("<?xml") else {
+        return message.to_owned();
+    };
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let from = message.find(&open)? + open.len();
+        let to = message[from..].find(&format!("</{name}>"))?;
+        Some(message[from..from + to].to_owned())
+    };
+    let mut out = message[..start].trim_end().trim_end_matches(':').to_owned();
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(text)) => out.push_str(&format!(": {code}: {text}")),
+        (Some(code), None) => out.push_str(&format!(": {code}")),
+        _ => {}
+    }
+    out
 }
 
 #[cfg(test)]
@@ -315,6 +346,17 @@ mod tests {
             list_files(dir.path()).unwrap(),
             ["a.onnx", "b/c/x.bin", "z.txt"]
         );
+    }
+
+    #[test]
+    fn xml_error_documents_are_reduced_to_code_and_message() {
+        let raw = "PUT failed: 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket</Code>\
+                   <Message>The specified bucket does not exist</Message><RequestId>x</RequestId></Error>";
+        assert_eq!(
+            tidy(raw),
+            "PUT failed: 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(tidy("plain"), "plain");
     }
 
     #[tokio::test]
