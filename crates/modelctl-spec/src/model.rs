@@ -65,6 +65,11 @@ pub struct Train {
     pub data: Vec<DataSource>,
     /// Where the trained model is exported: a minijinja template over
     /// `model`, `run`, `env`, `namespace` and the sweep's parameters (`params`).
+    /// After training, the Job's `export` container (`model-export` from the
+    /// server image) uploads every file the code wrote to `$MODEL_DIR` there,
+    /// verifies it and writes `run.json` beside it; `$MODEL_DIR/metrics.json`,
+    /// a flat JSON object of numbers, becomes the run's metrics. Without
+    /// `output` nothing is uploaded and the run is only recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Template>,
     /// CPU, memory and GPUs for each training pod.
