@@ -266,3 +266,62 @@ fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
         assert_ne!(a, b);
     }
 }
+
+#[test]
+fn pods_run_as_the_named_service_account_and_mount_no_token_without_one() {
+    use modelctl_spec::{Source, load_sources};
+    let config = Source {
+        path: "modelctl.toml".into(),
+        text: "[defaults]\nnamespace = \"ml\"\nserver-image = \"registry.example.com/ml/model-server:0.1.0\"\n\
+               route = { kind = \"gateway\", gateway = \"ml-gateway\" }\n\
+               service-accounts = { train = \"trainer\" }\n\
+               [environments.lab]\n[environments.other]\nservice-accounts = { serve = \"reader\" }\n"
+            .to_owned(),
+    };
+    let model = |name: &str, extra: &str| Source {
+        path: format!("models/{name}.toml").into(),
+        text: format!(
+            "[train]\nimage = \"python:3.12-slim\"\ncommand = [\"true\"]\n{extra}\n\
+             [serve]\nmodel = \"s3://m/{name}.onnx\"\n"
+        ),
+    };
+    let repo = load_sources(
+        &config,
+        &[
+            model("plain", ""),
+            model("own", "service-account = \"own-trainer\""),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pods = |env: &str| -> BTreeMap<(String, String), Value> {
+        render_env(&repo.environment(env).unwrap())
+            .into_iter()
+            .filter(|m| m.kind() == "Job" || m.kind() == "Deployment")
+            .map(|m| {
+                let key = (m.model.clone(), m.kind().to_owned());
+                (key, m.object["spec"]["template"]["spec"].clone())
+            })
+            .collect()
+    };
+    let lab = pods("lab");
+    let job = &lab[&("plain".to_owned(), "Job".to_owned())];
+    assert_eq!(job["serviceAccountName"], "trainer");
+    assert!(job.get("automountServiceAccountToken").is_none());
+    assert_eq!(
+        lab[&("own".to_owned(), "Job".to_owned())]["serviceAccountName"],
+        "own-trainer"
+    );
+    let server = &lab[&("plain".to_owned(), "Deployment".to_owned())];
+    assert!(server.get("serviceAccountName").is_none());
+    assert_eq!(server["automountServiceAccountToken"], false);
+    let other = pods("other");
+    assert_eq!(
+        other[&("plain".to_owned(), "Deployment".to_owned())]["serviceAccountName"],
+        "reader"
+    );
+    assert!(
+        other[&("plain".to_owned(), "Deployment".to_owned())]
+            .get("automountServiceAccountToken")
+            .is_none()
+    );
+}

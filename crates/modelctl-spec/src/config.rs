@@ -316,6 +316,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn service_accounts_default_and_are_overridden_per_environment() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n\
+             service-accounts = { train = \"trainer\", serve = \"reader\" }\n\
+             [environments.staging]\nservice-accounts = { train = \"staging-trainer\" }\n[environments.production]\n",
+        )
+        .unwrap();
+        let staging = config.environment("staging").unwrap().service_accounts;
+        assert_eq!(
+            staging.train.as_ref().map(|s| s.as_str()),
+            Some("staging-trainer")
+        );
+        assert_eq!(staging.serve.as_ref().map(|s| s.as_str()), Some("reader"));
+        let production = config.environment("production").unwrap().service_accounts;
+        assert_eq!(
+            production.train.as_ref().map(|s| s.as_str()),
+            Some("trainer")
+        );
+    }
+
+    #[test]
     fn environments_override_defaults() {
         let config: Config = toml::from_str(
             "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\nnamespace = \"ml-staging\"\nserver-image = \"r.example.com/s:2\"\n[environments.production]\n",
