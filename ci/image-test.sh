@@ -245,6 +245,7 @@ check_export() {
   chmod 0666 "$exports/termination-log"
   log "running model-export in $image"
   podman "${storage[@]}" --runtime runc run --rm --network none \
+    --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
     --entrypoint /usr/local/bin/model-export \
     -e MODELCTL_RUN=digits-train-image-test \
     -v "$exports/workspace:/workspace:ro" -v "$exports/config:/etc/modelctl:ro" \
