@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the model-server image from this workspace and proves it runs.
+# Builds the model-server image from this workspace and proves it runs, both
+# the server and the training Job's `model-export`.
 #
 #   ci/image-test.sh                              build, run, check, report size
 #   ci/image-test.sh rootfs BINARY ORT_LIB DEST   assemble the image's files only
 #   ci/image-test.sh check IMAGE                  run and check an image already
 #                                                 in buildah's vfs storage
 #
-# The image holds exactly: the model-server binary (stripped), libonnxruntime.so (from
+# The image holds exactly: the model-server and model-export binaries (stripped;
+# model-export is taken from beside BINARY), libonnxruntime.so (from
 # the pinned onnxruntime wheel), the shared libraries those two need as `ldd`
 # lists them (glibc, libstdc++, libgcc_s and the dynamic loader), the CA
 # bundle, /etc/passwd and /etc/group naming the non-root user 65532, and a
@@ -19,7 +21,9 @@
 # tree into a FROM scratch image with buildah (vfs storage, chroot
 # isolation: no daemon needed), runs it under podman with runc and a test
 # model mounted read-only, checks readiness and one inference over HTTP,
-# prints the image size, stops the container with SIGTERM and requires exit 0.
+# prints the image size, stops the container with SIGTERM and requires exit 0,
+# then runs model-export in the image on a small model directory into a
+# file:// output and checks run.json and the termination message.
 #
 # Needs: buildah, podman, runc (Debian packages), curl, python3 with the
 # onnxruntime wheel (ci/requirements-serve.txt) unless ORT_DYLIB_PATH is set,
@@ -51,18 +55,23 @@ shared_libs() {
 # rootfs BINARY ORT_LIB DEST: the image's complete file tree under DEST.
 rootfs() {
   local binary="$1" ort_lib="$2" dest="$3" lib
+  local export_binary
+  export_binary="$(dirname "$binary")/model-export"
   [[ -x "$binary" ]] || die "no executable model-server at $binary"
+  [[ -x "$export_binary" ]] || die "no executable model-export beside $binary"
   [[ -f "$ort_lib" ]] || die "no ONNX Runtime library at $ort_lib"
   mkdir -p "$dest/usr/local/bin" "$dest/usr/local/lib" "$dest/etc/ssl/certs" \
     "$dest/tmp" "$dest/home/nonroot"
   install -m 0755 "$binary" "$dest/usr/local/bin/model-server"
   strip --strip-unneeded "$dest/usr/local/bin/model-server"
+  install -m 0755 "$export_binary" "$dest/usr/local/bin/model-export"
+  strip --strip-unneeded "$dest/usr/local/bin/model-export"
   install -m 0644 "$ort_lib" "$dest$ORT_PATH"
   while read -r lib; do
     [[ "$lib" == MISSING* ]] && die "ldd cannot resolve ${lib#MISSING } for $binary or $ort_lib"
     mkdir -p "$dest$(dirname "$lib")"
     cp -L "$lib" "$dest$lib"
-  done < <(shared_libs "$binary" "$ort_lib")
+  done < <(shared_libs "$binary" "$export_binary" "$ort_lib")
   local bundle=/etc/ssl/certs/ca-certificates.crt
   [[ -f "$bundle" ]] || die "no CA bundle at $bundle (install ca-certificates)"
   install -m 0644 "$bundle" "$dest$bundle"
@@ -236,6 +245,46 @@ PY
   code="$(podman "${storage[@]}" inspect -f '{{.State.ExitCode}}' "$name")"
   [[ "$code" == 0 ]] || { podman "${storage[@]}" logs "$name" >&2 || true; die "exit code $code after SIGTERM"; }
   log "stopped cleanly (exit 0)"
+
+  check_export "$image"
+}
+
+# check_export IMAGE: runs model-export in IMAGE as the training Job's
+# `export` container does, on a model directory mounted read-only, into a
+# file:// output on a writable mount; checks run.json and the termination message.
+check_export() {
+  local image="$1"
+  exports="$(mktemp -d)"
+  trap 'rm -rf "$exports"; check_cleanup; cleanup' EXIT
+  mkdir -p "$exports/workspace/out" "$exports/output" "$exports/config"
+  cp "$ROOT/tests/fixtures/models/digits-mlp.onnx" "$exports/workspace/out/model.onnx"
+  printf '{"accuracy": 0.97}' >"$exports/workspace/out/metrics.json"
+  printf '{"model": "digits", "runs": [{"output": "file:///output/{{ run }}"}]}' \
+    >"$exports/config/export.json"
+  : >"$exports/termination-log"
+  chmod -R a+rX "$exports"
+  chmod 0777 "$exports/output"
+  chmod 0666 "$exports/termination-log"
+  log "running model-export in $image"
+  podman "${storage[@]}" --runtime runc run --rm --network none \
+    --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+    --entrypoint /usr/local/bin/model-export \
+    -e MODELCTL_RUN=digits-train-image-test \
+    -v "$exports/workspace:/workspace:ro" -v "$exports/config:/etc/modelctl:ro" \
+    -v "$exports/output:/output" -v "$exports/termination-log:/dev/termination-log" \
+    "$image" --plan=/etc/modelctl/export.json --model-dir=/workspace/out --workspace=/workspace \
+    || die "model-export failed: $(cat "$exports/termination-log")"
+  python3 - "$exports" <<'PY' || die "unexpected export result"
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+message = json.loads((root / "termination-log").read_text())
+assert message["run"] == "digits-train-image-test", message
+assert message["model"] == "file:///output/digits-train-image-test/model.onnx", message
+assert message["metrics"] == {"accuracy": 0.97}, message
+record = json.loads((root / "output/digits-train-image-test/run.json").read_text())
+assert sorted(f["path"] for f in record["files"]) == ["metrics.json", "model.onnx"], record
+print("image-test: model-export ok: " + json.dumps(message), file=sys.stderr)
+PY
 }
 
 case "${1:-}" in

@@ -175,6 +175,79 @@ async fn following_a_failed_run_reports_the_failure() {
 }
 
 #[tokio::test]
+async fn logs_show_the_training_init_container_then_the_export() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["11-get-job-failed"]);
+    let job = "image-tagging-train-1a2b3c4d-r7x2k";
+    let mut pods = started_pods("12-list-pods-job", "Failed", Some(job));
+    // The layout rendered today: `train` is an init container, `export` the main one.
+    let pod = &mut pods[0];
+    let train = pod["spec"]["containers"][0].clone();
+    pod["spec"]["initContainers"] = json!([train]);
+    pod["spec"]["containers"] = json!([{"name": "export", "image": "model-server"}]);
+    let ended = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    pod["status"]["initContainerStatuses"] = json!([{"name": "train", "state": {"terminated": {"exitCode": 0}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
+    pod["status"]["containerStatuses"] = json!([{"name": "export", "state": ended, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
+    let name = format!("{job}-0");
+    double.set_logs("ml", &format!("{name}/train"), "epoch 1\n");
+    double.set_logs(
+        "ml",
+        &format!("{name}/export"),
+        "export failed: no credentials\n",
+    );
+    double.seed(pods);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
+    stream_logs(
+        &double.cluster().await,
+        "ml",
+        job,
+        true,
+        Duration::from_millis(10),
+        &out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        lines.take(),
+        [
+            format!("[{name}] epoch 1"),
+            format!("[{name}] export failed: no credentials"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_pod_still_training_streams_only_its_train_init_container() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job"]);
+    let job = "image-tagging-train-1a2b3c4d";
+    let mut pods = started_pods("12-list-pods-job", "Pending", Some(job));
+    let pod = &mut pods[0];
+    let train = pod["spec"]["containers"][0].clone();
+    pod["spec"]["initContainers"] = json!([train]);
+    pod["spec"]["containers"] = json!([{"name": "export", "image": "model-server"}]);
+    pod["status"]["initContainerStatuses"] = json!([{"name": "train", "state": {"running": {}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
+    pod["status"]["containerStatuses"] = json!([{"name": "export", "state": {"waiting": {"reason": "PodInitializing"}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
+    let name = format!("{job}-0");
+    double.set_logs("ml", &format!("{name}/train"), "epoch 1\n");
+    double.seed(pods);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
+    stream_logs(
+        &double.cluster().await,
+        "ml",
+        job,
+        false,
+        Duration::ZERO,
+        &out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(lines.take(), [format!("[{name}] epoch 1")]);
+}
+
+#[tokio::test]
 async fn pending_pods_have_no_logs_yet() {
     let double = KubeDouble::start().await;
     double.seed_fixtures(&["03-get-job"]);

@@ -16,8 +16,18 @@ fn cpu_only_pods_have_no_gpu_toleration() {
             .iter()
             .filter(|(_, m)| m.kind() == "Job" || m.kind() == "Deployment")
         {
-            let limits = &pod_spec(m)["containers"][0]["resources"]["limits"];
-            if limits.get(&repo.config.defaults.gpu.resource).is_none() {
+            // Any container of the pod: a training Job's GPUs are its `train` init container's.
+            let pod = pod_spec(m);
+            let gpu = ["initContainers", "containers"]
+                .iter()
+                .filter_map(|key| pod[*key].as_array())
+                .flatten()
+                .any(|c| {
+                    c["resources"]["limits"]
+                        .get(&repo.config.defaults.gpu.resource)
+                        .is_some()
+                });
+            if !gpu {
                 assert!(
                     pod_spec(m).get("tolerations").is_none(),
                     "{name}: {env}/{}",

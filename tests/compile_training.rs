@@ -30,7 +30,7 @@ fn gpu_jobs_limit_the_gpu_resource_and_tolerate_its_taint() {
             };
             let gpu = &repo.config.defaults.gpu;
             let pod = pod_spec(job);
-            let container = &pod["containers"][0];
+            let container = train_container(pod);
             assert_eq!(
                 container["resources"]["limits"][&gpu.resource],
                 Value::String(gpus.to_string()),
@@ -150,9 +150,81 @@ fn the_job_mounts_its_configmap_and_runs_start_sh() {
             let script = config.object["data"]["start.sh"].as_str().unwrap();
             assert!(script.starts_with("#!/bin/sh\n"), "{name}");
             assert!(script.contains("set -eu"), "{name}");
-            assert_eq!(pod["containers"][0]["command"][1], "/etc/modelctl/start.sh");
+            assert_eq!(train_container(pod)["command"][1], "/etc/modelctl/start.sh");
         }
     }
+}
+
+/// The training init container, which runs `start.sh`.
+fn train_container(pod: &Value) -> &Value {
+    pod["initContainers"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == "train"))
+        .expect("a `train` init container")
+}
+
+#[test]
+fn the_export_container_runs_model_export_after_the_training_with_a_plan_per_index() {
+    let mut checked = 0;
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, job) in of_kind(&ms, "Job") {
+            let pod = pod_spec(job);
+            let inits: Vec<&str> = pod["initContainers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(inits.last(), Some(&"train"), "{name}: {inits:?}");
+            let containers = pod["containers"].as_array().unwrap();
+            assert_eq!(containers.len(), 1, "{name}");
+            let export = &containers[0];
+            assert_eq!(export["name"], "export", "{name}");
+            let settings = repo.environment(env).unwrap();
+            assert_eq!(
+                export["image"],
+                settings.settings.server_image.as_str(),
+                "{name}"
+            );
+            assert_eq!(export["command"][0], "/usr/local/bin/model-export");
+            assert_eq!(export["terminationMessagePolicy"], "File");
+            let mounts = export["volumeMounts"].as_array().unwrap();
+            assert!(
+                mounts.iter().any(|m| m["name"] == "code"
+                    && m["mountPath"] == "/workspace"
+                    && m["readOnly"] == true),
+                "{name}: the export reads the training's workspace"
+            );
+            // The export needs the same credentials as the training.
+            let train_from = train_container(pod).get("envFrom").cloned();
+            if let Some(Value::Array(sources)) = train_from {
+                for source in sources {
+                    assert!(
+                        export["envFrom"].as_array().unwrap().contains(&source),
+                        "{name}: {source}"
+                    );
+                }
+            }
+            let config = find(&ms, env, "ConfigMap", job.name()).unwrap();
+            let plan: Value =
+                serde_json::from_str(config.object["data"]["export.json"].as_str().unwrap())
+                    .unwrap();
+            let completions = job.object["spec"]["completions"].as_u64().unwrap_or(1);
+            assert_eq!(
+                plan["runs"].as_array().unwrap().len() as u64,
+                completions,
+                "{name}: one planned run per index"
+            );
+            assert_eq!(plan["model"], job.model.as_str(), "{name}");
+            assert_eq!(
+                plan["sweep"],
+                job.object["spec"]["completionMode"] == "Indexed"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4);
 }
 
 #[test]
@@ -193,4 +265,63 @@ fn a_changed_train_spec_is_a_new_job_and_an_unchanged_one_is_not() {
     for (a, b) in before.iter().zip(&after) {
         assert_ne!(a, b);
     }
+}
+
+#[test]
+fn pods_run_as_the_named_service_account_and_mount_no_token_without_one() {
+    use modelctl_spec::{Source, load_sources};
+    let config = Source {
+        path: "modelctl.toml".into(),
+        text: "[defaults]\nnamespace = \"ml\"\nserver-image = \"registry.example.com/ml/model-server:0.1.0\"\n\
+               route = { kind = \"gateway\", gateway = \"ml-gateway\" }\n\
+               service-accounts = { train = \"trainer\" }\n\
+               [environments.lab]\n[environments.other]\nservice-accounts = { serve = \"reader\" }\n"
+            .to_owned(),
+    };
+    let model = |name: &str, extra: &str| Source {
+        path: format!("models/{name}.toml").into(),
+        text: format!(
+            "[train]\nimage = \"python:3.12-slim\"\ncommand = [\"true\"]\n{extra}\n\
+             [serve]\nmodel = \"s3://m/{name}.onnx\"\n"
+        ),
+    };
+    let repo = load_sources(
+        &config,
+        &[
+            model("plain", ""),
+            model("own", "service-account = \"own-trainer\""),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pods = |env: &str| -> BTreeMap<(String, String), Value> {
+        render_env(&repo.environment(env).unwrap())
+            .into_iter()
+            .filter(|m| m.kind() == "Job" || m.kind() == "Deployment")
+            .map(|m| {
+                let key = (m.model.clone(), m.kind().to_owned());
+                (key, m.object["spec"]["template"]["spec"].clone())
+            })
+            .collect()
+    };
+    let lab = pods("lab");
+    let job = &lab[&("plain".to_owned(), "Job".to_owned())];
+    assert_eq!(job["serviceAccountName"], "trainer");
+    assert!(job.get("automountServiceAccountToken").is_none());
+    assert_eq!(
+        lab[&("own".to_owned(), "Job".to_owned())]["serviceAccountName"],
+        "own-trainer"
+    );
+    let server = &lab[&("plain".to_owned(), "Deployment".to_owned())];
+    assert!(server.get("serviceAccountName").is_none());
+    assert_eq!(server["automountServiceAccountToken"], false);
+    let other = pods("other");
+    assert_eq!(
+        other[&("plain".to_owned(), "Deployment".to_owned())]["serviceAccountName"],
+        "reader"
+    );
+    assert!(
+        other[&("plain".to_owned(), "Deployment".to_owned())]
+            .get("automountServiceAccountToken")
+            .is_none()
+    );
 }

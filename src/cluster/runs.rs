@@ -1,6 +1,7 @@
 //! Training runs: the latest Job of a model, ad-hoc runs (`modelctl train`:
 //! the rendered Job under a unique name with `ttlSecondsAfterFinished`), and
-//! their pods' logs, prefixed by completion index for sweeps.
+//! their pods' logs (the `train` init container's, then the `export`
+//! container's), prefixed by completion index for sweeps.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -177,7 +178,8 @@ pub async fn stream_logs(
     let jobs: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), namespace);
     let doing = |what: &str| format!("{what} of Job {namespace}/{name}");
-    let mut done: BTreeSet<String> = BTreeSet::new();
+    // (pod, container) pairs read to their end.
+    let mut done: BTreeSet<(String, String)> = BTreeSet::new();
     loop {
         let job = jobs
             .get(name)
@@ -193,53 +195,132 @@ pub async fn stream_logs(
         items.sort_by_key(|p| (prefix(p), p.metadata.creation_timestamp.clone()));
         let streams = items
             .iter()
-            .filter(|p| started(p) && !done.contains(&pod_name(p)))
-            .map(|pod| async {
-                let pod_name = pod_name(pod);
-                let params = LogParams {
-                    container: pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.containers.first())
-                        .map(|c| c.name.clone()),
-                    follow: follow && !finished,
-                    ..LogParams::default()
-                };
-                let tag = prefix(pod);
-                let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
-                    ClusterError::classify(
-                        e,
-                        None,
-                        &format!("reading the logs of pod {namespace}/{pod_name}"),
-                    )
-                })?;
-                let mut lines = reader.lines();
-                while let Some(line) = lines.try_next().await.map_err(|e| {
-                    ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}"))
-                })? {
-                    out(&format!("[{tag}] {line}"));
+            .map(|pod| {
+                let pending: Vec<LogContainer> = log_containers(pod)
+                    .into_iter()
+                    .filter(|c| !done.contains(&(pod_name(pod), c.name.clone())))
+                    .collect();
+                (pod, pending)
+            })
+            .filter(|(_, pending)| !pending.is_empty())
+            .map(|(pod, pending)| {
+                let pods = &pods;
+                async move {
+                    let pod_name = pod_name(pod);
+                    let tag = prefix(pod);
+                    let mut read = Vec::new();
+                    // One container after the other, as they run: the training, then the export.
+                    for container in pending {
+                        let params = LogParams {
+                            container: Some(container.name.clone()),
+                            follow: follow && !finished,
+                            ..LogParams::default()
+                        };
+                        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
+                            ClusterError::classify(
+                                e,
+                                None,
+                                &format!("reading the logs of pod {namespace}/{pod_name}"),
+                            )
+                        })?;
+                        let mut lines = reader.lines();
+                        while let Some(line) = lines.try_next().await.map_err(|e| {
+                            ClusterError::BadObject(format!(
+                                "reading the logs of pod {pod_name}: {e}"
+                            ))
+                        })? {
+                            out(&format!("[{tag}] {line}"));
+                        }
+                        // A container that ended is read completely; a running
+                        // one is read again only by a later follow.
+                        if follow || container.terminated {
+                            read.push((pod_name.clone(), container.name));
+                        }
+                    }
+                    Ok::<Vec<(String, String)>, ClusterError>(read)
                 }
-                Ok::<String, ClusterError>(pod_name)
             });
-        let finished_pods: Vec<String> = futures::stream::iter(streams)
+        let read: Vec<Vec<(String, String)>> = futures::stream::iter(streams)
             .buffer_unordered(16)
             .try_collect()
             .await?;
-        // A pod whose container ended is read completely; a running one is
-        // read again only by a later follow.
-        for name in finished_pods {
-            if items
-                .iter()
-                .any(|p| pod_name(p) == name && (follow || terminated(p)))
-            {
-                done.insert(name);
-            }
-        }
+        done.extend(read.into_iter().flatten());
         if finished || !follow {
             return Ok(progress);
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// A container whose logs a run shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LogContainer {
+    name: String,
+    terminated: bool,
+}
+
+/// The containers of a training pod whose logs exist, in the order they
+/// run: the `train` init container, then the main containers (`export`).
+/// A pod from before the export container had `train` as its main
+/// container. A container without a status counts as started once the pod
+/// is (bound to a node and past Pending).
+fn log_containers(pod: &Pod) -> Vec<LogContainer> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    if spec.node_name.is_none() {
+        return Vec::new();
+    }
+    let status = pod.status.as_ref();
+    let pod_done = terminated(pod);
+    let state = |statuses: Option<&Vec<k8s_openapi::api::core::v1::ContainerStatus>>,
+                 name: &str| {
+        statuses
+            .and_then(|all| all.iter().find(|s| s.name == name))
+            .and_then(|s| s.state.as_ref())
+            .map(|state| (state.running.is_some(), state.terminated.is_some()))
+    };
+    let mut out = Vec::new();
+    let inits = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.name == "train");
+    for container in inits {
+        match state(
+            status.and_then(|s| s.init_container_statuses.as_ref()),
+            &container.name,
+        ) {
+            Some((running, done)) if running || done => out.push(LogContainer {
+                name: container.name.clone(),
+                terminated: done || pod_done,
+            }),
+            Some(_) => {}
+            None if started(pod) => out.push(LogContainer {
+                name: container.name.clone(),
+                terminated: pod_done,
+            }),
+            None => {}
+        }
+    }
+    for container in &spec.containers {
+        match state(
+            status.and_then(|s| s.container_statuses.as_ref()),
+            &container.name,
+        ) {
+            Some((running, done)) if running || done => out.push(LogContainer {
+                name: container.name.clone(),
+                terminated: done || pod_done,
+            }),
+            Some(_) => {}
+            None if started(pod) => out.push(LogContainer {
+                name: container.name.clone(),
+                terminated: pod_done,
+            }),
+            None => {}
+        }
+    }
+    out
 }
 
 fn pod_name(pod: &Pod) -> String {

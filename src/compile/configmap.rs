@@ -1,5 +1,5 @@
-//! The training ConfigMap: `start.sh`, and for a sweep `sweep.json` plus one
-//! `sweep-<index>.env` per combination.
+//! The training ConfigMap: `start.sh`, `export.json` (the export's plan), and
+//! for a sweep `sweep.json` plus one `sweep-<index>.env` per combination.
 //!
 //! Owns the ConfigMap's keys; the script itself comes from [`super::script`].
 
@@ -16,6 +16,7 @@ use super::sweep::{combinations, sweep_env, sweep_json};
 pub(crate) fn data(ctx: &Ctx<'_>, train: &Train) -> BTreeMap<String, String> {
     let mut data = BTreeMap::new();
     data.insert("start.sh".to_owned(), start_sh(ctx, train));
+    data.insert("export.json".to_owned(), super::export::plan(ctx, train));
     if let Some(sweep) = &train.sweep {
         let combos = combinations(sweep.grid.as_map());
         for (index, combo) in combos.iter().enumerate() {

@@ -21,6 +21,7 @@ use modelctl_spec::ScrapeMode;
 use modelctl_spec::model::Serve;
 
 use super::Ctx;
+use super::env_from::{env_from, service_account};
 use super::labels::{self, Component, Track};
 use super::resources::{requirements, tolerations};
 use super::volumes::{empty_dir, mount};
@@ -135,19 +136,26 @@ fn pod_spec(
         args.push(format!("--path-prefix={prefix}"));
     }
 
+    let mut sources = vec![EnvFromSource {
+        secret_ref: Some(SecretEnvSource {
+            name: format!("{}-model-store", ctx.name()),
+            optional: Some(true),
+        }),
+        ..EnvFromSource::default()
+    }];
+    sources.extend(env_from(&serve.env_from));
+    let account = service_account(
+        serve.service_account.as_ref(),
+        ctx.env.service_accounts.serve.as_ref(),
+    );
+
     PodSpec {
-        automount_service_account_token: Some(false),
+        automount_service_account_token: account.is_none().then_some(false),
         containers: vec![Container {
             name: "server".to_owned(),
             image: Some(ctx.env.server_image.as_str().to_owned()),
             args: Some(args),
-            env_from: Some(vec![EnvFromSource {
-                secret_ref: Some(SecretEnvSource {
-                    name: format!("{}-model-store", ctx.name()),
-                    optional: Some(true),
-                }),
-                ..EnvFromSource::default()
-            }]),
+            env_from: Some(sources),
             ports: Some(vec![
                 ContainerPort {
                     name: Some("http".to_owned()),
@@ -188,6 +196,7 @@ fn pod_spec(
             seccomp_profile: Some(runtime_default()),
             ..PodSecurityContext::default()
         }),
+        service_account_name: account,
         termination_grace_period_seconds: Some(30),
         tolerations: tolerations(&serve.resources, &ctx.env.gpu),
         topology_spread_constraints: Some(vec![TopologySpreadConstraint {

@@ -1,6 +1,8 @@
-//! The training Job: an init container that fetches the code, the training
-//! container running `start.sh` in the framework image, data volumes, GPU
-//! limits and tolerations; an Indexed Job for a sweep.
+//! The training Job: init containers that fetch the code (`fetch-code`) and
+//! train (`train`, running `start.sh` in the framework image), then the main
+//! container `export` (see [`super::export`]) that uploads what the training
+//! wrote to the shared `code` emptyDir; data volumes, GPU limits and
+//! tolerations, the ServiceAccount and `env-from`; an Indexed Job for a sweep.
 //!
 //! Owns the Job's pod template. The Job is immutable once created, so its
 //! name carries a hash of everything in it (see [`super::training`]).
@@ -17,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Train;
 
 use super::Ctx;
+use super::env_from::{env_from, service_account};
 use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
@@ -93,17 +96,7 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         value_env("MODELCTL_MODEL", ctx.name()),
         value_env("MODELCTL_ENV", &ctx.env.name),
         value_env("MODELCTL_NAMESPACE", ctx.namespace()),
-        EnvVar {
-            name: "MODELCTL_RUN".to_owned(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.labels['batch.kubernetes.io/job-name']".to_owned(),
-                    ..ObjectFieldSelector::default()
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        },
+        run_env(),
     ];
     for (index, data) in train.data.iter().enumerate() {
         if let Some(claim) = &data.pvc {
@@ -148,22 +141,37 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         init_containers.push(fetch);
     }
 
+    let sources = env_from(&train.env_from);
+    init_containers.push(Container {
+        name: "train".to_owned(),
+        image: Some(train.image.as_str().to_owned()),
+        command: Some(vec![
+            "/bin/sh".to_owned(),
+            format!("{SCRIPTS_DIR}/start.sh"),
+        ]),
+        env: Some(env),
+        env_from: (!sources.is_empty()).then(|| sources.clone()),
+        resources: requirements(&train.resources, &ctx.env.gpu),
+        security_context: Some(no_escalation()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    });
+    let account = service_account(
+        train.service_account.as_ref(),
+        ctx.env.service_accounts.train.as_ref(),
+    );
+
     PodSpec {
+        automount_service_account_token: account.is_none().then_some(false),
         restart_policy: Some("Never".to_owned()),
-        init_containers: (!init_containers.is_empty()).then_some(init_containers),
-        containers: vec![Container {
-            name: "train".to_owned(),
-            image: Some(train.image.as_str().to_owned()),
-            command: Some(vec![
-                "/bin/sh".to_owned(),
-                format!("{SCRIPTS_DIR}/start.sh"),
-            ]),
-            env: Some(env),
-            resources: requirements(&train.resources, &ctx.env.gpu),
-            security_context: Some(no_escalation()),
-            volume_mounts: Some(mounts),
-            ..Container::default()
-        }],
+        init_containers: Some(init_containers),
+        containers: vec![super::export::container(
+            ctx,
+            train,
+            SCRIPTS_DIR,
+            run_env(),
+            sources,
+        )],
         security_context: Some(PodSecurityContext {
             seccomp_profile: Some(SeccompProfile {
                 type_: "RuntimeDefault".to_owned(),
@@ -171,9 +179,25 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
             }),
             ..PodSecurityContext::default()
         }),
+        service_account_name: account,
         tolerations: tolerations(&train.resources, &ctx.env.gpu),
         volumes: Some(volumes),
         ..PodSpec::default()
+    }
+}
+
+/// `MODELCTL_RUN`: the Job's name, from the pod's label.
+fn run_env() -> EnvVar {
+    EnvVar {
+        name: "MODELCTL_RUN".to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "metadata.labels['batch.kubernetes.io/job-name']".to_owned(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
     }
 }
 

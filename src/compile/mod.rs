@@ -22,6 +22,8 @@ pub mod labels;
 mod configmap;
 mod conflicts;
 mod deployment;
+mod env_from;
+mod export;
 mod fetch;
 mod grpcroute;
 mod hash;

@@ -1,9 +1,9 @@
 //! The training container's `start.sh`, rendered with minijinja from
 //! `start.sh.j2`, and the shell quoting it relies on.
 //!
-//! Owns what a training pod runs: install the code when the init container
-//! has not, run `command` then `evaluate`, export the model, and name the
-//! failing step. Every value from a spec reaches the script shell-quoted.
+//! Owns what the training container runs: install the code when the init
+//! container has not, run `command` then `evaluate`, and name the failing
+//! step (the upload is the `export` container's, see [`super::export`]). Every value from a spec reaches the script shell-quoted.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -69,9 +69,9 @@ pub(crate) fn workdir(train: &Train) -> String {
     }
 }
 
-/// `output` rendered for one parameter combination, as a shell word in which
-/// `run` expands to `$MODELCTL_RUN` at run time.
-pub(crate) fn output_word(
+/// `output` rendered for one parameter combination, with [`RUN_MARKER`]
+/// standing for the run, which is known only in the pod.
+fn output_rendered(
     ctx: &Ctx<'_>,
     train: &Train,
     params: &BTreeMap<String, String>,
@@ -92,6 +92,17 @@ pub(crate) fn output_word(
         // Validation parses every template; should one still fail, the
         // text as written is the most faithful output.
         .unwrap_or_else(|_| template.to_owned());
+    Some(rendered)
+}
+
+/// `output` rendered for one parameter combination, as a shell word in which
+/// `run` expands to `$MODELCTL_RUN` at run time.
+pub(crate) fn output_word(
+    ctx: &Ctx<'_>,
+    train: &Train,
+    params: &BTreeMap<String, String>,
+) -> Option<String> {
+    let rendered = output_rendered(ctx, train, params)?;
     let parts: Vec<String> = rendered
         .split(RUN_MARKER)
         .map(|p| {
@@ -103,6 +114,16 @@ pub(crate) fn output_word(
         })
         .collect();
     Some(parts.join("\"${MODELCTL_RUN}\""))
+}
+
+/// `output` rendered for one parameter combination, with the literal
+/// `{{ run }}` left for `model-export` to fill in with the run's name.
+pub(crate) fn output_for_export(
+    ctx: &Ctx<'_>,
+    train: &Train,
+    params: &BTreeMap<String, String>,
+) -> Option<String> {
+    output_rendered(ctx, train, params).map(|r| r.replace(RUN_MARKER, "{{ run }}"))
 }
 
 /// The whole `start.sh` of a training run.

@@ -183,7 +183,8 @@ impl KubeDouble {
             .push_back(script);
     }
 
-    /// The text `pods/<pod>/log` answers for a pod that has a node.
+    /// The text `pods/<pod>/log` answers for a pod that has a node; with
+    /// `pod` written `<pod>/<container>`, only for that container.
     pub fn set_logs(&self, namespace: &str, pod: &str, text: &str) {
         self.lock()
             .logs

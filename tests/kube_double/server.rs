@@ -283,7 +283,7 @@ fn route(shared: &mut Shared, req: &Request, token: Option<&str>, accept: &str) 
         }
         Target::Object(resource, slot, None) => object(&mut shared.store, req, &resource, &slot),
         Target::Object(resource, slot, Some(sub)) if sub == "log" && resource.plural == "pods" => {
-            logs(shared, &slot)
+            logs(shared, req, &slot)
         }
         Target::Object(..) => not_served(),
     }
@@ -605,7 +605,7 @@ fn matches_fields(object: &Value, selector: &str) -> bool {
     })
 }
 
-fn logs(shared: &Shared, slot: &Slot) -> Reply {
+fn logs(shared: &Shared, req: &Request, slot: &Slot) -> Reply {
     let Some(pod) = shared.store.objects.get(slot) else {
         return status(
             404,
@@ -617,9 +617,17 @@ fn logs(shared: &Shared, slot: &Slot) -> Reply {
     if pod.pointer("/spec/nodeName").is_none() {
         return Reply::Empty(204);
     }
-    let text = shared
-        .logs
-        .get(&(slot.namespace.clone(), slot.name.clone()))
+    let container = req
+        .query
+        .get("container")
+        .map(|c| format!("{}/{c}", slot.name));
+    let text = container
+        .and_then(|key| shared.logs.get(&(slot.namespace.clone(), key)))
+        .or_else(|| {
+            shared
+                .logs
+                .get(&(slot.namespace.clone(), slot.name.clone()))
+        })
         .cloned()
         .unwrap_or_default();
     Reply::Text(200, "text/plain", text)

@@ -15,7 +15,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
@@ -170,23 +170,8 @@ fn classify(uri: &str, error: object_store::Error) -> Attempt {
                 reason: error.to_string(),
             })
         }
-        other => Attempt::Transient(error_chain(&other)),
+        other => Attempt::Transient(crate::store::error_chain(&other)),
     }
-}
-
-/// The error and its sources joined with `: `, so a logged line says why.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Cache file name: a hash of the URI (two URIs never share a file) plus
@@ -231,58 +216,7 @@ fn locate(uri: &str) -> Result<Location, DownloadError> {
     if path.as_ref().is_empty() {
         return Err(invalid("names no object (the path is empty)".into()));
     }
-    // Retries happen in `fetch`, where they are logged; the store's own
-    // retry loop is switched off so attempts are not multiplied.
-    let retry = RetryConfig {
-        max_retries: 0,
-        ..RetryConfig::default()
-    };
-    let options = ClientOptions::new()
-        .with_allow_http(true)
-        .with_connect_timeout(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(600));
-    let store: Arc<dyn ObjectStore> = match scheme {
-        "http" | "https" => {
-            let base = &url[..url::Position::BeforePath];
-            Arc::new(
-                object_store::http::HttpBuilder::new()
-                    .with_url(base)
-                    .with_client_options(options)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| invalid(e.to_string()))?,
-            )
-        }
-        "s3" | "s3a" => Arc::new(
-            object_store::aws::AmazonS3Builder::from_env()
-                .with_url(uri)
-                .with_client_options(options)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?,
-        ),
-        "gs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_url(uri)
-                .with_client_options(options)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?,
-        ),
-        "az" | "azure" | "abfs" | "abfss" => Arc::new(
-            object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(uri)
-                .with_client_options(options)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?,
-        ),
-        other => {
-            return Err(invalid(format!(
-                "unsupported scheme `{other}` (use a path, file://, http(s)://, s3://, gs:// or az://)"
-            )));
-        }
-    };
+    let (store, path) = crate::store::open(&url).map_err(|e| invalid(e.0))?;
     Ok(Location::Remote { url, store, path })
 }
 

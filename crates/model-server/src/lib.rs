@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod download;
 pub mod grpc;
+pub mod export;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod tensor;
 
 use std::process::ExitCode;

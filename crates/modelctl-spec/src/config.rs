@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{EnvName, ImageRef, Namespace};
+use crate::values::{EnvName, ImageRef, Namespace, ResourceName};
 
 /// The repository's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -96,6 +96,10 @@ pub struct Defaults {
     /// `none` (default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape: Option<ScrapeMode>,
+    /// The ServiceAccounts training and serving pods run as unless a spec
+    /// names its own (`train.service-account`, `serve.service-account`).
+    #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
+    pub service_accounts: ServiceAccounts,
 }
 
 /// The autoscaler behind `target-inflight` and `target-queue`. An
@@ -164,6 +168,34 @@ pub enum ScrapeMode {
     /// Nothing.
     #[default]
     None,
+}
+
+/// The ServiceAccounts pods run as. A pod without one gets the namespace's
+/// `default` account and no mounted API token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServiceAccounts {
+    /// The ServiceAccount of training pods (its cloud identity writes `train.output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<ResourceName>,
+    /// The ServiceAccount of serving pods (its cloud identity reads `serve.model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ResourceName>,
+}
+
+impl ServiceAccounts {
+    /// Whether neither account is set.
+    pub fn is_empty(&self) -> bool {
+        self.train.is_none() && self.serve.is_none()
+    }
+
+    /// `over` where it sets an account, else `self`.
+    fn overridden_by(&self, over: &ServiceAccounts) -> ServiceAccounts {
+        ServiceAccounts {
+            train: over.train.clone().or_else(|| self.train.clone()),
+            serve: over.serve.clone().or_else(|| self.serve.clone()),
+        }
+    }
 }
 
 fn default_git_image() -> ImageRef {
@@ -287,6 +319,9 @@ pub struct Environment {
     /// How Prometheus finds serving pods in this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape: Option<ScrapeMode>,
+    /// ServiceAccounts for this environment, each overriding its default.
+    #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
+    pub service_accounts: ServiceAccounts,
 }
 
 /// The settings one environment renders with: defaults with its overrides applied.
@@ -315,6 +350,8 @@ pub struct EnvSettings {
     pub autoscaling: AutoscalingConfig,
     /// How Prometheus finds serving pods.
     pub scrape: ScrapeMode,
+    /// Default ServiceAccounts of training and serving pods.
+    pub service_accounts: ServiceAccounts,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -353,6 +390,7 @@ impl Config {
             gitops: self.gitops.tool,
             autoscaling: d.autoscaling.overridden_by(env.autoscaling.as_ref()),
             scrape: env.scrape.or(d.scrape).unwrap_or_default(),
+            service_accounts: d.service_accounts.overridden_by(&env.service_accounts),
         })
     }
 
@@ -365,6 +403,27 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_accounts_default_and_are_overridden_per_environment() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n\
+             service-accounts = { train = \"trainer\", serve = \"reader\" }\n\
+             [environments.staging]\nservice-accounts = { train = \"staging-trainer\" }\n[environments.production]\n",
+        )
+        .unwrap();
+        let staging = config.environment("staging").unwrap().service_accounts;
+        assert_eq!(
+            staging.train.as_ref().map(|s| s.as_str()),
+            Some("staging-trainer")
+        );
+        assert_eq!(staging.serve.as_ref().map(|s| s.as_str()), Some("reader"));
+        let production = config.environment("production").unwrap().service_accounts;
+        assert_eq!(
+            production.train.as_ref().map(|s| s.as_str()),
+            Some("trainer")
+        );
+    }
 
     #[test]
     fn environments_override_defaults() {

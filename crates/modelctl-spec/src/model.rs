@@ -65,6 +65,11 @@ pub struct Train {
     pub data: Vec<DataSource>,
     /// Where the trained model is exported: a minijinja template over
     /// `model`, `run`, `env`, `namespace` and the sweep's parameters (`params`).
+    /// After training, the Job's `export` container (`model-export` from the
+    /// server image) uploads every file the code wrote to `$MODEL_DIR` there,
+    /// verifies it and writes `run.json` beside it; `$MODEL_DIR/metrics.json`,
+    /// a flat JSON object of numbers, becomes the run's metrics. Without
+    /// `output` nothing is uploaded and the run is only recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Template>,
     /// CPU, memory and GPUs for each training pod.
@@ -82,6 +87,35 @@ pub struct Train {
     /// Hyperparameter sweep: one training pod per combination of the grid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// The Kubernetes ServiceAccount the training pods run as (default:
+    /// `service-accounts.train` of `modelctl.toml`). Without one the pods get
+    /// the namespace's `default` account and no API token is mounted; name one
+    /// when the cluster maps it to a cloud identity (IRSA, GKE Workload
+    /// Identity) that may write `output`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<ResourceName>,
+    /// Secrets and ConfigMaps whose keys become environment variables of the
+    /// training and `export` containers, for example the object store's
+    /// credentials: `env-from = [{ secret = "s3-credentials" }]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFrom>,
+}
+
+/// A Secret or ConfigMap in the model's namespace whose keys all become
+/// environment variables (`envFrom`). Exactly one of `secret` and
+/// `config-map` is set.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvFrom {
+    /// Name of a Secret (for example one holding `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<ResourceName>,
+    /// Name of a ConfigMap (for example one holding `AWS_ENDPOINT_URL` and `AWS_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ResourceName>,
+    /// Start the pod even when the object does not exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// Where training code is installed from: a Git repository (`git` and `rev`)
@@ -227,6 +261,17 @@ pub struct Serve {
     /// A second model version that receives a share of the traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// The Kubernetes ServiceAccount the serving pods run as (default:
+    /// `service-accounts.serve` of `modelctl.toml`). Without one no API token
+    /// is mounted; name one when the cluster maps it to a cloud identity that
+    /// may read `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<ResourceName>,
+    /// Secrets and ConfigMaps whose keys become environment variables of
+    /// `model-server`, for example the object store's credentials (the
+    /// optional Secret `<model>-model-store` is always read as well).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFrom>,
 }
 
 /// Replica count: fixed, or a range the HorizontalPodAutoscaler moves in.

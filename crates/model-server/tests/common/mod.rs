@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+pub mod s3;
+
 use serde_json::{Value, json};
 
 /// Directory of the committed test models.
@@ -93,6 +95,16 @@ pub struct Server {
 impl Server {
     /// Starts the binary serving `model_uri` as `digits`; `extra` adds flags.
     pub fn start(backend: &str, model_uri: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(backend, model_uri, extra, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables.
+    pub fn start_with_env(
+        backend: &str,
+        model_uri: &str,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
         require_ort(backend);
         let cache = tempfile::tempdir().expect("temp cache dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_model-server"))
@@ -121,6 +133,7 @@ impl Server {
             .arg(cache.path())
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Checker, MAX_SWEEP_COMBINATIONS};
 use crate::config::{EnvSettings, RouteKind};
 use crate::locate::Target::{Key, Value};
-use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Serve, Train};
+use crate::model::{CodeSource, DataSource, EnvFrom, ModelSpec, Replicas, Serve, Train};
 
 /// Checks every rule of one (possibly environment-resolved) spec.
 pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
@@ -83,9 +83,56 @@ fn route_kind_name(kind: RouteKind) -> &'static str {
 pub(crate) fn check_sections(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
     if let Some(train) = &spec.train {
         check_train(c, train);
+        check_env_from(c, "train", &train.env_from);
     }
     if let Some(serve) = &spec.serve {
         check_serve(c, serve);
+        check_env_from(c, "serve", &serve.env_from);
+    }
+}
+
+/// `env-from`: each entry names exactly one of a Secret and a ConfigMap,
+/// and no object twice.
+fn check_env_from(c: &mut Checker<'_, '_>, section: &'static str, sources: &[EnvFrom]) {
+    let mut seen: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+    for (i, source) in sources.iter().enumerate() {
+        let idx = i.to_string();
+        let at = [section, "env-from", idx.as_str()];
+        let (is_secret, name) = match (&source.secret, &source.config_map) {
+            (Some(name), None) => (true, name.as_str()),
+            (None, Some(name)) => (false, name.as_str()),
+            (None, None) => {
+                c.error(
+                    &at,
+                    Value,
+                    format!(
+                        "`{section}.env-from` entry {i} names neither a Secret nor a ConfigMap"
+                    ),
+                    "set `secret = \"<name>\"` or `config-map = \"<name>\"`",
+                );
+                continue;
+            }
+            (Some(_), Some(_)) => {
+                c.error(
+                    &at,
+                    Value,
+                    format!("`{section}.env-from` entry {i} sets both `secret` and `config-map`"),
+                    "split it into one entry per object",
+                );
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert((is_secret, name), i) {
+            c.error(
+                &at,
+                Value,
+                format!(
+                    "`{section}.env-from` entry {i} names the {} `{name}` again (entry {first})",
+                    if is_secret { "Secret" } else { "ConfigMap" }
+                ),
+                "remove the duplicate",
+            );
+        }
     }
 }
 

@@ -1,0 +1,231 @@
+//! A real S3 protocol endpoint for tests: moto's server mode (`moto[server]`,
+//! pinned in ci/requirements-ci.txt) started on a free port of 127.0.0.1 and
+//! stopped when dropped; buckets and objects are written with bare HTTP/1.1
+//! requests and read back with boto3, never through the code under test.
+//!
+//! `moto_server` is found through `MOTO_SERVER`, a `.venv-ci` in the
+//! current directory or one above it, or `PATH`. When it is missing a test
+//! prints one line and passes, unless `MODELCTL_REQUIRE_MOTO=1` (set by
+//! ci/test.sh), which turns the absence into a failure.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    port: u16,
+    /// The Python moto runs under (boto3 comes with it).
+    python: PathBuf,
+}
+
+/// The `moto_server` executable, if installed.
+fn moto_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(".venv-ci/bin/moto_server");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("moto_server"))
+        .find(|p| p.is_file())
+}
+
+impl Moto {
+    /// Starts moto, or returns `None` after printing why the test is skipped.
+    pub fn start(test: &str) -> Option<Moto> {
+        let Some(program) = moto_server() else {
+            if std::env::var("MODELCTL_REQUIRE_MOTO").as_deref() == Ok("1") {
+                panic!("{test}: moto_server not found and MODELCTL_REQUIRE_MOTO=1");
+            }
+            eprintln!(
+                "skipping {test}: moto_server not found (pip install -r ci/requirements-ci.txt)"
+            );
+            return None;
+        };
+        for _ in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new(&program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+            let mut moto = Moto {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+                port,
+                python: program.with_file_name("python"),
+            };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(60) {
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // the port was taken meanwhile: try another
+                }
+                if moto
+                    .request("GET", "/", &[])
+                    .is_ok_and(|(status, _)| status == 200)
+                {
+                    return Some(moto);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not answer on 127.0.0.1");
+    }
+
+    /// The environment `object_store` reads to reach this endpoint.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ]
+    }
+
+    /// Creates `bucket`.
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self
+            .request("PUT", &format!("/{bucket}"), &[])
+            .expect("moto answers");
+        assert_eq!(
+            status,
+            200,
+            "creating bucket {bucket}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    /// Writes an object.
+    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let (status, body) = self
+            .request("PUT", &format!("/{bucket}/{key}"), bytes)
+            .expect("moto answers");
+        assert_eq!(
+            status,
+            200,
+            "writing {bucket}/{key}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    /// Every object in `bucket` below `prefix`, read with boto3 from moto's
+    /// own environment (moto refuses unsigned reads of objects).
+    pub fn objects(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        const SCRIPT: &str = r#"
+import base64, json, sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+out = {}
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):
+    for item in page.get("Contents", []):
+        body = s3.get_object(Bucket=sys.argv[2], Key=item["Key"])["Body"].read()
+        out[item["Key"]] = base64.b64encode(body).decode()
+print(json.dumps(out))
+"#;
+        let output = Command::new(&self.python)
+            .args(["-c", SCRIPT, &self.endpoint, bucket, prefix])
+            .output()
+            .expect("moto's python runs");
+        assert!(
+            output.status.success(),
+            "reading s3://{bucket}/{prefix}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let map: BTreeMap<String, String> =
+            serde_json::from_slice(&output.stdout).expect("the reader prints JSON");
+        map.into_iter()
+            .map(|(k, v)| (k, base64_decode(&v)))
+            .collect()
+    }
+
+    /// One unsigned HTTP/1.1 request; moto does not check signatures.
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
+        )?;
+        stream.write_all(body)?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other("no status"))?;
+        let mut payload = response[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            payload = dechunk(&payload);
+        }
+        Ok((status, payload))
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut bits, mut count) = (0u32, 0);
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == byte).expect("base64") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    out
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
