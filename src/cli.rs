@@ -154,9 +154,13 @@ pub struct ApplyArgs {
     /// Delete managed objects that are no longer rendered.
     #[arg(long)]
     pub prune: bool,
-    /// Wait for rollouts and Jobs to finish.
+    /// Wait for the serving Deployments' rollouts (not for training Jobs).
     #[arg(long)]
     pub wait: bool,
+    /// Wait for the training Jobs to complete as well (implies `--wait`;
+    /// a training run may take hours: raise `--timeout`).
+    #[arg(long)]
+    pub wait_training: bool,
     /// How long `--wait` waits (`5m`).
     #[arg(long, default_value = "5m")]
     pub timeout: String,
