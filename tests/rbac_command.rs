@@ -166,7 +166,7 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         "spec": {"nodeName": "worker-1", "containers": [{"name": "train", "image": "python:3.11-slim"}]},
         "status": {"phase": "Running"}
     })]);
-    double.set_logs("ml", &format!("{run_name}-0"), "epoch 1\n");
+    double.set_logs("ml", &format!("{run_name}-0"), "train", "epoch 1\n");
     let logs = run(&kubeconfig, &root, &with(&["logs", "digits"])).await;
     assert_eq!(
         logs.status.code(),
