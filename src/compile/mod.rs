@@ -36,7 +36,7 @@ mod route;
 mod script;
 mod service;
 mod serving;
-mod sweep;
+pub mod sweep;
 mod training;
 mod volumes;
 mod yaml;

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
-    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Grid, HdfsUri, Hostname, ImageRef, MaxReplicas,
-    Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent, ReplicaCount,
-    ResourceName, Retries, Sha256, Template, UrlPath,
+    Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
+    MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri, MountPath, Owner,
+    Parallelism, Percent, ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -82,6 +82,21 @@ pub struct Train {
     /// Hyperparameter sweep: one training pod per combination of the grid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// The metric that ranks runs (`{ metric = "val_accuracy", goal = "max" }`):
+    /// `modelctl runs --best` and `modelctl promote --best` pick the
+    /// succeeded run with the best value of it in its `metrics.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+}
+
+/// The metric that ranks a model's runs, and which way is better.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Objective {
+    /// A key of the `metrics.json` the training code writes (`val_accuracy`).
+    pub metric: MetricName,
+    /// `max` when a larger value is better (accuracy), `min` when smaller is (loss).
+    pub goal: Goal,
 }
 
 /// Where training code is installed from: a Git repository (`git` and `rev`)
@@ -187,13 +202,24 @@ pub struct Resources {
     pub gpu: Option<GpuCount>,
 }
 
-/// A hyperparameter grid; every combination is one index of an Indexed Job.
+/// A hyperparameter grid; every combination is one index (a trial) of an
+/// Indexed Job. A trial that fails does not stop the others.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Sweep {
     /// How many combinations run at the same time (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<Parallelism>,
+    /// How many times one failed trial is retried before it counts as failed
+    /// (Kubernetes' `backoffLimitPerIndex`; default `train.retries`, else 0).
+    /// Other trials keep running either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries_per_trial: Option<Retries>,
+    /// Stop the whole sweep once more than this many trials have failed
+    /// (Kubernetes' `maxFailedIndexes`; at most the number of trials).
+    /// Default: every trial runs, however many fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failed_trials: Option<MaxFailedTrials>,
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
     /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.

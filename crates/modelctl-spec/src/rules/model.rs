@@ -222,6 +222,17 @@ fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: 
             "each combination is a training pod; trim the grid or split the sweep",
         );
     }
+    // The API server refuses `maxFailedIndexes` above `completions`.
+    if let Some(max) = sweep.max_failed_trials
+        && u64::from(max.get()) > combinations
+    {
+        c.error(
+            &["train", "sweep", "max-failed-trials"],
+            Value,
+            format!("`max-failed-trials` is {max}, more than the sweep's {combinations} trials"),
+            format!("write at most {combinations}, or leave it out to run every trial"),
+        );
+    }
 }
 
 fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
@@ -321,6 +332,16 @@ mod tests {
             errors(&text),
             ["the sweep grid has 289 combinations, more than 256"]
         );
+    }
+
+    #[test]
+    fn max_failed_trials_is_at_most_the_number_of_trials() {
+        let text = "[train]\nimage = \"python\"\ncommand = [\"x\"]\n[train.sweep]\nmax-failed-trials = 5\ngrid = { a = [\"1\", \"2\"], b = [\"x\", \"y\"] }\n";
+        assert_eq!(
+            errors(text),
+            ["`max-failed-trials` is 5, more than the sweep's 4 trials"]
+        );
+        assert!(errors(&text.replace("= 5", "= 4")).is_empty());
     }
 
     #[test]

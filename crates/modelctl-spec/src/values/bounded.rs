@@ -195,6 +195,20 @@ bounded_int!(
 );
 
 bounded_int!(
+    /// How many trials of a sweep may fail before the rest are stopped: 0 to 256.
+    MaxFailedTrials,
+    min = 0,
+    max = 256,
+    desc = "How many trials of the sweep may fail before the others are stopped (Kubernetes' `maxFailedIndexes`), at most the number of trials.",
+    error = |v| {
+        ValueError::new(
+            format!("`max-failed-trials` is {v}"),
+            "write a whole number from 0 to the number of trials (at most 256)",
+        )
+    },
+);
+
+bounded_int!(
     /// A fixed number of serving replicas: 0 (stop serving) to 1000.
     ReplicaCount,
     min = 0,
