@@ -254,7 +254,7 @@ pub struct PromoteArgs {
     #[arg(long)]
     pub best: bool,
     /// Point `serve.canary` at the run instead, with this share of traffic (1 to 99).
-    #[arg(long, value_name = "WEIGHT")]
+    #[arg(long, value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(1..=99))]
     pub canary: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
