@@ -143,6 +143,7 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         (with(&["apply"]), 0),
         (with(&["status"]), 0),
         (with(&["train", "digits"]), 0),
+        (with(&["runs", "digits"]), 0),
     ] {
         let out = run(&kubeconfig, &root, &args).await;
         assert_eq!(

@@ -142,7 +142,7 @@ pub fn run(root: &Path, args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         return Ok(rendered);
     }
 
-    let mut diff = DiffReport::new("HEAD spec", "promoted spec");
+    let mut diff = DiffReport::new("before promote", "after promote");
     let mut envs: Vec<&str> = new_repo.config.env_names().collect();
     envs.sort_unstable();
     for env in envs {
