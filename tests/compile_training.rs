@@ -119,7 +119,11 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
                 assert!(spec.get("completionMode").is_none(), "{name}");
                 continue;
             };
-            let size: usize = sweep.grid.values().map(|v| v.len()).product();
+            let size: usize = match (sweep.random, &sweep.grid) {
+                (Some(n), _) => n.get() as usize,
+                (None, Some(grid)) => grid.values().map(|v| v.len()).product(),
+                (None, None) => panic!("{name}: a sweep without trials validated"),
+            };
             assert_eq!(spec["completionMode"], "Indexed", "{name}");
             assert_eq!(spec["completions"], size, "{name}");
             assert_eq!(

@@ -21,7 +21,7 @@ use super::Ctx;
 use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
-use super::sweep::combinations;
+use super::sweep::trials;
 use super::volumes::{empty_dir, mount};
 use crate::object::labels::SWEEP;
 
@@ -44,7 +44,7 @@ pub(crate) fn build(
         ..JobSpec::default()
     };
     if let Some(sweep) = &train.sweep {
-        let trials = combinations(sweep.grid.as_map());
+        let trials = trials(sweep, ctx.name());
         spec.completions = Some(i32::try_from(trials.len()).unwrap_or(i32::MAX));
         spec.parallelism = Some(int(sweep.parallelism.map_or(1, |p| p.get())));
         spec.completion_mode = Some("Indexed".to_owned());

@@ -31,6 +31,7 @@ mod job;
 mod openshift_route;
 mod parallel;
 mod pdb;
+mod random;
 mod resources;
 mod route;
 mod script;

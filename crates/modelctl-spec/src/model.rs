@@ -15,7 +15,8 @@ use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
     Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
     MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri, MountPath, Owner,
-    Parallelism, Percent, ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
+    Parallelism, ParamName, Percent, RandomTrials, ReplicaCount, ResourceName, Retries, Seed,
+    Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -202,8 +203,8 @@ pub struct Resources {
     pub gpu: Option<GpuCount>,
 }
 
-/// A hyperparameter grid; every combination is one index (a trial) of an
-/// Indexed Job. A trial that fails does not stop the others.
+/// A hyperparameter sweep, a grid or a random search; every trial is one
+/// index of an Indexed Job. A trial that fails does not stop the others.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Sweep {
@@ -223,7 +224,37 @@ pub struct Sweep {
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
     /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.
-    pub grid: Grid,
+    /// With `random`, each trial picks one value of each instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Grid>,
+    /// Random search: run this many trials (1 to 256), each sampling every
+    /// parameter of `ranges` (and one value of each `grid` parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomTrials>,
+    /// Seed of the random search. Default: derived from the model's name, so
+    /// a render is the same on every machine; change it to draw other trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Seed>,
+    /// Parameter name to the range random search samples it from
+    /// (`{ min = 0.0001, max = 0.1, log = true }`). Needs `random`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ranges: BTreeMap<ParamName, ParamRange>,
+}
+
+/// A range a random search samples one parameter from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ParamRange {
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value (greater than `min`).
+    pub max: f64,
+    /// Sample log-uniformly (for learning rates, regularisation): needs `min` > 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log: bool,
+    /// Sample whole numbers (for layer counts, batch sizes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer: bool,
 }
 
 /// The serving Deployment.

@@ -32,7 +32,8 @@ mod uri;
 
 pub use bounded::{
     BatchSize, CanaryWeight, GpuCount, MAX_BATCH, MAX_GPUS_PER_POD, MAX_REPLICAS, MAX_RETRIES,
-    MaxFailedTrials, MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
+    MaxFailedTrials, MaxReplicas, MinReplicas, Parallelism, RandomTrials, ReplicaCount, Retries,
+    Seed,
 };
 pub use command::Command;
 pub use digest::Sha256;
