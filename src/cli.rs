@@ -66,6 +66,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Stream the logs of a model's latest training run.
     Logs(LogsArgs),
+    /// List a model's training runs: parameters, status, metrics, output.
+    Runs(RunsArgs),
+    /// Point `serve.model` (or the canary) at a run's exported model.
+    Promote(PromoteArgs),
     /// Print the Role and RoleBinding the cluster commands need in one environment.
     Rbac(RbacArgs),
     /// Write a commented starting spec `models/MODEL.toml`.
@@ -154,9 +158,13 @@ pub struct ApplyArgs {
     /// Delete managed objects that are no longer rendered.
     #[arg(long)]
     pub prune: bool,
-    /// Wait for rollouts and Jobs to finish.
+    /// Wait for the serving Deployments' rollouts (not for training Jobs).
     #[arg(long)]
     pub wait: bool,
+    /// Wait for the training Jobs to complete as well (implies `--wait`;
+    /// a training run may take hours: raise `--timeout`).
+    #[arg(long)]
+    pub wait_training: bool,
     /// How long `--wait` waits (`5m`).
     #[arg(long, default_value = "5m")]
     pub timeout: String,
@@ -207,6 +215,49 @@ pub struct LogsArgs {
     /// Keep streaming until the run ends.
     #[arg(long)]
     pub follow: bool,
+}
+
+/// Output format of `runs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunsFormat {
+    /// Aligned columns.
+    Text,
+    /// Machine-readable JSON.
+    Json,
+}
+
+/// Arguments of `modelctl runs`.
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    /// The model.
+    pub model: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunsFormat::Text)]
+    pub format: RunsFormat,
+    /// Only the best succeeded run by the spec's `[train] objective`.
+    #[arg(long)]
+    pub best: bool,
+}
+
+/// Arguments of `modelctl promote`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["run", "best"])))]
+pub struct PromoteArgs {
+    /// The model.
+    pub model: String,
+    /// The run whose exported model to serve (`modelctl runs` lists them).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// The best succeeded run by the spec's `[train] objective`.
+    #[arg(long)]
+    pub best: bool,
+    /// Point `serve.canary` at the run instead, with this share of traffic (1 to 99).
+    #[arg(long, value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub canary: Option<u32>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code.

@@ -13,4 +13,5 @@ pub mod commands;
 pub mod compile;
 pub mod manifest_diff;
 pub mod object;
+pub mod spec_edit;
 pub mod term;

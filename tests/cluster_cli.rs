@@ -25,12 +25,19 @@ impl Cli {
 
     /// Runs `modelctl -C <repo> <args>` with the double's kubeconfig.
     async fn run(&self, args: &[&str]) -> Output {
+        self.run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+            .await
+    }
+
+    /// Runs `modelctl -C <root> <args>` with the double's kubeconfig.
+    async fn run_in(&self, root: &Path, args: &[&str]) -> Output {
         let kubeconfig = self.dir.path().join("kubeconfig");
+        let root = root.to_path_buf();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_modelctl"))
                 .arg("-C")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")))
+                .arg(root)
                 .args(&args)
                 .env("KUBECONFIG", kubeconfig)
                 .env("NO_COLOR", "1")
@@ -173,6 +180,68 @@ async fn wait_timeout_exits_2_naming_the_deployment() {
         "{stderr}"
     );
     assert!(stderr.contains("Deployment ml/digits: 0/"), "{stderr}");
+}
+
+/// A repository holding only the training half of the digits model.
+fn training_only_repo(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("repo");
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(example.join("modelctl.toml"), root.join("modelctl.toml")).unwrap();
+    let digits = std::fs::read_to_string(example.join("models/digits.toml")).unwrap();
+    let train = &digits[..digits.find("[serve]").expect("digits is served")];
+    std::fs::write(root.join("models/digits.toml"), train).unwrap();
+    root
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_wait_does_not_wait_for_training_jobs_unless_asked() {
+    let cli = Cli::start().await;
+    let root = training_only_repo(cli.dir.path());
+    let env = ["--env", "production", "--context", "admin"];
+    let first = cli.run_in(&root, &[&["apply"][..], &env].concat()).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let job_path = cli
+        .double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.contains("/jobs/digits-train-"))
+        .map(|r| r.path)
+        .expect("apply created the Job");
+    // The run failed (a bad trial, an image that is gone): it stays failed.
+    let mut job = cli.double.object(&job_path).expect("the Job is stored");
+    job["status"] = serde_json::json!({
+        "failed": 1,
+        "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit"}]
+    });
+    cli.double.seed([job]);
+
+    let wait = cli
+        .run_in(
+            &root,
+            &[&["apply", "--wait", "--timeout", "1s"][..], &env].concat(),
+        )
+        .await;
+    assert_eq!(wait.status.code(), Some(0), "{}", text(&wait.stderr));
+    assert!(
+        !cli.double
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/jobs") && r.query.contains_key("watch")),
+        "--wait watched a Job"
+    );
+
+    let training = cli
+        .run_in(
+            &root,
+            &[&["apply", "--wait-training", "--timeout", "1s"][..], &env].concat(),
+        )
+        .await;
+    assert_eq!(training.status.code(), Some(2));
+    let stderr = text(&training.stderr);
+    assert!(stderr.contains("BackoffLimitExceeded"), "{stderr}");
+    assert!(stderr.contains("Job ml/digits-train-"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

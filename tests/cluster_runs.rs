@@ -101,6 +101,7 @@ async fn sweep_logs_are_prefixed_by_index() {
         double.set_logs(
             "ml",
             name,
+            "train",
             &format!(
                 "epoch 1 lr from index {}\nepoch 2\n",
                 index.as_str().unwrap()
@@ -124,22 +125,25 @@ async fn sweep_logs_are_prefixed_by_index() {
     assert_eq!(
         lines.take(),
         [
-            "[0] epoch 1 lr from index 0",
-            "[0] epoch 2",
-            "[1] epoch 1 lr from index 1",
-            "[1] epoch 2"
+            "[0/train] epoch 1 lr from index 0",
+            "[0/train] epoch 2",
+            "[1/train] epoch 1 lr from index 1",
+            "[1/train] epoch 2"
         ]
     );
-    let log_requests: Vec<_> = double
+    // Each pod's init container (the code fetch), then its container.
+    let mut read: Vec<(String, String)> = double
         .requests()
         .into_iter()
         .filter(|r| r.path.ends_with("/log"))
+        .map(|r| {
+            let pod = r.path.rsplit('/').nth(1).unwrap().to_owned();
+            (pod, r.query.get("container").cloned().unwrap_or_default())
+        })
         .collect();
-    assert_eq!(log_requests.len(), 2);
-    assert_eq!(
-        log_requests[0].query.get("container").map(String::as_str),
-        Some("train")
-    );
+    read.sort();
+    let containers: Vec<&str> = read.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(containers, ["fetch-code", "train", "fetch-code", "train"]);
 }
 
 #[tokio::test]
@@ -151,6 +155,7 @@ async fn following_a_failed_run_reports_the_failure() {
     double.set_logs(
         "ml",
         &format!("{job}-0"),
+        "train",
         "Traceback (most recent call last):\nValueError: bad shape\n",
     );
     double.seed(pods);
@@ -171,7 +176,132 @@ async fn following_a_failed_run_reports_the_failure() {
         "{end:?}"
     );
     let lines = lines.take();
-    assert_eq!(lines[1], format!("[{job}-0] ValueError: bad shape"));
+    assert_eq!(lines[1], format!("[{job}-0/train] ValueError: bad shape"));
+}
+
+fn terminated(exit_code: i32) -> Value {
+    json!({"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }}})
+}
+
+#[tokio::test]
+async fn a_failed_init_container_shows_its_log_and_later_containers_are_skipped() {
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["11-get-job-failed"]);
+    let job = "image-tagging-train-1a2b3c4d-r7x2k";
+    let mut pods = started_pods("12-list-pods-job", "Failed", Some(job));
+    pods[0]["status"]["initContainerStatuses"] = json!([{"name": "fetch-code", "state": terminated(128), "ready": false,
+                "restartCount": 0, "image": "alpine/git:2.45.2", "imageID": ""}]);
+    pods[0]["status"]["containerStatuses"] = json!([{"name": "train", "state": {"waiting": {"reason": "PodInitializing"}},
+                "ready": false, "restartCount": 0, "image": "t", "imageID": ""}]);
+    let pod = format!("{job}-0");
+    double.set_logs(
+        "ml",
+        &pod,
+        "fetch-code",
+        "Cloning into '/workspace/src'...\nfatal: could not read Username for 'https://git.example.com'\n",
+    );
+    double.set_logs("ml", &pod, "train", "never printed\n");
+    double.seed(pods);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
+    let end = stream_logs(
+        &double.cluster().await,
+        "ml",
+        job,
+        true,
+        Duration::from_millis(10),
+        &out,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(end, Progress::Failed(_)), "{end:?}");
+    assert_eq!(
+        lines.take(),
+        [
+            format!("[{pod}/fetch-code] Cloning into '/workspace/src'..."),
+            format!(
+                "[{pod}/fetch-code] fatal: could not read Username for 'https://git.example.com'"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn init_containers_then_containers_in_order_following_the_running_one() {
+    // The layout where training is an init container and the main container
+    // exports the model.
+    let double = KubeDouble::start().await;
+    double.seed_fixtures(&["03-get-job-indexed"]);
+    let mut pods = started_pods("12-list-pods-job-indexed", "Running", None);
+    pods.truncate(1);
+    let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    pods[0]["spec"]["initContainers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "train", "image": "t"}));
+    pods[0]["spec"]["containers"][0]["name"] = json!("export");
+    pods[0]["status"]["initContainerStatuses"] = json!([
+        {"name": "fetch-code", "state": terminated(0), "ready": false, "restartCount": 0, "image": "g", "imageID": ""},
+        {"name": "train", "state": terminated(0), "ready": false, "restartCount": 0, "image": "t", "imageID": ""}
+    ]);
+    pods[0]["status"]["containerStatuses"] = json!([
+        {"name": "export", "state": {"running": {}}, "ready": true, "restartCount": 0, "image": "s", "imageID": ""}
+    ]);
+    double.set_logs("ml", &pod, "fetch-code", "checked out 4f2c9e1\n");
+    double.set_logs("ml", &pod, "train", "epoch 1\nepoch 2\n");
+    double.set_logs("ml", &pod, "export", "uploading model.onnx\n");
+    double.seed(pods);
+    let lines = Lines::default();
+    let out = |line: &str| lines.push(line);
+    let cluster = double.cluster().await;
+    let follow = stream_logs(
+        &cluster,
+        "ml",
+        "image-tagging-train-5e6f7a8b",
+        true,
+        Duration::from_millis(10),
+        &out,
+    );
+    // The run completes a moment later; following ends with it.
+    let complete = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut job = fixtures::response_body("03-get-job-indexed");
+        job["status"] = json!({"succeeded": 4, "conditions": [
+            {"type": "Complete", "status": "True"}
+        ]});
+        double.seed([job]);
+    };
+    let (end, ()) = tokio::join!(follow, complete);
+    assert_eq!(end.unwrap(), Progress::Ready);
+    assert_eq!(
+        lines.take(),
+        [
+            "[0/fetch-code] checked out 4f2c9e1",
+            "[0/train] epoch 1",
+            "[0/train] epoch 2",
+            "[0/export] uploading model.onnx",
+        ]
+    );
+    let follows: Vec<(String, String)> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .map(|r| {
+            (
+                r.query.get("container").cloned().unwrap_or_default(),
+                r.query.get("follow").cloned().unwrap_or_default(),
+            )
+        })
+        .take(3)
+        .collect();
+    assert_eq!(
+        follows,
+        [
+            ("fetch-code".to_owned(), String::new()),
+            ("train".to_owned(), String::new()),
+            ("export".to_owned(), "true".to_owned()),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -189,12 +319,8 @@ async fn logs_show_the_training_init_container_then_the_export() {
     pod["status"]["initContainerStatuses"] = json!([{"name": "train", "state": {"terminated": {"exitCode": 0}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
     pod["status"]["containerStatuses"] = json!([{"name": "export", "state": ended, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
     let name = format!("{job}-0");
-    double.set_logs("ml", &format!("{name}/train"), "epoch 1\n");
-    double.set_logs(
-        "ml",
-        &format!("{name}/export"),
-        "export failed: no credentials\n",
-    );
+    double.set_logs("ml", &name, "train", "epoch 1\n");
+    double.set_logs("ml", &name, "export", "export failed: no credentials\n");
     double.seed(pods);
     let lines = Lines::default();
     let out = |line: &str| lines.push(line);
@@ -211,8 +337,8 @@ async fn logs_show_the_training_init_container_then_the_export() {
     assert_eq!(
         lines.take(),
         [
-            format!("[{name}] epoch 1"),
-            format!("[{name}] export failed: no credentials"),
+            format!("[{name}/train] epoch 1"),
+            format!("[{name}/export] export failed: no credentials"),
         ]
     );
 }
@@ -230,7 +356,7 @@ async fn a_pod_still_training_streams_only_its_train_init_container() {
     pod["status"]["initContainerStatuses"] = json!([{"name": "train", "state": {"running": {}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
     pod["status"]["containerStatuses"] = json!([{"name": "export", "state": {"waiting": {"reason": "PodInitializing"}}, "ready": false, "restartCount": 0, "image": "", "imageID": ""}]);
     let name = format!("{job}-0");
-    double.set_logs("ml", &format!("{name}/train"), "epoch 1\n");
+    double.set_logs("ml", &name, "train", "epoch 1\n");
     double.seed(pods);
     let lines = Lines::default();
     let out = |line: &str| lines.push(line);
@@ -244,7 +370,7 @@ async fn a_pod_still_training_streams_only_its_train_init_container() {
     )
     .await
     .unwrap();
-    assert_eq!(lines.take(), [format!("[{name}] epoch 1")]);
+    assert_eq!(lines.take(), [format!("[{name}/train] epoch 1")]);
 }
 
 #[tokio::test]

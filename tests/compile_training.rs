@@ -68,11 +68,26 @@ fn job_limits_come_from_retries_and_timeout_and_nothing_deletes_it() {
                 .as_ref()
                 .expect("job has train");
             let spec = &job.object["spec"];
-            assert_eq!(
-                spec["backoffLimit"],
-                train.retries.map_or(0, |r| r.get()),
-                "{name}"
-            );
+            let retries = train.retries.map_or(0, |r| r.get());
+            match &train.sweep {
+                // A sweep retries per trial: one crashing trial fails alone.
+                Some(sweep) => {
+                    assert!(spec.get("backoffLimit").is_none(), "{name}");
+                    assert_eq!(
+                        spec["backoffLimitPerIndex"],
+                        sweep.retries_per_trial.map_or(retries, |r| r.get()),
+                        "{name}"
+                    );
+                    match sweep.max_failed_trials {
+                        Some(m) => assert_eq!(spec["maxFailedIndexes"], m.get(), "{name}"),
+                        None => assert!(spec.get("maxFailedIndexes").is_none(), "{name}"),
+                    }
+                }
+                None => {
+                    assert_eq!(spec["backoffLimit"], retries, "{name}");
+                    assert!(spec.get("backoffLimitPerIndex").is_none(), "{name}");
+                }
+            }
             match &train.timeout {
                 Some(t) => assert_eq!(
                     spec["activeDeadlineSeconds"],
@@ -104,7 +119,11 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
                 assert!(spec.get("completionMode").is_none(), "{name}");
                 continue;
             };
-            let size: usize = sweep.grid.values().map(|v| v.len()).product();
+            let size: usize = match (sweep.random, &sweep.grid) {
+                (Some(n), _) => n.get() as usize,
+                (None, Some(grid)) => grid.values().map(|v| v.len()).product(),
+                (None, None) => panic!("{name}: a sweep without trials validated"),
+            };
             assert_eq!(spec["completionMode"], "Indexed", "{name}");
             assert_eq!(spec["completions"], size, "{name}");
             assert_eq!(
@@ -116,6 +135,21 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
             let list: Vec<BTreeMap<String, String>> =
                 serde_json::from_str(cm.object["data"]["sweep.json"].as_str().unwrap()).unwrap();
             assert_eq!(list.len(), size, "{name}");
+            // The Job's annotation lists the same trials by parameter name.
+            let annotated: Vec<BTreeMap<String, String>> = serde_json::from_str(
+                job.object["metadata"]["annotations"]["modelctl.io/sweep"]
+                    .as_str()
+                    .expect("a sweep's Job carries modelctl.io/sweep"),
+            )
+            .unwrap();
+            assert_eq!(annotated.len(), size, "{name}");
+            for (by_name, by_env) in annotated.iter().zip(&list) {
+                let renamed: BTreeMap<String, String> = by_name
+                    .iter()
+                    .map(|(k, v)| (modelctl::compile::sweep::param_env_name(k), v.clone()))
+                    .collect();
+                assert_eq!(&renamed, by_env, "{name}");
+            }
             for (index, combination) in list.iter().enumerate() {
                 let env_file = cm.object["data"][format!("sweep-{index}.env")]
                     .as_str()

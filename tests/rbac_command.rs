@@ -1,6 +1,6 @@
 //! `modelctl rbac` grants exactly what the cluster commands ask for: the
-//! verbs on each resource of the requests `diff`, `apply` (with `--wait`
-//! and `--prune`), `status`, `train` and `logs` send to the test double of
+//! verbs on each resource of the requests `diff`, `apply` (with `--wait`,
+//! `--wait-training` and `--prune`), `status`, `train`, `logs` and `runs` send to the test double of
 //! the API server, nothing missing and nothing more.
 
 mod kube_double;
@@ -139,9 +139,11 @@ async fn the_role_grants_exactly_what_the_commands_request() {
     for (args, expected) in [
         (with(&["diff"]), 1),
         (with(&["apply", "--wait", "--timeout", "1s"]), 2),
+        (with(&["apply", "--wait-training", "--timeout", "1s"]), 2),
         (with(&["apply"]), 0),
         (with(&["status"]), 0),
         (with(&["train", "digits"]), 0),
+        (with(&["runs", "digits"]), 0),
     ] {
         let out = run(&kubeconfig, &root, &args).await;
         assert_eq!(
@@ -165,7 +167,7 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         "spec": {"nodeName": "worker-1", "containers": [{"name": "train", "image": "python:3.11-slim"}]},
         "status": {"phase": "Running"}
     })]);
-    double.set_logs("ml", &format!("{run_name}-0"), "epoch 1\n");
+    double.set_logs("ml", &format!("{run_name}-0"), "train", "epoch 1\n");
     let logs = run(&kubeconfig, &root, &with(&["logs", "digits"])).await;
     assert_eq!(
         logs.status.code(),

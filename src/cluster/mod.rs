@@ -16,6 +16,7 @@ pub mod connect;
 pub mod diff;
 pub mod error;
 pub mod fields;
+pub mod history;
 pub mod inventory;
 pub mod normalize;
 pub mod prune;

@@ -2,10 +2,10 @@
 //! requests this module's code sends: `diff` and `apply` read, list and
 //! server-side apply (PATCH) every rendered kind and the inventory
 //! ConfigMap; `apply --prune` deletes; `apply --wait` watches Deployments
-//! and Jobs and, on a timeout, lists pods and events; `status` reads the
-//! rendered kinds and lists Jobs; `train` applies a Job and the ConfigMap
-//! it mounts; `logs`
-//! gets the Job, lists its pods and reads `pods/log`. A server-side apply
+//! (`--wait-training` Jobs too) and, on a timeout, lists pods and events;
+//! `status` reads the rendered kinds and lists Jobs; `train` applies a Job
+//! and the ConfigMap it mounts; `logs` gets the Job, lists its pods and
+//! reads `pods/log`; `runs` lists Jobs and pods. A server-side apply
 //! that creates an object is authorized as `create` as well as `patch`
 //! (kube-apiserver 1.36 answers 403 "cannot create resource" to a PATCH of
 //! a new object with `patch` alone), so every applied kind gets both.
@@ -86,8 +86,8 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
             &["get", "list", "create", "patch", "delete"],
         );
         match kind {
-            // apply --wait watches rollouts and runs; on a timeout it lists
-            // the pods and their events to say why.
+            // apply --wait watches rollouts (--wait-training runs too); on a
+            // timeout it lists the pods and their events to say why.
             "Deployment" | "Job" => {
                 add(&resource.group, &resource.resource, &["watch"]);
                 add("", "pods", &["list"]);

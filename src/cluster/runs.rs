@@ -164,8 +164,11 @@ async fn apply_object(
     Ok(())
 }
 
-/// Streams the logs of every pod of Job `name`, each line prefixed with the
-/// completion index (`[2]`) or the pod name; with `follow`, until the Job
+/// Streams the logs of every pod of Job `name`: per pod, its init
+/// containers in order and then its containers, each line labelled with the
+/// completion index (or, outside a sweep, the pod name) and the container
+/// (`[2/train]`); containers that have not started are skipped until they
+/// do. With `follow`, the running container is followed and the Job until it
 /// ends. Returns the Job's final progress.
 pub async fn stream_logs(
     cluster: &Cluster,
@@ -178,7 +181,7 @@ pub async fn stream_logs(
     let jobs: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), namespace);
     let doing = |what: &str| format!("{what} of Job {namespace}/{name}");
-    // (pod, container) pairs read to their end.
+    // (pod, container) read to their end.
     let mut done: BTreeSet<(String, String)> = BTreeSet::new();
     loop {
         let job = jobs
@@ -193,53 +196,50 @@ pub async fn stream_logs(
             .map_err(|e| ClusterError::classify(e, None, &doing("listing the pods")))?;
         let mut items = list.items;
         items.sort_by_key(|p| (prefix(p), p.metadata.creation_timestamp.clone()));
-        let streams = items
-            .iter()
-            .map(|pod| {
-                let pending: Vec<LogContainer> = log_containers(pod)
-                    .into_iter()
-                    .filter(|c| !done.contains(&(pod_name(pod), c.name.clone())))
-                    .collect();
-                (pod, pending)
-            })
-            .filter(|(_, pending)| !pending.is_empty())
-            .map(|(pod, pending)| {
-                let pods = &pods;
-                async move {
-                    let pod_name = pod_name(pod);
-                    let tag = prefix(pod);
-                    let mut read = Vec::new();
-                    // One container after the other, as they run: the training, then the export.
-                    for container in pending {
-                        let params = LogParams {
-                            container: Some(container.name.clone()),
-                            follow: follow && !finished,
-                            ..LogParams::default()
-                        };
-                        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
-                            ClusterError::classify(
-                                e,
-                                None,
-                                &format!("reading the logs of pod {namespace}/{pod_name}"),
-                            )
-                        })?;
-                        let mut lines = reader.lines();
-                        while let Some(line) = lines.try_next().await.map_err(|e| {
-                            ClusterError::BadObject(format!(
-                                "reading the logs of pod {pod_name}: {e}"
-                            ))
-                        })? {
-                            out(&format!("[{tag}] {line}"));
-                        }
-                        // A container that ended is read completely; a running
-                        // one is read again only by a later follow.
-                        if follow || container.terminated {
-                            read.push((pod_name.clone(), container.name));
-                        }
-                    }
-                    Ok::<Vec<(String, String)>, ClusterError>(read)
+        let done_now = &done;
+        let pods = &pods;
+        let streams = items.iter().map(|pod| async move {
+            let pod_name = pod_name(pod);
+            let tag = prefix(pod);
+            let mut read = Vec::new();
+            for container in containers(pod) {
+                if !container.started
+                    || done_now.contains(&(pod_name.clone(), container.name.clone()))
+                {
+                    continue;
                 }
-            });
+                let params = LogParams {
+                    container: Some(container.name.clone()),
+                    follow: follow && !finished && !container.ended,
+                    ..LogParams::default()
+                };
+                let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
+                    ClusterError::classify(
+                        e,
+                        None,
+                        &format!(
+                            "reading the logs of container {} of pod {namespace}/{pod_name}",
+                            container.name
+                        ),
+                    )
+                })?;
+                let mut lines = reader.lines();
+                while let Some(line) = lines.try_next().await.map_err(|e| {
+                    ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}"))
+                })? {
+                    out(&format!("[{tag}/{}] {line}", container.name));
+                }
+                // A followed stream ends when its container does; one read
+                // without following is complete only when it had ended.
+                if container.ended || params.follow {
+                    read.push((pod_name.clone(), container.name.clone()));
+                } else {
+                    // Later containers have not run past this one yet.
+                    break;
+                }
+            }
+            Ok::<_, ClusterError>(read)
+        });
         let read: Vec<Vec<(String, String)>> = futures::stream::iter(streams)
             .buffer_unordered(16)
             .try_collect()
@@ -250,77 +250,6 @@ pub async fn stream_logs(
         }
         tokio::time::sleep(poll).await;
     }
-}
-
-/// A container whose logs a run shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct LogContainer {
-    name: String,
-    terminated: bool,
-}
-
-/// The containers of a training pod whose logs exist, in the order they
-/// run: the `train` init container, then the main containers (`export`).
-/// A pod from before the export container had `train` as its main
-/// container. A container without a status counts as started once the pod
-/// is (bound to a node and past Pending).
-fn log_containers(pod: &Pod) -> Vec<LogContainer> {
-    let Some(spec) = pod.spec.as_ref() else {
-        return Vec::new();
-    };
-    if spec.node_name.is_none() {
-        return Vec::new();
-    }
-    let status = pod.status.as_ref();
-    let pod_done = terminated(pod);
-    let state = |statuses: Option<&Vec<k8s_openapi::api::core::v1::ContainerStatus>>,
-                 name: &str| {
-        statuses
-            .and_then(|all| all.iter().find(|s| s.name == name))
-            .and_then(|s| s.state.as_ref())
-            .map(|state| (state.running.is_some(), state.terminated.is_some()))
-    };
-    let mut out = Vec::new();
-    let inits = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.name == "train");
-    for container in inits {
-        match state(
-            status.and_then(|s| s.init_container_statuses.as_ref()),
-            &container.name,
-        ) {
-            Some((running, done)) if running || done => out.push(LogContainer {
-                name: container.name.clone(),
-                terminated: done || pod_done,
-            }),
-            Some(_) => {}
-            None if started(pod) => out.push(LogContainer {
-                name: container.name.clone(),
-                terminated: pod_done,
-            }),
-            None => {}
-        }
-    }
-    for container in &spec.containers {
-        match state(
-            status.and_then(|s| s.container_statuses.as_ref()),
-            &container.name,
-        ) {
-            Some((running, done)) if running || done => out.push(LogContainer {
-                name: container.name.clone(),
-                terminated: done || pod_done,
-            }),
-            Some(_) => {}
-            None if started(pod) => out.push(LogContainer {
-                name: container.name.clone(),
-                terminated: pod_done,
-            }),
-            None => {}
-        }
-    }
-    out
 }
 
 fn pod_name(pod: &Pod) -> String {
@@ -336,21 +265,59 @@ fn prefix(pod: &Pod) -> String {
         .unwrap_or_else(|| pod_name(pod))
 }
 
-/// Whether the pod's containers have started (logs exist): it is bound to a
-/// node and not Pending.
-fn started(pod: &Pod) -> bool {
-    let status = pod.status.as_ref();
-    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_ref())
-        .is_some()
-        && phase != "Pending"
+/// One container of a pod, in the order it runs.
+struct ContainerState {
+    name: String,
+    /// It has run (its log exists).
+    started: bool,
+    /// It has terminated: its log is complete.
+    ended: bool,
 }
 
-fn terminated(pod: &Pod) -> bool {
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
+/// The pod's init containers, then its containers, with whether each has
+/// started and ended: from its container status, or, for a pod without
+/// statuses, from the pod's phase (bound to a node and past Pending: every
+/// container ran, and the init containers ended).
+fn containers(pod: &Pod) -> Vec<ContainerState> {
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    let bound = spec.node_name.is_some();
+    let pod_ran = bound && phase != "Pending";
+    let pod_ended = matches!(phase, "Succeeded" | "Failed");
+    let statuses = status
+        .into_iter()
+        .flat_map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+        })
+        .collect::<Vec<_>>();
+    let inits = spec.init_containers.iter().flatten().map(|c| (c, true));
+    inits
+        .chain(spec.containers.iter().map(|c| (c, false)))
+        .map(|(c, init)| {
+            let found = statuses.iter().find(|s| s.name == c.name);
+            let (started, ended) = match found.and_then(|s| s.state.as_ref()) {
+                Some(state) => {
+                    let before = found
+                        .and_then(|s| s.last_state.as_ref())
+                        .is_some_and(|l| l.terminated.is_some());
+                    (
+                        bound && (state.running.is_some() || state.terminated.is_some() || before),
+                        state.terminated.is_some(),
+                    )
+                }
+                None => (pod_ran, pod_ended || (init && pod_ran)),
+            };
+            ContainerState {
+                name: c.name.clone(),
+                started,
+                ended,
+            }
+        })
+        .collect()
 }

@@ -114,10 +114,27 @@ pub enum WaitEvent {
 
 /// Whether `wait` watches objects of this key: Deployments and Jobs.
 pub fn is_waited_for(key: &ObjectKey) -> bool {
-    matches!(
-        (key.api_version.as_str(), key.kind.as_str()),
-        ("apps/v1", "Deployment") | ("batch/v1", "Job")
-    )
+    is_serving(key) || is_training(key)
+}
+
+fn is_serving(key: &ObjectKey) -> bool {
+    (key.api_version.as_str(), key.kind.as_str()) == ("apps/v1", "Deployment")
+}
+
+fn is_training(key: &ObjectKey) -> bool {
+    (key.api_version.as_str(), key.kind.as_str()) == ("batch/v1", "Job")
+}
+
+/// What `apply --wait` waits for among the applied `keys`: the serving
+/// Deployments, and the training Jobs only when `training` is asked for. A
+/// training run takes hours (a wait for it would time out), and a Job that
+/// failed once stays failed, so waiting for every Job would fail every later
+/// apply.
+pub fn to_wait_for(keys: &[ObjectKey], training: bool) -> Vec<ObjectKey> {
+    keys.iter()
+        .filter(|k| is_serving(k) || (training && is_training(k)))
+        .cloned()
+        .collect()
 }
 
 /// Waits for every Deployment and Job among `keys` (others are ignored);

@@ -1,7 +1,7 @@
 //! `modelctl apply [--env E] [--prune] [--wait] [--timeout D] [--dry-run]
 //! [--force-conflicts]`: server-side apply of the rendered objects in stages,
-//! opt-in prune, and an optional wait for rollouts and Jobs. Exit 0, or 2 on
-//! any error.
+//! opt-in prune, and an optional wait for the serving rollouts (and, with
+//! `--wait-training`, the training Jobs too). Exit 0, or 2 on any error.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -16,7 +16,7 @@ use crate::cli::ApplyArgs;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
 use crate::cluster::scan::ScanCounts;
-use crate::cluster::wait::wait;
+use crate::cluster::wait::{to_wait_for, wait};
 
 /// Runs the command.
 pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -59,13 +59,25 @@ pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("sent {}", cluster.requests());
         }
-        if args.wait && !args.dry_run {
-            let keys: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();
+        if (args.wait || args.wait_training) && !args.dry_run {
+            let applied: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();
+            let keys = to_wait_for(&applied, args.wait_training);
             let display = WaitDisplay::new(std::io::stderr().is_terminal());
             wait(&cluster, &keys, timeout, &|event| display.show(event))
                 .await
-                .context("waiting for rollouts and Jobs")?;
-            eprintln!("every Deployment is ready and every Job complete");
+                .context(if args.wait_training {
+                    "waiting for rollouts and training Jobs"
+                } else {
+                    "waiting for rollouts"
+                })?;
+            eprintln!(
+                "{}",
+                if args.wait_training {
+                    "every Deployment is ready and every Job complete"
+                } else {
+                    "every Deployment is ready"
+                }
+            );
         }
         anyhow::Ok(())
     })?;

@@ -1,6 +1,7 @@
 //! `modelctl logs MODEL [--env E] [--follow]`: the logs of the model's latest
-//! training run, every pod of a sweep prefixed with its index; with
-//! `--follow`, until the Job ends, exiting 1 when it failed.
+//! training run, init containers (the code fetch) first, every line prefixed
+//! with the sweep index (or pod) and the container; with `--follow`, until
+//! the Job ends, exiting 1 when it failed.
 
 use std::path::Path;
 use std::process::ExitCode;

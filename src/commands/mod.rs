@@ -13,8 +13,10 @@ pub mod diff_cluster;
 mod diff_output;
 pub mod logs;
 pub mod new;
+pub mod promote;
 pub mod rbac;
 pub mod render;
+pub mod runs;
 pub mod schema;
 pub mod status;
 mod target;
@@ -35,6 +37,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(root, args),
         Command::Train(args) => train::run(root, args),
         Command::Logs(args) => logs::run(root, args),
+        Command::Runs(args) => runs::run(root, args),
+        Command::Promote(args) => promote::run(root, args),
         Command::Rbac(args) => rbac::run(root, args),
         Command::New(args) => new::run(root, args),
     }

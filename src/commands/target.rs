@@ -2,10 +2,12 @@
 //! environment (`--env`), pick the kubeconfig context (`--context`, else the
 //! environment's), and connect. Invalid specs stop here, before any request.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use modelctl_spec::load_repo;
+use modelctl_spec::model::Objective;
 
 use crate::cli::TargetArgs;
 use crate::cluster::{Cluster, Target};
@@ -19,6 +21,8 @@ pub(crate) struct Prepared {
     pub context: Option<String>,
     /// Everything rendered for the environment.
     pub manifests: Vec<Manifest>,
+    /// Each model's `[train] objective` in the environment, where declared.
+    pub objectives: BTreeMap<String, Objective>,
 }
 
 /// Loads the repo and renders environment `env` (or the only one there is).
@@ -38,6 +42,14 @@ pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared
     };
     let env = repo.environment(name)?;
     let manifests = render_env(&env);
+    let objectives = env
+        .models
+        .iter()
+        .filter_map(|m| {
+            let objective = m.spec.train.as_ref()?.objective.clone()?;
+            Some((m.model.name.to_string(), objective))
+        })
+        .collect();
     let settings = env.settings;
     Ok(Prepared {
         target: Target {
@@ -46,6 +58,7 @@ pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared
         },
         context: args.context.clone().or(settings.context.clone()),
         manifests,
+        objectives,
     })
 }
 

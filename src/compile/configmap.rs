@@ -10,7 +10,7 @@ use modelctl_spec::model::Train;
 
 use super::Ctx;
 use super::script::{output_word, start_sh};
-use super::sweep::{combinations, sweep_env, sweep_json};
+use super::sweep::{sweep_env, sweep_json, trials};
 
 /// The ConfigMap's data: every file a training pod reads from `/etc/modelctl`.
 pub(crate) fn data(ctx: &Ctx<'_>, train: &Train) -> BTreeMap<String, String> {
@@ -18,7 +18,7 @@ pub(crate) fn data(ctx: &Ctx<'_>, train: &Train) -> BTreeMap<String, String> {
     data.insert("start.sh".to_owned(), start_sh(ctx, train));
     data.insert("export.json".to_owned(), super::export::plan(ctx, train));
     if let Some(sweep) = &train.sweep {
-        let combos = combinations(sweep.grid.as_map());
+        let combos = trials(sweep, ctx.name());
         for (index, combo) in combos.iter().enumerate() {
             let output = output_word(ctx, train, combo);
             data.insert(

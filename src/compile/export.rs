@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use super::deployment::RUN_AS_USER;
 use super::script::output_for_export;
-use super::sweep::combinations;
+use super::sweep::trials;
 use super::volumes::mount;
 
 /// Where the workspace (code, and the model in `out/`) is mounted.
@@ -35,7 +35,7 @@ const EXPORT_BINARY: &str = "/usr/local/bin/model-export";
 /// completion index (one without a sweep) with its parameters and output.
 pub(crate) fn plan(ctx: &Ctx<'_>, train: &Train) -> String {
     let combos = match &train.sweep {
-        Some(sweep) => combinations(sweep.grid.as_map()),
+        Some(sweep) => trials(sweep, ctx.name()),
         None => vec![BTreeMap::new()],
     };
     let runs: Vec<Value> = combos

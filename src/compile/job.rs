@@ -2,7 +2,9 @@
 //! train (`train`, running `start.sh` in the framework image), then the main
 //! container `export` (see [`super::export`]) that uploads what the training
 //! wrote to the shared `code` emptyDir; data volumes, GPU limits and
-//! tolerations, the ServiceAccount and `env-from`; an Indexed Job for a sweep.
+//! tolerations, the ServiceAccount and `env-from`; an Indexed Job for a
+//! sweep, retried per trial, with its trials' parameters in the
+//! `modelctl.io/sweep` annotation.
 //!
 //! Owns the Job's pod template. The Job is immutable once created, so its
 //! name carries a hash of everything in it (see [`super::training`]).
@@ -23,8 +25,9 @@ use super::env_from::{env_from, service_account};
 use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
-use super::sweep::combinations;
+use super::sweep::trials;
 use super::volumes::{empty_dir, mount};
+use crate::object::labels::SWEEP;
 
 /// Where the ConfigMap's files are mounted.
 pub(crate) const SCRIPTS_DIR: &str = "/etc/modelctl";
@@ -37,31 +40,40 @@ pub(crate) fn build(
     config_map: &str,
     labels: BTreeMap<String, String>,
 ) -> Job {
-    let (completions, parallelism, completion_mode) = match &train.sweep {
-        Some(sweep) => {
-            let size = i32::try_from(combinations(sweep.grid.as_map()).len()).unwrap_or(i32::MAX);
-            let parallelism = sweep.parallelism.map_or(1, |p| p.get());
-            (
-                Some(size),
-                Some(i32::try_from(parallelism).unwrap_or(i32::MAX)),
-                Some("Indexed".to_owned()),
-            )
-        }
-        None => (None, None, None),
-    };
     let retries = i32::try_from(train.retries.map_or(0, |r| r.get())).unwrap_or(i32::MAX);
+    let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    let mut metadata = super::labels::metadata(ctx, name, labels.clone());
+    let mut spec = JobSpec {
+        backoff_limit: Some(retries),
+        ..JobSpec::default()
+    };
+    if let Some(sweep) = &train.sweep {
+        let trials = trials(sweep, ctx.name());
+        spec.completions = Some(i32::try_from(trials.len()).unwrap_or(i32::MAX));
+        spec.parallelism = Some(int(sweep.parallelism.map_or(1, |p| p.get())));
+        spec.completion_mode = Some("Indexed".to_owned());
+        // Retries count per trial, so a trial that keeps crashing fails
+        // alone and the others run on; the Job-wide limit is left to its
+        // default (unlimited once a per-index limit is set).
+        spec.backoff_limit = None;
+        spec.backoff_limit_per_index = Some(int(sweep
+            .retries_per_trial
+            .or(train.retries)
+            .map_or(0, |r| r.get())));
+        spec.max_failed_indexes = sweep.max_failed_trials.map(|m| int(m.get()));
+        metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(SWEEP.to_owned(), trials_annotation(&trials));
+    }
     let deadline = train
         .timeout
         .as_ref()
         .map(|t| i64::try_from(t.as_std().as_secs().max(1)).unwrap_or(i64::MAX));
     Job {
-        metadata: super::labels::metadata(ctx, name, labels.clone()),
+        metadata,
         spec: Some(JobSpec {
             active_deadline_seconds: deadline,
-            backoff_limit: Some(retries),
-            completion_mode,
-            completions,
-            parallelism,
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -69,10 +81,17 @@ pub(crate) fn build(
                 }),
                 spec: Some(pod_spec(ctx, train, config_map)),
             },
-            ..JobSpec::default()
+            ..spec
         }),
         ..Job::default()
     }
+}
+
+/// The [`SWEEP`] annotation: each trial's parameters as a JSON object, in
+/// index order, compact.
+fn trials_annotation(trials: &[BTreeMap<String, String>]) -> String {
+    // A list of string maps always serializes.
+    serde_json::to_string(trials).expect("string maps serialize to JSON")
 }
 
 fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {

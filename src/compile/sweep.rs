@@ -1,4 +1,5 @@
-//! Hyperparameter sweeps: the grid's combinations and their environment names.
+//! Hyperparameter sweeps: the trials (the grid's combinations, or a random
+//! search's samples) and their environment names.
 //!
 //! Owns the order of combinations (the index an Indexed Job pod gets) and the
 //! files each index reads: `sweep.json` (every combination) and
@@ -6,7 +7,19 @@
 
 use std::collections::BTreeMap;
 
+use modelctl_spec::model::Sweep;
+
 use super::script::sh_quote;
+
+/// The trials of `sweep` of model `model`, in index order: the grid's
+/// combinations, or the random search's samples.
+pub fn trials(sweep: &Sweep, model: &str) -> Vec<BTreeMap<String, String>> {
+    match (sweep.random, &sweep.grid) {
+        (Some(n), _) => super::random::sample(sweep, model, n.get()),
+        (None, Some(grid)) => combinations(grid.as_map()),
+        (None, None) => Vec::new(),
+    }
+}
 
 /// Every combination of `grid`, parameters in name order, the last parameter
 /// varying fastest. Index `i` of the result is Job completion index `i`.

@@ -29,6 +29,9 @@ pub const TRAIN_HASH: &str = "modelctl.io/train-hash";
 pub const RUN: &str = "modelctl.io/run";
 /// Annotation naming the spec file an object came from.
 pub const SOURCE: &str = "modelctl.io/source";
+/// Annotation on a sweep's Job: the JSON list of each trial's parameters
+/// (name to value), in completion-index order.
+pub const SWEEP: &str = "modelctl.io/sweep";
 /// Annotation naming the owning team (`owner` of the spec).
 pub const OWNER: &str = "modelctl.io/owner";
 

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod runs;
 mod server;
 pub mod store;
 
@@ -68,7 +69,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub recordings: Vec<Exchange>,
     pub watches: BTreeMap<String, VecDeque<WatchScript>>,
-    pub logs: BTreeMap<(String, String), String>,
+    /// Log text by namespace, pod and container.
+    pub logs: BTreeMap<(String, String, String), String>,
     pub requests: Vec<Request>,
     /// Watch event times are divided by this.
     pub speedup: f64,
@@ -183,12 +185,13 @@ impl KubeDouble {
             .push_back(script);
     }
 
-    /// The text `pods/<pod>/log` answers for a pod that has a node; with
-    /// `pod` written `<pod>/<container>`, only for that container.
-    pub fn set_logs(&self, namespace: &str, pod: &str, text: &str) {
-        self.lock()
-            .logs
-            .insert((namespace.to_owned(), pod.to_owned()), text.to_owned());
+    /// The text `pods/<pod>/log?container=<container>` answers for a pod
+    /// that has a node (the container's log).
+    pub fn set_logs(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.lock().logs.insert(
+            (namespace.to_owned(), pod.to_owned(), container.to_owned()),
+            text.to_owned(),
+        );
     }
 
     /// Delays every answer by `latency` (network plus API server time).

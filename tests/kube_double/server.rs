@@ -617,17 +617,50 @@ fn logs(shared: &Shared, req: &Request, slot: &Slot) -> Reply {
     if pod.pointer("/spec/nodeName").is_none() {
         return Reply::Empty(204);
     }
-    let container = req
-        .query
-        .get("container")
-        .map(|c| format!("{}/{c}", slot.name));
-    let text = container
-        .and_then(|key| shared.logs.get(&(slot.namespace.clone(), key)))
-        .or_else(|| {
-            shared
-                .logs
-                .get(&(slot.namespace.clone(), slot.name.clone()))
-        })
+    // Without `container`, the pod's only container (the API server refuses
+    // to choose among several).
+    let containers: Vec<&str> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let container = match req.query.get("container") {
+        Some(c) => c.clone(),
+        None if containers.len() == 1 => containers[0].to_owned(),
+        None => {
+            return status(
+                400,
+                "BadRequest",
+                format!(
+                    "a container name must be specified for pod {}, choose one of: {containers:?}",
+                    slot.name
+                ),
+                None,
+            );
+        }
+    };
+    // A container that has not started has no log yet.
+    let waiting = ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .any(|s| s["name"] == container.as_str() && s.pointer("/state/waiting").is_some());
+    if waiting {
+        return status(
+            400,
+            "BadRequest",
+            format!(
+                "container \"{container}\" in pod \"{}\" is waiting to start: PodInitializing",
+                slot.name
+            ),
+            None,
+        );
+    }
+    let text = shared
+        .logs
+        .get(&(slot.namespace.clone(), slot.name.clone(), container))
         .cloned()
         .unwrap_or_default();
     Reply::Text(200, "text/plain", text)

@@ -421,11 +421,13 @@ async fn train_creates_its_job_and_the_configmap_it_mounts() {
 
 #[tokio::test]
 #[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
-async fn apply_wait_returns_once_pods_are_ready_and_jobs_complete() {
+async fn apply_wait_returns_once_pods_are_ready_and_wait_training_once_jobs_complete() {
     let Some(s) = Scratch::new("wait").await else {
         return;
     };
     let repo = s.repo(&["digits"]);
+    // `--wait` waits for the serving pods only: the training pod is left
+    // running and the command still returns.
     let waiting = repo.run(&["apply", "--wait", "--timeout", "3m"]);
     let kubelet = async {
         let serving = eventually("two serving pods", 60, || async {
@@ -434,6 +436,20 @@ async fn apply_wait_returns_once_pods_are_ready_and_jobs_complete() {
         })
         .await;
         assert_eq!(s.make_pods_ready(SERVING).await, serving);
+    };
+    let (out, ()) = tokio::join!(waiting, kubelet);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("every Deployment is ready"), "{err}");
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("Job ") && l.contains(" ready")),
+        "no wait for the Job: {err}"
+    );
+    assert!(!err.contains("every Job complete"), "{err}");
+    // `--wait-training` waits for the training Job as well, until it completes.
+    let waiting = repo.run(&["apply", "--wait-training", "--timeout", "3m"]);
+    let kubelet = async {
         eventually("the training pod", 60, || async {
             (!s.pods(TRAINING).await.is_empty()).then_some(())
         })

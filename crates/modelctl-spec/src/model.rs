@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
-    Duration, EnvVarName, GitRev, GitUrl, GpuCount, Grid, HdfsUri, Hostname, ImageRef, LoadTarget,
-    MaxReplicas, Memory, MinReplicas, ModelUri, MountPath, Owner, Parallelism, Percent,
-    ReplicaCount, ResourceName, Retries, Sha256, Template, UrlPath,
+    Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
+    LoadTarget, MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri, MountPath,
+    Owner, Parallelism, ParamName, Percent, RandomTrials, ReplicaCount, ResourceName, Retries,
+    Seed, Sha256, Template, UrlPath,
 };
 
 /// One model: how it is trained and how it is served.
@@ -99,6 +100,11 @@ pub struct Train {
     /// credentials: `env-from = [{ secret = "s3-credentials" }]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFrom>,
+    /// The metric that ranks runs (`{ metric = "val_accuracy", goal = "max" }`):
+    /// `modelctl runs --best` and `modelctl promote --best` pick the
+    /// succeeded run with the best value of it in its `metrics.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
 }
 
 /// A Secret or ConfigMap in the model's namespace whose keys all become
@@ -116,6 +122,16 @@ pub struct EnvFrom {
     /// Start the pod even when the object does not exist.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+}
+
+/// The metric that ranks a model's runs, and which way is better.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Objective {
+    /// A key of the `metrics.json` the training code writes (`val_accuracy`).
+    pub metric: MetricName,
+    /// `max` when a larger value is better (accuracy), `min` when smaller is (loss).
+    pub goal: Goal,
 }
 
 /// Where training code is installed from: a Git repository (`git` and `rev`)
@@ -221,17 +237,58 @@ pub struct Resources {
     pub gpu: Option<GpuCount>,
 }
 
-/// A hyperparameter grid; every combination is one index of an Indexed Job.
+/// A hyperparameter sweep, a grid or a random search; every trial is one
+/// index of an Indexed Job. A trial that fails does not stop the others.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Sweep {
     /// How many combinations run at the same time (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<Parallelism>,
+    /// How many times one failed trial is retried before it counts as failed
+    /// (Kubernetes' `backoffLimitPerIndex`; default `train.retries`, else 0).
+    /// Other trials keep running either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries_per_trial: Option<Retries>,
+    /// Stop the whole sweep once more than this many trials have failed
+    /// (Kubernetes' `maxFailedIndexes`; at most the number of trials).
+    /// Default: every trial runs, however many fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failed_trials: Option<MaxFailedTrials>,
     /// Parameter name to the values to try. Each combination reaches the code
     /// as environment variables named after the parameter in upper snake case
     /// (`learning-rate` becomes `LEARNING_RATE`). At most 256 combinations.
-    pub grid: Grid,
+    /// With `random`, each trial picks one value of each instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Grid>,
+    /// Random search: run this many trials (1 to 256), each sampling every
+    /// parameter of `ranges` (and one value of each `grid` parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomTrials>,
+    /// Seed of the random search. Default: derived from the model's name, so
+    /// a render is the same on every machine; change it to draw other trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Seed>,
+    /// Parameter name to the range random search samples it from
+    /// (`{ min = 0.0001, max = 0.1, log = true }`). Needs `random`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ranges: BTreeMap<ParamName, ParamRange>,
+}
+
+/// A range a random search samples one parameter from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ParamRange {
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value (greater than `min`).
+    pub max: f64,
+    /// Sample log-uniformly (for learning rates, regularisation): needs `min` > 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log: bool,
+    /// Sample whole numbers (for layer counts, batch sizes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer: bool,
 }
 
 /// The serving Deployment.

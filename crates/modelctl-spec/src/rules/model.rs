@@ -300,27 +300,127 @@ fn check_data_source<'p>(
 }
 
 fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: &BTreeSet<&str>) {
-    let mut combinations: u64 = 1;
-    for (name, values) in sweep.grid.iter() {
+    let grid = sweep.grid.as_ref().map(|g| g.as_map());
+    let params = grid
+        .into_iter()
+        .flat_map(|g| g.keys().map(|k| ("grid", k)))
+        .chain(sweep.ranges.keys().map(|k| ("ranges", k)));
+    for (table, name) in params {
         let var = name.as_str().to_ascii_uppercase().replace('-', "_");
         if env_names.contains(var.as_str()) {
             c.error(
-                &["train", "sweep", "grid", name.as_str()],
+                &["train", "sweep", table, name.as_str()],
                 Key,
                 format!("parameter `{name}` sets `{var}`, which `train.env` also sets"),
                 "remove it from `train.env` or rename the parameter",
             );
         }
-        combinations = combinations.saturating_mul(values.len() as u64);
     }
-    if combinations > MAX_SWEEP_COMBINATIONS {
+    if let Some(grid) = grid {
+        for name in sweep.ranges.keys().filter(|k| grid.contains_key(*k)) {
+            c.error(
+                &["train", "sweep", "ranges", name.as_str()],
+                Key,
+                format!("parameter `{name}` is both in `grid` and in `ranges`"),
+                "keep it in one of them",
+            );
+        }
+    }
+    for (name, range) in &sweep.ranges {
+        check_range(c, name.as_str(), range);
+    }
+    let trials: u64 = match (sweep.random, grid) {
+        (Some(n), _) => {
+            if sweep.ranges.is_empty() && grid.is_none() {
+                c.error(
+                    &["train", "sweep", "random"],
+                    Value,
+                    "`random` has nothing to sample".to_owned(),
+                    "add `ranges = { learning-rate = { min = 0.0001, max = 0.1, log = true } }`",
+                );
+            }
+            u64::from(n.get())
+        }
+        (None, grid) => {
+            if !sweep.ranges.is_empty() {
+                c.error(
+                    &["train", "sweep", "ranges"],
+                    Key,
+                    "`ranges` are sampled only by a random search".to_owned(),
+                    "add `random = N`, the number of trials to sample",
+                );
+            }
+            let Some(grid) = grid else {
+                c.error(
+                    &["train", "sweep"],
+                    Value,
+                    "the sweep has neither `grid` nor `random`".to_owned(),
+                    "add `grid = { learning-rate = [\"0.001\", \"0.01\"] }`, or `random = N` with `ranges`",
+                );
+                return;
+            };
+            let combinations = grid
+                .values()
+                .fold(1u64, |n, v| n.saturating_mul(v.len() as u64));
+            if combinations > MAX_SWEEP_COMBINATIONS {
+                c.error(
+                    &["train", "sweep", "grid"],
+                    Value,
+                    format!(
+                        "the sweep grid has {combinations} combinations, more than {MAX_SWEEP_COMBINATIONS}"
+                    ),
+                    "each combination is a training pod; trim the grid or split the sweep",
+                );
+            }
+            combinations
+        }
+    };
+    // The API server refuses `maxFailedIndexes` above `completions`.
+    if let Some(max) = sweep.max_failed_trials
+        && u64::from(max.get()) > trials
+    {
         c.error(
-            &["train", "sweep", "grid"],
+            &["train", "sweep", "max-failed-trials"],
+            Value,
+            format!("`max-failed-trials` is {max}, more than the sweep's {trials} trials"),
+            format!("write at most {trials}, or leave it out to run every trial"),
+        );
+    }
+}
+
+/// One range of a random search: finite, ordered, positive when sampled
+/// log-uniformly, holding a whole number when sampled as one.
+fn check_range(c: &mut Checker<'_, '_>, name: &str, range: &crate::model::ParamRange) {
+    let at = ["train", "sweep", "ranges", name];
+    if !range.min.is_finite() || !range.max.is_finite() || range.min >= range.max {
+        c.error(
+            &at,
             Value,
             format!(
-                "the sweep grid has {combinations} combinations, more than {MAX_SWEEP_COMBINATIONS}"
+                "the range of `{name}` is empty: `min` ({}) is not below `max` ({})",
+                range.min, range.max
             ),
-            "each combination is a training pod; trim the grid or split the sweep",
+            "make `min` smaller than `max`",
+        );
+        return;
+    }
+    if range.log && range.min <= 0.0 {
+        c.error(
+            &at,
+            Value,
+            format!(
+                "`{name}` is sampled log-uniformly but its `min` is {}",
+                range.min
+            ),
+            "a log scale needs `min` above 0; or remove `log`",
+        );
+    }
+    if range.integer && range.min.ceil() > range.max.floor() {
+        c.error(
+            &at,
+            Value,
+            format!("the range of `{name}` holds no whole number"),
+            "widen the range, or remove `integer`",
         );
     }
 }
@@ -421,6 +521,59 @@ mod tests {
         assert_eq!(
             errors(&text),
             ["the sweep grid has 289 combinations, more than 256"]
+        );
+    }
+
+    #[test]
+    fn max_failed_trials_is_at_most_the_number_of_trials() {
+        let text = "[train]\nimage = \"python\"\ncommand = [\"x\"]\n[train.sweep]\nmax-failed-trials = 5\ngrid = { a = [\"1\", \"2\"], b = [\"x\", \"y\"] }\n";
+        assert_eq!(
+            errors(text),
+            ["`max-failed-trials` is 5, more than the sweep's 4 trials"]
+        );
+        assert!(errors(&text.replace("= 5", "= 4")).is_empty());
+    }
+
+    #[test]
+    fn random_search_rules() {
+        let sweep = |body: &str| {
+            format!("[train]\nimage = \"python\"\ncommand = [\"x\"]\n[train.sweep]\n{body}\n")
+        };
+        assert!(
+            errors(&sweep(
+                "random = 8\nranges = { lr = { min = 0.0001, max = 0.1, log = true } }"
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            errors(&sweep("ranges = { lr = { min = 0.1, max = 1.0 } }")),
+            [
+                "the sweep has neither `grid` nor `random`",
+                "`ranges` are sampled only by a random search"
+            ]
+        );
+        assert_eq!(
+            errors(&sweep("random = 4")),
+            ["`random` has nothing to sample"]
+        );
+        assert_eq!(
+            errors(&sweep(
+                "random = 4\nranges = { lr = { min = 0.0, max = 1.0, log = true }, n = { min = 1.2, max = 1.8, integer = true }, m = { min = 2, max = 1 } }"
+            )),
+            [
+                "`lr` is sampled log-uniformly but its `min` is 0",
+                "the range of `n` holds no whole number",
+                "the range of `m` is empty: `min` (2) is not below `max` (1)"
+            ]
+        );
+        assert_eq!(
+            errors(&sweep(
+                "random = 4\nmax-failed-trials = 5\ngrid = { a = [\"1\"] }\nranges = { a = { min = 1, max = 2 } }"
+            )),
+            [
+                "`max-failed-trials` is 5, more than the sweep's 4 trials",
+                "parameter `a` is both in `grid` and in `ranges`"
+            ]
         );
     }
 

@@ -195,6 +195,48 @@ bounded_int!(
 );
 
 bounded_int!(
+    /// How many trials of a sweep may fail before the rest are stopped: 0 to 256.
+    MaxFailedTrials,
+    min = 0,
+    max = 256,
+    desc = "How many trials of the sweep may fail before the others are stopped (Kubernetes' `maxFailedIndexes`), at most the number of trials.",
+    error = |v| {
+        ValueError::new(
+            format!("`max-failed-trials` is {v}"),
+            "write a whole number from 0 to the number of trials (at most 256)",
+        )
+    },
+);
+
+bounded_int!(
+    /// How many trials a random search runs: 1 to 256.
+    RandomTrials,
+    min = 1,
+    max = 256,
+    desc = "How many trials the random search runs, 1 to 256.",
+    error = |v| {
+        ValueError::new(
+            format!("`random` is {v}"),
+            "run from 1 to 256 trials; each is a training pod",
+        )
+    },
+);
+
+bounded_int!(
+    /// The seed of a random search.
+    Seed,
+    min = 0,
+    max = u32::MAX,
+    desc = "The seed of the random search, a whole number from 0 to 4294967295.",
+    error = |v| {
+        ValueError::new(
+            format!("`seed` is {v}"),
+            format!("write a whole number from 0 to {}", u32::MAX),
+        )
+    },
+);
+
+bounded_int!(
     /// A fixed number of serving replicas: 0 (stop serving) to 1000.
     ReplicaCount,
     min = 0,

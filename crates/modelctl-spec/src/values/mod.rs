@@ -3,7 +3,7 @@
 //!
 //! Owns the single-value rules (commands, names, quantities, durations, images, URIs,
 //! paths, percentages, bounded counts, free text, templates, digests,
-//! sweep grids). Must not look at other fields: rules that
+//! sweep grids and ranges, objectives). Must not look at other fields: rules that
 //! relate two values live in [`crate::rules`].
 //!
 //! Every string newtype has one check function used by `Deserialize`,
@@ -21,6 +21,7 @@ mod digest;
 mod duration;
 mod image;
 pub(crate) mod names;
+mod objective;
 mod paths;
 mod percent;
 mod quantity;
@@ -31,7 +32,8 @@ mod uri;
 
 pub use bounded::{
     BatchSize, CanaryWeight, GpuCount, LoadTarget, MAX_BATCH, MAX_GPUS_PER_POD, MAX_LOAD_TARGET,
-    MAX_REPLICAS, MAX_RETRIES, MaxReplicas, MinReplicas, Parallelism, ReplicaCount, Retries,
+    MAX_REPLICAS, MAX_RETRIES, MaxFailedTrials, MaxReplicas, MinReplicas, Parallelism,
+    RandomTrials, ReplicaCount, Retries, Seed,
 };
 pub use command::Command;
 pub use digest::Sha256;
@@ -40,6 +42,7 @@ pub use image::ImageRef;
 pub use names::{
     EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
 };
+pub use objective::{Goal, MetricName};
 pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Cpu, Memory, quantity_value};
