@@ -669,48 +669,72 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
     assert!(mixed, "no batch of more than 32 rows formed in 10 bursts");
 }
 
-/// `ModelInfer` calls count in `model_server_requests_in_flight` (the
-/// gauge load autoscaling reads) until answered, as HTTP requests do: the
-/// gauge rises under load and is back at 0 once every call is answered.
+/// The two gauges load autoscaling reads move under load: `ModelInfer`
+/// calls count in `model_server_requests_in_flight` until answered (as HTTP
+/// requests do), and calls waiting for the engine in
+/// `model_server_queue_depth` (calls smaller than `--max-batch` queue for a
+/// batch); both are back at 0 once every call is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_under_load_are_in_flight() {
-    let (server, port) = start("tract", CNN, &["--max-batch", "8", "--max-delay", "1ms"]);
+async fn load_gauges_rise_under_load_and_fall_back() {
+    // Two threads: the engine runs off the runtime, so /metrics answers
+    // while batches run.
+    let (server, port) = start(
+        "tract",
+        CNN,
+        &["--max-batch", "128", "--max-delay", "1ms", "--threads", "2"],
+    );
     server.wait_ready().await;
-    let in_flight = |text: &str| {
+    let gauge = |text: &str, name: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix("model_server_requests_in_flight "))
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
             .and_then(|v| v.trim().parse::<f64>().ok())
     };
-    assert_eq!(in_flight(&metrics(&server).await), Some(0.0));
+    let text = metrics(&server).await;
+    assert_eq!(gauge(&text, "model_server_requests_in_flight"), Some(0.0));
+    assert_eq!(gauge(&text, "model_server_queue_depth"), Some(0.0));
     let grpc = connect(port).await;
     let rows: Vec<Vec<f32>> = digits().inputs[..64].to_vec();
-    let calls: Vec<_> = (0..32)
+    let calls: Vec<_> = (0..64)
         .map(|_| {
             let mut grpc = grpc.clone();
             let request = raw_request(CNN, &rows);
             tokio::spawn(async move { grpc.model_infer(request).await })
         })
         .collect();
-    let mut highest = 0.0f64;
+    let (mut in_flight, mut queued) = (0.0f64, 0.0f64);
     while calls.iter().any(|call| !call.is_finished()) {
-        if let Some(value) = in_flight(&metrics(&server).await) {
-            highest = highest.max(value);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let text = metrics(&server).await;
+        in_flight = in_flight.max(gauge(&text, "model_server_requests_in_flight").unwrap_or(0.0));
+        queued = queued.max(gauge(&text, "model_server_queue_depth").unwrap_or(0.0));
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert!(
-        highest >= 1.0,
-        "the gauge never rose under 32 concurrent calls"
+        in_flight >= 1.0,
+        "requests_in_flight never rose under 64 concurrent calls"
     );
     assert!(
-        highest <= 32.0,
-        "more in flight ({highest}) than calls made"
+        in_flight <= 64.0,
+        "more in flight ({in_flight}) than calls made"
+    );
+    assert!(
+        queued >= 1.0,
+        "queue_depth never rose under 64 concurrent calls"
     );
     for call in calls {
         let response = call.await.unwrap().expect("the call is answered");
         assert_eq!(rows_of(&response.into_inner()).len(), 64);
     }
-    assert_eq!(in_flight(&metrics(&server).await), Some(0.0));
+    let text = metrics(&server).await;
+    assert_eq!(
+        gauge(&text, "model_server_requests_in_flight"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(&text, "model_server_queue_depth"),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
