@@ -221,8 +221,9 @@ fn decode_input(
     Ok(Tensor::new(name.clone(), shape, data))
 }
 
-/// Elements from raw little-endian bytes. `BYTES` elements each carry a
-/// 4-byte little-endian length, as in the HTTP binary form.
+/// Elements from raw little-endian bytes, in the layout of the HTTP binary
+/// form (which [`binary::decode`] reads): a `BYTES` element is a 4-byte
+/// little-endian length followed by its bytes.
 fn from_raw(
     bytes: &[u8],
     datatype: DataType,
@@ -230,74 +231,17 @@ fn from_raw(
     shape: &[i64],
     name: &str,
 ) -> Result<TensorData, BadRequest> {
-    let Some(size) = datatype.element_size() else {
-        // BYTES elements carry their own lengths, which binary::decode checks.
-        return binary::decode(bytes, datatype, count, &format!("input `{name}`"));
-    };
-    if Some(bytes.len()) != count.checked_mul(size) {
+    // BYTES elements carry their own lengths, which binary::decode checks.
+    if let Some(size) = datatype.element_size()
+        && Some(bytes.len()) != count.checked_mul(size)
+    {
         return Err(BadRequest(format!(
             "input `{name}` has {} bytes of raw contents but shape {shape:?} of {datatype} needs {}",
             bytes.len(),
             count.saturating_mul(size)
         )));
     }
-    let data = match datatype {
-        DataType::Bool => TensorData::Bool(
-            bytes
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| match b {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    other => Err(BadRequest(format!(
-                        "input `{name}`: element {i} is byte {other}, expected 0 or 1 (BOOL)"
-                    ))),
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        DataType::Uint8 => TensorData::Uint8(bytes.to_vec()),
-        DataType::Int8 => TensorData::Int8(bytes.iter().map(|&b| i8::from_le_bytes([b])).collect()),
-        DataType::Int32 => TensorData::Int32(
-            bytes
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|&c| i32::from_le_bytes(c))
-                .collect(),
-        ),
-        DataType::Int64 => TensorData::Int64(
-            bytes
-                .as_chunks::<8>()
-                .0
-                .iter()
-                .map(|&c| i64::from_le_bytes(c))
-                .collect(),
-        ),
-        DataType::Fp32 => {
-            let values: Vec<f32> = bytes
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|&c| f32::from_le_bytes(c))
-                .collect();
-            check_finite(&values, name)?;
-            TensorData::Fp32(values)
-        }
-        DataType::Fp64 => {
-            let values: Vec<f64> = bytes
-                .as_chunks::<8>()
-                .0
-                .iter()
-                .map(|&c| f64::from_le_bytes(c))
-                .collect();
-            check_finite(&values, name)?;
-            TensorData::Fp64(values)
-        }
-        DataType::Fp16 | DataType::Bytes => {
-            binary::decode(bytes, datatype, count, &format!("input `{name}`"))?
-        }
-    };
-    Ok(data)
+    binary::decode(bytes, datatype, count, &format!("input `{name}`"))
 }
 
 fn check_finite<T: Copy + Into<f64>>(values: &[T], name: &str) -> Result<(), BadRequest> {
@@ -637,7 +581,7 @@ mod tests {
         );
         assert_eq!(
             err.unwrap_err().0,
-            "input `x`: element 2 is byte 2, expected 0 or 1 (BOOL)"
+            "input `x`: BOOL element 2 is the byte 2, expected 0 or 1"
         );
     }
 
@@ -666,7 +610,7 @@ mod tests {
         let err = decode_request(request("FP32", Some(raw), None), &signature(DataType::Fp32));
         assert_eq!(
             err.unwrap_err().0,
-            "input `x`: element 1 is inf, expected a finite number"
+            "input `x`: element 1 is not a finite number (NaN or infinite)"
         );
     }
 
