@@ -405,7 +405,7 @@ async fn errors_get_their_status_codes_and_serving_continues(backend: &str) {
         "NaN",
         raw_request(MLP, &[nan]),
         Code::InvalidArgument,
-        "element 5 is NaN",
+        "element 5 is not a finite number",
     ));
     let mut request = good();
     request.inputs[0].shape = vec![0, 64];
