@@ -25,3 +25,24 @@ pub fn out(text: &str) {
         std::process::exit(2);
     }
 }
+
+/// A text table: each column padded to its widest cell (counted in
+/// characters, as `format!` pads), columns two spaces apart, no trailing
+/// blanks. The plain output of `status` and `runs`.
+pub fn aligned_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> = cols.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}

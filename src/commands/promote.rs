@@ -21,10 +21,10 @@ use anyhow::{Context, anyhow, bail};
 use modelctl_spec::{Source, load_sources, read_repo};
 
 use super::diff_output::print_report;
-use super::runs::{no_best, no_objective};
-use super::target::{prepare, runtime};
+use super::runs::{fetch_runs, no_best, no_objective};
+use super::target::prepare;
 use crate::cli::{OutputFormat, PromoteArgs, RenderArgs};
-use crate::cluster::history::{RunRecord, RunStatus, best, list_runs};
+use crate::cluster::history::{RunRecord, RunStatus, best};
 use crate::compile::render_env;
 use crate::manifest_diff::DiffReport;
 use crate::spec_edit::{Slot, promote};
@@ -42,12 +42,7 @@ pub fn run(root: &Path, args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     }
     let env = prepared.target.env.clone();
     let namespace = prepared.target.namespace.clone();
-    let runs = runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
-        list_runs(&cluster, &namespace, &args.model)
-            .await
-            .with_context(|| format!("listing the runs of `{}` in {namespace}", args.model))
-    })?;
+    let runs = fetch_runs(&prepared, &args.model)?;
 
     let chosen = match (&args.run, &objective) {
         (Some(name), _) => runs.iter().find(|r| &r.run == name),

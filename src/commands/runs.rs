@@ -11,9 +11,20 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use modelctl_spec::model::Objective;
 
-use super::target::{prepare, runtime};
+use super::target::{Prepared, prepare, runtime};
 use crate::cli::{RunsArgs, RunsFormat};
 use crate::cluster::history::{RunRecord, best, list_runs};
+
+/// Every run of `model` in the target's namespace, newest first.
+pub(super) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<RunRecord>> {
+    let namespace = &prepared.target.namespace;
+    runtime()?.block_on(async {
+        let cluster = prepared.connect().await?;
+        list_runs(&cluster, namespace, model)
+            .await
+            .with_context(|| format!("listing the runs of `{model}` in {namespace}"))
+    })
+}
 
 /// Runs the command.
 pub fn run(root: &Path, args: &RunsArgs) -> anyhow::Result<ExitCode> {
@@ -22,13 +33,8 @@ pub fn run(root: &Path, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     if args.best && objective.is_none() {
         bail!("{}", no_objective(&args.model));
     }
-    let namespace = prepared.target.namespace.clone();
-    let runs = runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
-        list_runs(&cluster, &namespace, &args.model)
-            .await
-            .with_context(|| format!("listing the runs of `{}` in {namespace}", args.model))
-    })?;
+    let namespace = &prepared.target.namespace;
+    let runs = fetch_runs(&prepared, &args.model)?;
     let shown: Vec<RunRecord> = match &objective {
         Some(o) if args.best => match best(&runs, o.metric.as_str(), o.goal) {
             Some(run) => vec![run.clone()],
@@ -131,25 +137,7 @@ fn table(rows: &[RunRecord]) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: Vec<&str>| {
-        let padded: Vec<String> = cols
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in &cells {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    crate::term::aligned_table(&header, &cells)
 }
 
 #[cfg(test)]

@@ -79,23 +79,6 @@ fn table(rows: &[ModelStatus], markdown: bool) -> String {
         }
         return out;
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let line = |cols: Vec<&str>| {
-        let padded: Vec<String> = cols
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    out.push_str(&line(header.to_vec()));
-    for row in &cells {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
+    out.push_str(&crate::term::aligned_table(&header, &cells));
     out
 }
