@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use modelctl_spec::model::Serve;
+use modelctl_spec::model::{Serve, ServeBackend};
 
 use super::Ctx;
 use super::labels::{self, Component, Track};
@@ -122,12 +122,24 @@ fn pod_spec(
     if let Some(warmup) = serve.warmup {
         args.push(format!("--warmup={warmup}"));
     }
+    if serve.backend == Some(ServeBackend::Tract) {
+        args.push("--backend=tract".to_owned());
+    }
+    // A pod with GPUs runs the model on them, from the GPU image; validation
+    // guarantees the environment has one and the backend is ONNX Runtime.
+    let image = match (&ctx.env.server_image_gpu, serve.gpus() > 0) {
+        (Some(gpu_image), true) => {
+            args.push("--device=cuda".to_owned());
+            gpu_image
+        }
+        _ => &ctx.env.server_image,
+    };
 
     PodSpec {
         automount_service_account_token: Some(false),
         containers: vec![Container {
             name: "server".to_owned(),
-            image: Some(ctx.env.server_image.as_str().to_owned()),
+            image: Some(image.as_str().to_owned()),
             args: Some(args),
             env_from: Some(vec![EnvFromSource {
                 secret_ref: Some(SecretEnvSource {

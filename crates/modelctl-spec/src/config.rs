@@ -76,6 +76,12 @@ pub struct Defaults {
     pub namespace: Namespace,
     /// Image of `model-server` every serving Deployment runs.
     pub server_image: ImageRef,
+    /// Image of `model-server` with the GPU build of ONNX Runtime and the
+    /// CUDA libraries (`ci/Dockerfile`, target `runtime-gpu`). Serving
+    /// Deployments that ask for `serve.resources.gpu` run it; a spec asking
+    /// for GPU serving in an environment without one is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_image_gpu: Option<ImageRef>,
     /// Image of the init container that installs training code (needs `git`;
     /// default `alpine/git:2.45.2`).
     #[serde(default = "default_git_image")]
@@ -198,6 +204,9 @@ pub struct Environment {
     /// `model-server` image for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_image: Option<ImageRef>,
+    /// GPU `model-server` image for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_image_gpu: Option<ImageRef>,
     /// Training-code init image for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_image: Option<ImageRef>,
@@ -217,6 +226,8 @@ pub struct EnvSettings {
     pub context: Option<String>,
     /// `model-server` image.
     pub server_image: ImageRef,
+    /// GPU `model-server` image, if the environment has one.
+    pub server_image_gpu: Option<ImageRef>,
     /// Training-code init image.
     pub git_image: ImageRef,
     /// Route settings.
@@ -259,6 +270,10 @@ impl Config {
                 .server_image
                 .clone()
                 .unwrap_or_else(|| d.server_image.clone()),
+            server_image_gpu: env
+                .server_image_gpu
+                .clone()
+                .or_else(|| d.server_image_gpu.clone()),
             git_image: env.git_image.clone().unwrap_or_else(|| d.git_image.clone()),
             route: env.route.clone().unwrap_or_else(|| d.route.clone()),
             gpu: d.gpu.clone(),

@@ -45,10 +45,27 @@ pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo
     let env_names: Option<Vec<String>> = config
         .as_ref()
         .map(|c| c.env_names().map(str::to_owned).collect());
+    // Environments with no GPU server image: GPU serving there is an error.
+    let no_gpu_image: Vec<String> = config
+        .as_ref()
+        .map(|c| {
+            c.env_names()
+                .filter(|n| {
+                    c.environment(n)
+                        .is_ok_and(|settings| settings.server_image_gpu.is_none())
+                })
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut checked = Vec::new();
     let mut claims = Vec::new();
     for src in models {
-        if let Some(m) = check_model(src, env_names.as_deref(), &mut claims, &mut report) {
+        let envs = Envs {
+            names: env_names.as_deref(),
+            no_gpu_image: &no_gpu_image,
+        };
+        if let Some(m) = check_model(src, envs, &mut claims, &mut report) {
             checked.push(m);
         }
     }
@@ -88,12 +105,22 @@ pub(crate) struct RouteClaim {
     pub span: std::ops::Range<usize>,
 }
 
+/// What a model is checked against from `modelctl.toml`.
+#[derive(Clone, Copy)]
+struct Envs<'a> {
+    /// The environments, when the config is present.
+    names: Option<&'a [String]>,
+    /// Environments that have no `server-image-gpu`.
+    no_gpu_image: &'a [String],
+}
+
 fn check_model(
     src: &Source,
-    env_names: Option<&[String]>,
+    envs_of_config: Envs<'_>,
     claims: &mut Vec<RouteClaim>,
     report: &mut Report,
 ) -> Option<Model> {
+    let env_names = envs_of_config.names;
     report.add_source(&src.path, &src.text);
     let before = report.len();
     let name = check_name(&src.path, report);
@@ -155,9 +182,11 @@ fn check_model(
                 &view,
             );
             claim_route(src, &name, &env, &view, &merged, claims);
+            check_gpu_image(src, &env, &view, &merged, envs_of_config, report);
             view
         } else {
             claim_route(src, &name, &env, &base_view, &tree, claims);
+            check_gpu_image(src, &env, &base_view, &tree, envs_of_config, report);
             base_view.clone()
         };
         resolved.insert(env, view);
@@ -172,6 +201,44 @@ fn check_model(
         spec,
         resolved,
     })
+}
+
+/// GPU serving needs the environment's `server-image-gpu`: the CPU image
+/// has no CUDA build of ONNX Runtime, and the server would refuse to start.
+fn check_gpu_image(
+    src: &Source,
+    env: &str,
+    spec: &ModelSpec,
+    tree: &Spanned<DeTable<'_>>,
+    envs: Envs<'_>,
+    report: &mut Report,
+) {
+    let Some(serve) = &spec.serve else {
+        return;
+    };
+    if serve.gpus() == 0 || !envs.no_gpu_image.iter().any(|n| n == env) {
+        return;
+    }
+    let span = locate(
+        tree.get_ref(),
+        &["serve", "resources", "gpu"],
+        Target::Value,
+    );
+    report.push(
+        Diagnostic::new(
+            &src.path,
+            Some(span),
+            Stage::Rule,
+            format!(
+                "`serve.resources.gpu` asks for GPU serving, but environment `{env}` has no `server-image-gpu`"
+            ),
+        )
+        .with_help(
+            "set `server-image-gpu` under `[defaults]` or `[environments.".to_owned()
+                + env
+                + "]` in `modelctl.toml` (the `runtime-gpu` target of `ci/Dockerfile`)",
+        ),
+    );
 }
 
 fn claim_route(

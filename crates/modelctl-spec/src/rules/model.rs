@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Checker, MAX_SWEEP_COMBINATIONS};
 use crate::locate::Target::{Key, Value};
-use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Serve, Train};
+use crate::model::{CodeSource, DataSource, ModelSpec, Replicas, Serve, ServeBackend, Train};
 
 /// Checks every rule of one (possibly environment-resolved) spec.
 pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
@@ -233,6 +233,17 @@ fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
             Value,
             format!("`min` ({}) is greater than `max` ({})", r.min, r.max),
             "make `min` at most `max`, or write a fixed `replicas = N`",
+        );
+    }
+    if serve.backend == Some(ServeBackend::Tract) && serve.gpus() > 0 {
+        c.error(
+            &["serve", "backend"],
+            Value,
+            format!(
+                "`serve.backend = \"tract\"` cannot use the {} GPU(s) `serve.resources.gpu` asks for",
+                serve.gpus()
+            ),
+            "tract runs on the CPU only; use `backend = \"ort\"` (ONNX Runtime with CUDA), or remove `resources.gpu`",
         );
     }
     if let Some(canary) = &serve.canary {
