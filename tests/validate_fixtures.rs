@@ -4,7 +4,8 @@
 //! snapshot (`tests/snapshots/validate_fixtures__<fixture>.snap`).
 //!
 //! Fixture headers: `# rule:` says which rule the file breaks; `# with: FILE`
-//! adds another spec to the run (for rules across files); files named
+//! adds another spec to the run (for rules across files); `# config: FILE`
+//! checks against another `modelctl.toml` than `valid/modelctl.toml`; files named
 //! `config-*.toml` are checked as `modelctl.toml`.
 
 use std::path::{Path, PathBuf};
@@ -56,7 +57,8 @@ fn args_for(file: &str) -> Vec<String> {
     if file.starts_with("config-") {
         return vec!["--config".into(), rel, "valid/serve-minimal.toml".into()];
     }
-    let mut args = vec!["--config".to_owned(), "valid/modelctl.toml".to_owned()];
+    let config = header(&text, "config").unwrap_or("valid/modelctl.toml");
+    let mut args = vec!["--config".to_owned(), config.to_owned()];
     args.extend(header(&text, "with").map(str::to_owned));
     args.push(rel);
     args
