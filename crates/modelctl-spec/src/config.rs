@@ -319,6 +319,31 @@ mod tests {
     }
 
     #[test]
+    fn gpu_server_image_comes_from_the_environment_then_the_defaults() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nserver-image-gpu = \"r.example.com/s:1-gpu\"\nroute = { kind = \"ingress\" }\n[environments.staging]\nserver-image-gpu = \"r.example.com/s:2-gpu\"\n[environments.production]\n",
+        )
+        .unwrap();
+        let image = |env: &str| config.environment(env).unwrap().server_image_gpu;
+        assert_eq!(image("staging").unwrap().as_str(), "r.example.com/s:2-gpu");
+        assert_eq!(
+            image("production").unwrap().as_str(),
+            "r.example.com/s:1-gpu"
+        );
+        let cpu_only: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.lab]\n",
+        )
+        .unwrap();
+        assert!(
+            cpu_only
+                .environment("lab")
+                .unwrap()
+                .server_image_gpu
+                .is_none()
+        );
+    }
+
+    #[test]
     fn gitops_tool_defaults_to_none_and_reaches_every_environment() {
         let base = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n";
         let config: Config = toml::from_str(base).unwrap();
