@@ -3,7 +3,13 @@
 # the server and the training Job's `model-export`.
 #
 #   ci/image-test.sh                              build, run, check, report size
-#   ci/image-test.sh rootfs BINARY ORT_LIB DEST   assemble the image's files only
+#   ci/image-test.sh rootfs BINARY ORT_LIB DEST [GPU_LIBS]
+#                                                 assemble the image's files only;
+#                                                 GPU_LIBS (the GPU variant) is a
+#                                                 directory of ONNX Runtime's CUDA
+#                                                 provider and the CUDA/cuDNN
+#                                                 libraries, copied beside
+#                                                 libonnxruntime.so
 #   ci/image-test.sh check IMAGE                  run and check an image already
 #                                                 in buildah's vfs storage
 #
@@ -54,9 +60,10 @@ shared_libs() {
 
 # rootfs BINARY ORT_LIB DEST: the image's complete file tree under DEST.
 rootfs() {
-  local binary="$1" ort_lib="$2" dest="$3" lib
+  local binary="$1" ort_lib="$2" dest="$3" gpu_libs="${4:-}" lib
   local export_binary
   export_binary="$(dirname "$binary")/model-export"
+  local elves=("$binary" "$export_binary" "$ort_lib")
   [[ -x "$binary" ]] || die "no executable model-server at $binary"
   [[ -x "$export_binary" ]] || die "no executable model-export beside $binary"
   [[ -f "$ort_lib" ]] || die "no ONNX Runtime library at $ort_lib"
@@ -67,11 +74,26 @@ rootfs() {
   install -m 0755 "$export_binary" "$dest/usr/local/bin/model-export"
   strip --strip-unneeded "$dest/usr/local/bin/model-export"
   install -m 0644 "$ort_lib" "$dest$ORT_PATH"
+  if [[ -n "$gpu_libs" ]]; then
+    # ONNX Runtime opens its CUDA provider from its own directory, and the
+    # provider finds CUDA and cuDNN through LD_LIBRARY_PATH (set in the
+    # runtime-gpu stage): all of them go beside libonnxruntime.so.
+    [[ -f "$gpu_libs/libonnxruntime_providers_cuda.so" ]] \
+      || die "no libonnxruntime_providers_cuda.so in $gpu_libs"
+    for lib in "$gpu_libs"/*.so*; do
+      install -m 0644 "$lib" "$dest/usr/local/lib/$(basename "$lib")"
+      elves+=("$lib")
+    done
+  fi
   while read -r lib; do
-    [[ "$lib" == MISSING* ]] && die "ldd cannot resolve ${lib#MISSING } for $binary or $ort_lib"
+    # The driver's libcuda.so.1 comes from the host (the NVIDIA container
+    # runtime mounts it); it is never part of the image.
+    [[ "$lib" == "MISSING libcuda.so.1" && -n "$gpu_libs" ]] && continue
+    [[ "$lib" == MISSING* ]] && die "ldd cannot resolve ${lib#MISSING } for ${elves[*]}"
+    [[ -n "$gpu_libs" && "$lib" == "$gpu_libs"/* ]] && continue
     mkdir -p "$dest$(dirname "$lib")"
     cp -L "$lib" "$dest$lib"
-  done < <(shared_libs "$binary" "$export_binary" "$ort_lib")
+  done < <(LD_LIBRARY_PATH="${gpu_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" shared_libs "${elves[@]}")
   local bundle=/etc/ssl/certs/ca-certificates.crt
   [[ -f "$bundle" ]] || die "no CA bundle at $bundle (install ca-certificates)"
   install -m 0644 "$bundle" "$dest$bundle"
@@ -289,8 +311,8 @@ PY
 
 case "${1:-}" in
   rootfs)
-    [[ $# -eq 4 ]] || die "usage: $0 rootfs BINARY ORT_LIB DEST"
-    rootfs "$2" "$3" "$4"
+    [[ $# -eq 4 || $# -eq 5 ]] || die "usage: $0 rootfs BINARY ORT_LIB DEST [GPU_LIBS]"
+    rootfs "$2" "$3" "$4" "${5:-}"
     ;;
   "")
     full_run

@@ -291,3 +291,69 @@ fn services_select_exactly_one_deployments_pods() {
         }
     }
 }
+
+/// The container args of a Deployment, as strings.
+fn server_args(d: &modelctl::compile::Manifest) -> Vec<String> {
+    pod_spec(d)["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn gpu_serving_runs_the_gpu_image_on_cuda_and_cpu_serving_does_not() {
+    let mut on_gpu = 0;
+    for (name, repo) in all_repos() {
+        let ms = manifests(&repo);
+        for (env, d) in of_kind(&ms, "Deployment") {
+            let at = format!("{name}: {env}/{}", d.name());
+            let serve = spec_of(&repo, env, &d.model).serve.as_ref().unwrap();
+            let settings = repo.config.environment(env).unwrap();
+            let args = server_args(d);
+            let image = pod_spec(d)["containers"][0]["image"].as_str().unwrap();
+            if serve.gpus() > 0 {
+                on_gpu += 1;
+                assert!(args.iter().any(|a| a == "--device=cuda"), "{at}: {args:?}");
+                assert_eq!(
+                    Some(image),
+                    settings.server_image_gpu.as_ref().map(|i| i.as_str()),
+                    "{at}"
+                );
+            } else {
+                assert!(!args.iter().any(|a| a.starts_with("--device")), "{at}");
+                assert_eq!(image, settings.server_image.as_str(), "{at}");
+            }
+            assert!(!args.iter().any(|a| a == "--backend=ort"), "{at}: {args:?}");
+        }
+    }
+    // models/translation.toml serves on a GPU (with a canary) in both
+    // environments of the example.
+    assert!(on_gpu >= 4, "{on_gpu}");
+}
+
+#[test]
+fn a_tract_spec_renders_the_backend_flag_and_an_ort_spec_leaves_it_out() {
+    let spec = |backend: &str| {
+        format!(
+            "[serve]\nmodel = \"s3://ml-models/trainee/model.onnx\"\n{backend}resources = {{ cpu = \"1\" }}\n"
+        )
+    };
+    for (backend, expected) in [
+        ("backend = \"tract\"\n", Some("--backend=tract")),
+        ("backend = \"ort\"\n", None),
+        ("", None),
+    ] {
+        let ms = render_support::render_trainee(spec(backend));
+        let d = ms
+            .iter()
+            .find(|m| m.kind() == "Deployment")
+            .expect("a Deployment");
+        let args = server_args(d);
+        let flags: Vec<&String> = args.iter().filter(|a| a.starts_with("--backend")).collect();
+        assert_eq!(flags.first().map(|a| a.as_str()), expected, "{backend}");
+        assert!(flags.len() <= 1, "{args:?}");
+        assert!(!args.iter().any(|a| a.starts_with("--device")), "{args:?}");
+    }
+}

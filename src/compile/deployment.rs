@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use modelctl_spec::ScrapeMode;
-use modelctl_spec::model::Serve;
+use modelctl_spec::model::{Serve, ServeBackend};
 
 use super::Ctx;
 use super::env_from::{env_from, service_account};
@@ -128,6 +128,19 @@ fn pod_spec(
     if let Some(warmup) = serve.warmup {
         args.push(format!("--warmup={warmup}"));
     }
+    if serve.backend == Some(ServeBackend::Tract) {
+        args.push("--backend=tract".to_owned());
+    }
+    // A pod with GPUs runs the model on them, from the GPU image; validation
+    // guarantees the environment has one and the backend is ONNX Runtime.
+    let image = match (&ctx.env.server_image_gpu, serve.gpus() > 0) {
+        (Some(gpu_image), true) => {
+            args.push("--device=cuda".to_owned());
+            gpu_image
+        }
+        _ => &ctx.env.server_image,
+    };
+
     // Every route kind forwards its path prefix unchanged, so the server
     // answers under it as well as at the root (where the probes are).
     if let Some(prefix) = serve.route.as_ref().map(super::route::path)
@@ -153,7 +166,7 @@ fn pod_spec(
         automount_service_account_token: account.is_none().then_some(false),
         containers: vec![Container {
             name: "server".to_owned(),
-            image: Some(ctx.env.server_image.as_str().to_owned()),
+            image: Some(image.as_str().to_owned()),
             args: Some(args),
             env_from: Some(sources),
             ports: Some(vec![

@@ -42,6 +42,7 @@ fn main() {
     let options = LoadOptions {
         threads,
         ort_dylib: None,
+        device: model_server::backend::Device::Cpu,
     };
     println!("per-sample compute time in µs ({threads} engine thread(s), {seconds}s per cell)");
     println!(

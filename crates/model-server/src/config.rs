@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, Device};
 
 /// Serve one ONNX model over the Open Inference Protocol (KServe V2).
 #[derive(Debug, Clone, Parser)]
@@ -41,6 +41,12 @@ pub struct Config {
     /// Inference engine.
     #[arg(long, env = "BACKEND", value_enum, default_value_t = BackendKind::Ort)]
     pub backend: BackendKind,
+
+    /// Where the model runs: `cuda` uses ONNX Runtime's CUDA execution
+    /// provider (`--backend ort` only) and the server exits if it cannot be
+    /// registered; it never falls back to the CPU.
+    #[arg(long, env = "DEVICE", value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
 
     /// Most rows run as one batch; 1 turns dynamic batching off.
     #[arg(long, env = "MAX_BATCH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
@@ -278,6 +284,7 @@ mod tests {
         assert_eq!(config.max_body, 16 << 20);
         assert!(config.path_prefix.is_root());
         assert_eq!(config.grpc_port, 8081);
+        assert_eq!(config.device, Device::Cpu);
     }
 
     #[test]
@@ -347,5 +354,32 @@ mod tests {
         let err = Config::try_parse_from(base.iter().copied().chain(["--path-prefix=x"]))
             .expect_err("a prefix without `/` is refused");
         assert!(err.to_string().contains("must start with `/`"), "{err}");
+    }
+
+    #[test]
+    fn device_flag_selects_cuda() {
+        let config = Config::try_parse_from([
+            "model-server",
+            "--model-name=digits",
+            "--model-uri=/m.onnx",
+            "--device=cuda",
+        ])
+        .expect("--device=cuda parses");
+        assert_eq!(config.device, Device::Cuda);
+        assert_eq!(config.device.to_string(), "cuda");
+    }
+
+    #[test]
+    fn device_flag_rejects_unknown_devices() {
+        let error = Config::try_parse_from([
+            "model-server",
+            "--model-name=digits",
+            "--model-uri=/m.onnx",
+            "--device=tpu",
+        ])
+        .expect_err("tpu is not a device");
+        let text = error.to_string();
+        assert!(text.contains("tpu"), "{text}");
+        assert!(text.contains("cpu") && text.contains("cuda"), "{text}");
     }
 }

@@ -29,6 +29,19 @@ use clap::Parser;
 pub fn main() -> ExitCode {
     let config = config::Config::parse().with_resolved_threads();
     logging::init(config.log_format);
+    // A GPU that cannot be used ends the process here, before the port is
+    // bound: a pod that crash-loops says so, where a server running on the
+    // CPU instead would hide it.
+    let device_check = backend::LoadOptions {
+        threads: config.threads,
+        ort_dylib: config.ort_dylib_path.clone(),
+        device: config.device,
+    };
+    if let Err(e) = backend::check_device(config.backend, &device_check) {
+        tracing::error!(device = %config.device, error = %e, "cannot start on the requested device");
+        return ExitCode::from(2);
+    }
+    tracing::info!(device = %config.device, backend = ?config.backend, "device");
     // TLS for model downloads uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `--threads` bounds the HTTP workers too, not only the engine. With one

@@ -39,11 +39,12 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
     tracing::info!(model = %name, file = %file.display(), bytes, seconds, "model downloaded");
 
     state.set_phase(Phase::Loading);
-    tracing::info!(model = %name, backend = ?config.backend, threads = config.threads, "loading model");
+    tracing::info!(model = %name, backend = ?config.backend, device = %config.device, threads = config.threads, "loading model");
     let started = Instant::now();
     let options = LoadOptions {
         threads: config.threads,
         ort_dylib: config.ort_dylib_path.clone(),
+        device: config.device,
     };
     let kind = config.backend;
     let loaded = tokio::task::spawn_blocking(move || backend::load(kind, &file, &options))

@@ -29,6 +29,7 @@ fn in_process(backend: &str, model: &str, rows: &[Vec<f32>]) -> Vec<(i64, Vec<f3
         &LoadOptions {
             threads: 1,
             ort_dylib: None,
+            device: model_server::backend::Device::Cpu,
         },
     )
     .expect("model loads in process");

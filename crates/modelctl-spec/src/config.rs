@@ -76,6 +76,12 @@ pub struct Defaults {
     pub namespace: Namespace,
     /// Image of `model-server` every serving Deployment runs.
     pub server_image: ImageRef,
+    /// Image of `model-server` with the GPU build of ONNX Runtime and the
+    /// CUDA libraries (`ci/Dockerfile`, target `runtime-gpu`). Serving
+    /// Deployments that ask for `serve.resources.gpu` run it; a spec asking
+    /// for GPU serving in an environment without one is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_image_gpu: Option<ImageRef>,
     /// Image of the init container that installs training code (needs `git`;
     /// default `alpine/git:2.45.2`).
     #[serde(default = "default_git_image")]
@@ -306,6 +312,9 @@ pub struct Environment {
     /// `model-server` image for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_image: Option<ImageRef>,
+    /// GPU `model-server` image for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_image_gpu: Option<ImageRef>,
     /// Training-code init image for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_image: Option<ImageRef>,
@@ -335,6 +344,8 @@ pub struct EnvSettings {
     pub context: Option<String>,
     /// `model-server` image.
     pub server_image: ImageRef,
+    /// GPU `model-server` image, if the environment has one.
+    pub server_image_gpu: Option<ImageRef>,
     /// Training-code init image.
     pub git_image: ImageRef,
     /// Route settings.
@@ -383,6 +394,10 @@ impl Config {
                 .server_image
                 .clone()
                 .unwrap_or_else(|| d.server_image.clone()),
+            server_image_gpu: env
+                .server_image_gpu
+                .clone()
+                .or_else(|| d.server_image_gpu.clone()),
             git_image: env.git_image.clone().unwrap_or_else(|| d.git_image.clone()),
             route: env.route.clone().unwrap_or_else(|| d.route.clone()),
             gpu: d.gpu.clone(),
@@ -480,6 +495,31 @@ mod tests {
         let dev = bare.environment("dev").unwrap();
         assert_eq!(dev.scrape, ScrapeMode::None);
         assert_eq!(dev.autoscaling, AutoscalingConfig::default());
+    }
+
+    #[test]
+    fn gpu_server_image_comes_from_the_environment_then_the_defaults() {
+        let config: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nserver-image-gpu = \"r.example.com/s:1-gpu\"\nroute = { kind = \"ingress\" }\n[environments.staging]\nserver-image-gpu = \"r.example.com/s:2-gpu\"\n[environments.production]\n",
+        )
+        .unwrap();
+        let image = |env: &str| config.environment(env).unwrap().server_image_gpu;
+        assert_eq!(image("staging").unwrap().as_str(), "r.example.com/s:2-gpu");
+        assert_eq!(
+            image("production").unwrap().as_str(),
+            "r.example.com/s:1-gpu"
+        );
+        let cpu_only: Config = toml::from_str(
+            "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.lab]\n",
+        )
+        .unwrap();
+        assert!(
+            cpu_only
+                .environment("lab")
+                .unwrap()
+                .server_image_gpu
+                .is_none()
+        );
     }
 
     #[test]

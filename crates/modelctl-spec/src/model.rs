@@ -312,6 +312,10 @@ pub struct Serve {
     /// Number of synthetic batches run before the server reports ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<u32>,
+    /// The inference engine `model-server` runs: `ort` (ONNX Runtime, the
+    /// default, and the only one that can use a GPU) or `tract` (pure Rust).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<ServeBackend>,
     /// The HTTP route (host and path) the model is reachable at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,
@@ -329,6 +333,23 @@ pub struct Serve {
     /// optional Secret `<model>-model-store` is always read as well).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFrom>,
+}
+
+/// The inference engine of `model-server` (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServeBackend {
+    /// ONNX Runtime; runs on the CPU or, with `resources.gpu`, on CUDA.
+    Ort,
+    /// tract, pure Rust; CPU only.
+    Tract,
+}
+
+impl Serve {
+    /// GPUs each serving pod asks for (0 when none).
+    pub fn gpus(&self) -> u32 {
+        self.resources.gpu.map_or(0, |g| g.get())
+    }
 }
 
 /// Replica count: fixed, or a range the HorizontalPodAutoscaler moves in.

@@ -33,6 +33,33 @@ impl BackendKind {
     }
 }
 
+/// Where the model runs (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// The CPU.
+    Cpu,
+    /// An NVIDIA GPU through ONNX Runtime's CUDA execution provider
+    /// (`--backend ort` only). If the provider cannot be registered the
+    /// server exits; it never falls back to the CPU.
+    Cuda,
+}
+
+impl Device {
+    /// The name used on the command line and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One input or output of a model. `shape` uses `-1` for a dimension that is
 /// not fixed (always the batch axis, sometimes others).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +125,8 @@ pub struct LoadOptions {
     pub threads: usize,
     /// Path of `libonnxruntime.so` (ort only).
     pub ort_dylib: Option<PathBuf>,
+    /// Where the model runs.
+    pub device: Device,
 }
 
 /// Errors from loading or running a model.
@@ -110,6 +139,23 @@ pub enum BackendError {
     OrtLibraryMissing,
     #[error("loading ONNX Runtime from {path}: {message}")]
     OrtLibrary { path: PathBuf, message: String },
+    #[error(
+        "--device {device}: the CUDA execution provider of the ONNX Runtime at {path} cannot be \
+         used: {message} (a GPU build of ONNX Runtime, e.g. pip's onnxruntime-gpu, and the CUDA \
+         and cuDNN libraries it loads must be on the library path)"
+    )]
+    DeviceUnavailable {
+        device: Device,
+        path: PathBuf,
+        message: String,
+    },
+    #[error(
+        "--backend {backend} cannot run on --device {device}: only --backend ort can use a GPU"
+    )]
+    DeviceUnsupported {
+        backend: &'static str,
+        device: Device,
+    },
     #[error("{file} is not a valid ONNX model: {message}")]
     InvalidModel { file: PathBuf, message: String },
     #[error("{backend} cannot run {file}: {message}")]
@@ -135,10 +181,31 @@ pub fn load(
     options: &LoadOptions,
 ) -> Result<Arc<dyn Backend>, BackendError> {
     check_onnx_header(file)?;
+    if kind == BackendKind::Tract && options.device != Device::Cpu {
+        return Err(BackendError::DeviceUnsupported {
+            backend: "tract",
+            device: options.device,
+        });
+    }
     Ok(match kind {
         BackendKind::Ort => Arc::new(self::ort::OrtBackend::load(file, options)?),
         BackendKind::Tract => Arc::new(self::tract::TractBackend::load(file, options)?),
     })
+}
+
+/// Checks, before anything is served, that `kind` can run on
+/// `options.device`. The CPU needs no check (a model that fails to load
+/// leaves the server up and not ready); a GPU that cannot be used is an
+/// error the caller turns into a failed start.
+pub fn check_device(kind: BackendKind, options: &LoadOptions) -> Result<(), BackendError> {
+    match (kind, options.device) {
+        (_, Device::Cpu) => Ok(()),
+        (BackendKind::Tract, device) => Err(BackendError::DeviceUnsupported {
+            backend: "tract",
+            device,
+        }),
+        (BackendKind::Ort, _) => self::ort::check_device(options),
+    }
 }
 
 /// Cheap check that `file` looks like a serialized ONNX `ModelProto`, so a

@@ -7,15 +7,20 @@
 //! with intra-op threads bounded by `--threads`. A session runs one batch at
 //! a time (its `run` needs exclusive access), parallelism comes from ONNX
 //! Runtime's own thread pool.
+//!
+//! With `--device cuda` the session gets the CUDA execution provider,
+//! registered so that a failure is an error: ONNX Runtime would otherwise
+//! log it and run the model on the CPU.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use ort::ep::{CUDA, ExecutionProvider};
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::value::{DynValue, TensorElementType, ValueType};
 
-use super::{Backend, BackendError, LoadOptions, Signature, TensorSpec};
+use super::{Backend, BackendError, Device, LoadOptions, Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor, TensorData, f16};
 
 /// The process-wide ONNX Runtime environment, created on first load.
@@ -35,6 +40,62 @@ fn environment(dylib: &Path) -> Result<&'static ort::environment::Environment, B
     })
 }
 
+/// The `libonnxruntime.so` to open: the configured path, else
+/// `ORT_DYLIB_PATH`; it must exist.
+fn library_path(options: &LoadOptions) -> Result<PathBuf, BackendError> {
+    let dylib = match &options.ort_dylib {
+        Some(path) => path.clone(),
+        None => std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .ok_or(BackendError::OrtLibraryMissing)?,
+    };
+    if !dylib.is_file() {
+        return Err(BackendError::OrtLibrary {
+            path: dylib,
+            message: "no such file (set ORT_DYLIB_PATH to libonnxruntime.so)".into(),
+        });
+    }
+    Ok(dylib)
+}
+
+/// Registers the CUDA execution provider on `builder`; a failure to
+/// register is returned, never turned into a CPU fallback.
+fn with_cuda(builder: SessionBuilder, dylib: &Path) -> Result<SessionBuilder, BackendError> {
+    let unavailable = |message: String| BackendError::DeviceUnavailable {
+        device: Device::Cuda,
+        path: dylib.to_path_buf(),
+        message,
+    };
+    match CUDA::is_available() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(unavailable(
+                "this ONNX Runtime build has no CUDA execution provider (a CPU-only build)".into(),
+            ));
+        }
+        Err(e) => return Err(unavailable(e.to_string())),
+    }
+    builder
+        .with_execution_providers([CUDA::default().build().error_on_failure()])
+        .map_err(|e| unavailable(e.to_string()))
+}
+
+/// Checks before serving that the model can run on `options.device`: the
+/// library loads and, for CUDA, its execution provider registers. The
+/// server exits with this error rather than serving on the wrong device.
+pub fn check_device(options: &LoadOptions) -> Result<(), BackendError> {
+    let dylib = library_path(options)?;
+    let env = environment(&dylib)?;
+    if options.device == Device::Cuda {
+        let builder = Session::builder(env).map_err(|e| BackendError::OrtLibrary {
+            path: dylib.clone(),
+            message: e.to_string(),
+        })?;
+        with_cuda(builder, &dylib)?;
+    }
+    Ok(())
+}
+
 /// A model loaded into an ONNX Runtime session.
 pub struct OrtBackend {
     session: Mutex<Session>,
@@ -43,18 +104,7 @@ pub struct OrtBackend {
 
 impl OrtBackend {
     pub fn load(file: &Path, options: &LoadOptions) -> Result<OrtBackend, BackendError> {
-        let dylib = match &options.ort_dylib {
-            Some(path) => path.clone(),
-            None => std::env::var_os("ORT_DYLIB_PATH")
-                .map(PathBuf::from)
-                .ok_or(BackendError::OrtLibraryMissing)?,
-        };
-        if !dylib.is_file() {
-            return Err(BackendError::OrtLibrary {
-                path: dylib,
-                message: "no such file (set ORT_DYLIB_PATH to libonnxruntime.so)".into(),
-            });
-        }
+        let dylib = library_path(options)?;
         let env = environment(&dylib)?;
         let unsupported = |message: String| BackendError::Unsupported {
             backend: "ONNX Runtime",
@@ -72,6 +122,9 @@ impl OrtBackend {
             builder = builder
                 .with_intra_threads(options.threads)
                 .map_err(|e| unsupported(e.to_string()))?;
+        }
+        if options.device == Device::Cuda {
+            builder = with_cuda(builder, &dylib)?;
         }
         let session = builder.commit_from_file(file).map_err(|e| {
             let message = e.to_string();

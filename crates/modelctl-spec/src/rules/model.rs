@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Checker, MAX_SWEEP_COMBINATIONS};
 use crate::config::{EnvSettings, RouteKind};
 use crate::locate::Target::{Key, Value};
-use crate::model::{CodeSource, DataSource, EnvFrom, ModelSpec, Replicas, Serve, Train};
+use crate::model::{
+    CodeSource, DataSource, EnvFrom, ModelSpec, Replicas, Serve, ServeBackend, Train,
+};
 
 /// Checks every rule of one (possibly environment-resolved) spec.
 pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
@@ -49,6 +51,22 @@ pub(crate) fn check_in_env(c: &mut Checker<'_, '_>, spec: &ModelSpec, env: &EnvS
                 ),
             );
         }
+    }
+    // GPU serving runs the environment's GPU image: the CPU image has no
+    // CUDA build of ONNX Runtime, and the server would refuse to start.
+    if serve.gpus() > 0 && env.server_image_gpu.is_none() {
+        c.error(
+            &["serve", "resources", "gpu"],
+            Value,
+            format!(
+                "`serve.resources.gpu` asks for GPU serving, but environment `{}` has no `server-image-gpu`",
+                env.name
+            ),
+            format!(
+                "set `server-image-gpu` under `[defaults]` or `[environments.{}]` in `modelctl.toml` (the `runtime-gpu` target of `ci/Dockerfile`)",
+                env.name
+            ),
+        );
     }
     if let Some(route) = &serve.route
         && route.grpc
@@ -434,6 +452,17 @@ fn check_serve(c: &mut Checker<'_, '_>, serve: &Serve) {
             Value,
             format!("`min` ({}) is greater than `max` ({})", r.min, r.max),
             "make `min` at most `max`, or write a fixed `replicas = N`",
+        );
+    }
+    if serve.backend == Some(ServeBackend::Tract) && serve.gpus() > 0 {
+        c.error(
+            &["serve", "backend"],
+            Value,
+            format!(
+                "`serve.backend = \"tract\"` cannot use the {} GPU(s) `serve.resources.gpu` asks for",
+                serve.gpus()
+            ),
+            "tract runs on the CPU only; use `backend = \"ort\"` (ONNX Runtime with CUDA), or remove `resources.gpu`",
         );
     }
     if let Some(canary) = &serve.canary {
