@@ -3,6 +3,7 @@
 # kube-apiserver and kube-controller-manager on 127.0.0.1, no kubelet.
 #
 #   ci/real-cluster.sh            uses $KUBE_BED, else ../shared/kube-bed beside the checkout
+#   REAL_CLUSTER_FILTER=NAME ci/real-cluster.sh   only the tests whose names contain NAME
 #
 # Builds the test first, starts the bed with a state directory of its own under a temporary
 # directory and free ports (KUBE_BED_API_PORT and the other KUBE_BED_*_PORT variables override
@@ -89,5 +90,5 @@ eval "$exports"
 export KUBECONFIG
 unset MODELCTL_TEST_CONTEXT
 
-cargo test --locked --test real_cluster -- --ignored --test-threads 1
+cargo test --locked --test real_cluster -- --ignored --test-threads 1 ${REAL_CLUSTER_FILTER:-}
 ok=1
