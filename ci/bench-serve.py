@@ -34,7 +34,8 @@ baseline gets the same cores and engine threads as model-server.
 
   python3 ci/bench-serve.py [--duration 10] [--repeat 3] [--backend ort] [--no-floor] [--no-binary]
 
-Needs: wrk, a release model-server (MODEL_SERVER or target-server/release),
+Needs: wrk, a model-server built with the `server` profile (MODEL_SERVER, or
+target/server; a release build in target-server/release or target/release will do),
 its examples grpc-load and http-floor beside it (built with cargo when
 missing), the packages in ci/requirements-serve.txt, and ORT_DYLIB_PATH
 (found in the onnxruntime wheel when unset). A benchmark, not a test: it prints figures
@@ -121,22 +122,25 @@ def ort_dylib() -> str:
 def server_binary() -> Path:
     if os.environ.get("MODEL_SERVER"):
         return Path(os.environ["MODEL_SERVER"])
-    for candidate in ("target-server/release", "target/release"):
+    # The `server` profile is what the image ships; a plain release build will do.
+    for candidate in ("target/server", "target-server/server", "target-server/release", "target/release"):
         path = ROOT / candidate / "model-server"
         if path.is_file():
             return path
-    sys.exit("no release model-server found; build it (cargo build --release -p model-server) or set MODEL_SERVER")
+    sys.exit("no model-server build found; build it (cargo build --profile server -p model-server) or set MODEL_SERVER")
 
 
 def example_binary(server: Path, name: str) -> Path:
-    """An example of the model-server crate, beside `server`; built when missing."""
+    """An example of the model-server crate, beside `server` and built with its
+    profile (so the floor gets the server's compiler settings); built when missing."""
     path = server.parent / "examples" / name
     if not path.is_file():
         target = server.parent.parent
-        run = subprocess.run(["cargo", "build", "-q", "--release", "-p", "model-server", "--example", name],
-                             cwd=ROOT, env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
+        profile = server.parent.name if server.parent.name in ("server", "release") else "release"
+        command = ["cargo", "build", "-q", "--profile", profile, "-p", "model-server", "--example", name]
+        run = subprocess.run(command, cwd=ROOT, env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
         if run.returncode != 0 or not path.is_file():
-            sys.exit(f"cannot build the {name} example (cargo build --release -p model-server --example {name})")
+            sys.exit(f"cannot build the {name} example ({' '.join(command)})")
     return path
 
 

@@ -7,6 +7,7 @@
 //! encodes; callers decide what to observe.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{PoisonError, RwLock};
 
 use std::fmt::Write;
 
@@ -89,7 +90,30 @@ pub struct Metrics {
     pub load_seconds: Gauge<f64, AtomicU64>,
     pub warmup_seconds: Gauge<f64, AtomicU64>,
     pub ready: Gauge,
+    /// Series of `requests` and `latency` already created, so that
+    /// recording a request finds its two metrics with a short scan, not by
+    /// allocating and hashing its labels twice. Capped: routes are few, but
+    /// status codes are whatever handlers answer.
+    recent: RwLock<Vec<Series>>,
 }
+
+/// The two metrics of one (protocol, route, status).
+struct Series {
+    protocol: Protocol,
+    route: Box<str>,
+    status: Status,
+    requests: Counter,
+    latency: Histogram,
+}
+
+impl Series {
+    fn is(&self, protocol: Protocol, route: &str, status: Status) -> bool {
+        self.protocol == protocol && self.status == status && *self.route == *route
+    }
+}
+
+/// How many series [`Metrics::observe`] remembers.
+const RECENT_SERIES: usize = 32;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -185,6 +209,7 @@ impl Metrics {
             load_seconds,
             warmup_seconds,
             ready,
+            recent: RwLock::default(),
         }
     }
 
@@ -195,19 +220,39 @@ impl Metrics {
 
     /// Records one request of either protocol.
     pub fn observe(&self, protocol: Protocol, route: &str, status: Status, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                protocol,
-                route: route.to_string(),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                protocol,
-                route: route.to_string(),
-            })
-            .observe(seconds);
+        let known = self.recent.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = known.iter().find(|s| s.is(protocol, route, status)) {
+            series.requests.inc();
+            series.latency.observe(seconds);
+            return;
+        }
+        drop(known);
+        let series = Series {
+            protocol,
+            route: route.into(),
+            status,
+            requests: self
+                .requests
+                .get_or_create(&RequestLabels {
+                    protocol,
+                    route: route.to_string(),
+                    status,
+                })
+                .clone(),
+            latency: self
+                .latency
+                .get_or_create(&RouteLabels {
+                    protocol,
+                    route: route.to_string(),
+                })
+                .clone(),
+        };
+        series.requests.inc();
+        series.latency.observe(seconds);
+        let mut known = self.recent.write().unwrap_or_else(PoisonError::into_inner);
+        if known.len() < RECENT_SERIES && !known.iter().any(|s| s.is(protocol, route, status)) {
+            known.push(series);
+        }
     }
 
     /// Counts one inference request in flight until the guard is dropped.
@@ -264,6 +309,35 @@ mod tests {
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
+    }
+
+    #[test]
+    fn every_series_counts_whether_remembered_or_not() {
+        let metrics = Metrics::new();
+        // More statuses than the remembered series, each seen three times.
+        for _ in 0..3 {
+            for status in 0..RECENT_SERIES as u16 + 8 {
+                metrics.observe_request("/v2/models/{model}/infer", 400 + status, 0.001);
+            }
+        }
+        metrics.observe(Protocol::Grpc, "/x/Y", Status::Grpc("OK"), 0.5);
+        let text = metrics.encode();
+        for status in [400, 400 + RECENT_SERIES as u16 + 7] {
+            let line = format!(
+                "model_server_requests_total{{protocol=\"http\",route=\"/v2/models/{{model}}/infer\",status=\"{status}\"}} 3"
+            );
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+        assert!(text.contains(
+            "model_server_request_duration_seconds_count{protocol=\"http\",route=\"/v2/models/{model}/infer\"} 120"
+        ), "{text}");
+        assert!(
+            text.contains(
+                "model_server_requests_total{protocol=\"grpc\",route=\"/x/Y\",status=\"OK\"} 1"
+            ),
+            "{text}"
+        );
+        assert_eq!(metrics.recent.read().unwrap().len(), RECENT_SERIES);
     }
 
     #[test]

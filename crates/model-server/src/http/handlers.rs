@@ -9,10 +9,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -90,10 +91,54 @@ pub async fn infer(
     let arrival = model.batcher.arrival();
     let body = body_bytes(body)?;
     let header_length = header_length.as_ref().map(HeaderValue::as_bytes);
-    let (json, binary_section) = binary::split_body(&body, header_length)?;
+    infer_body(&state, model, arrival, header_length, &body).await
+}
+
+/// [`infer`] for a request the front service routed itself
+/// (`super::Front`): the same checks in the same order, with the body read
+/// under `--max-body` here rather than by an extractor.
+pub(crate) async fn infer_request(
+    state: Arc<AppState>,
+    target: ModelRef,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let model = loaded(&state, &target)?;
+    let arrival = model.batcher.arrival();
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, state.max_body)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body is larger than --max-body",
+                )
+            } else {
+                ApiError::bad_request(format!("Failed to buffer the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    let header_length = parts
+        .headers
+        .get(binary::HEADER_LENGTH)
+        .map(HeaderValue::as_bytes);
+    infer_body(&state, model, arrival, header_length, &body).await
+}
+
+/// Decodes a V2 infer body (JSON, or JSON and binary tensors after
+/// `header_length` bytes), runs it and encodes the answer.
+async fn infer_body(
+    state: &AppState,
+    model: &Model,
+    arrival: Arrival,
+    header_length: Option<&[u8]>,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let (json, binary_section) = binary::split_body(body, header_length)?;
     let request: v2::InferRequest = parse_json(json)?;
     let decoded = v2::decode_request(request, model.batcher.backend().signature(), binary_section)?;
-    let outputs = run(&state, model, decoded.inputs, arrival).await?;
+    let outputs = run(state, model, decoded.inputs, arrival).await?;
     let chosen: Vec<(&Tensor, bool)> = decoded
         .outputs
         .iter()
@@ -204,9 +249,9 @@ impl<S: Send + Sync> FromRequestParts<S> for HeaderLength {
 /// (`/v2/models/{model}[/versions/{version}]/...`).
 #[derive(Debug, Deserialize)]
 pub struct ModelRef {
-    model: String,
+    pub(crate) model: String,
     #[serde(default)]
-    version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 impl ModelRef {
@@ -302,12 +347,16 @@ pub(crate) async fn run(
 }
 
 fn encode_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding the response: {e}"),
-        )
-    })
+    // Room for a typical answer up front, rather than growing from 128 bytes.
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, body)
+        .map(|()| bytes)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the response: {e}"),
+            )
+        })
 }
 
 fn json_response<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {

@@ -81,7 +81,9 @@ pub struct FlatData(pub Vec<Scalar>);
 
 impl<'de> Deserialize<'de> for FlatData {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut out = Vec::new();
+        // JSON gives no length up front: room for a typical row, rather
+        // than growing from empty through every power of two.
+        let mut out = Vec::with_capacity(64);
         deserializer.deserialize_any(FlattenInto(&mut out))?;
         Ok(FlatData(out))
     }
