@@ -617,7 +617,14 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
         "digits-cnn-wide.onnx",
         // 48 requests never fill a batch of 64: each batch waits the whole
         // delay, long enough for all of them to arrive on a loaded machine.
-        &["--max-batch", "64", "--max-delay", "100ms", "--threads", "2"],
+        &[
+            "--max-batch",
+            "64",
+            "--max-delay",
+            "100ms",
+            "--threads",
+            "2",
+        ],
     );
     let rows: Vec<Vec<f32>> = digits().inputs[..2 * EACH].to_vec();
     server.wait_ready().await;

@@ -194,6 +194,16 @@ async fn every_endpoint_answers(backend: &str) {
     .await;
     assert_eq!(status, 200, "{response}");
     assert_eq!(response["model_version"], "1");
+    // A percent-encoded name is left to the router, which decodes it: the
+    // same answer as the plain name, served by the other path.
+    let (status, encoded) = post(
+        &client,
+        &server.url("/v2/models/dig%69ts/versions/1/infer"),
+        &infer_body(MLP, &digits().inputs[..1]),
+    )
+    .await;
+    assert_eq!(status, 200, "{encoded}");
+    assert_eq!(encoded, response);
 
     let rows = &digits().inputs[..3];
     let mut body = infer_body(MLP, rows);
