@@ -639,12 +639,25 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
     );
     let http = client();
     let url = Arc::new(server.url("/v2/models/digits/infer"));
-    // Each protocol sends EACH single-row requests at once: a batch of more
-    // than EACH rows holds requests of both. Bursts repeat until one forms,
-    // since when the engine picks up a batch depends on the scheduler.
+    // A request larger than --max-batch holds the engine for a while (about
+    // 0.2 s of compute); the single-row requests sent meanwhile queue up,
+    // and the next batch takes all of them. Each protocol sends EACH: a
+    // batch of more than EACH rows holds requests of both. Bursts repeat
+    // until one forms, since a loaded machine may still be slower.
+    let long: Vec<Vec<f32>> = digits()
+        .inputs
+        .iter()
+        .cycle()
+        .take(2_500)
+        .cloned()
+        .collect();
     let mut mixed = false;
     for _burst in 0..10 {
         let (count_before, small_before) = batch_counts(&metrics(&server).await, "32.0");
+        let mut holder = grpc.clone();
+        let hold = raw_request("digits-cnn-wide.onnx", &long);
+        let holding = tokio::spawn(async move { holder.model_infer(hold).await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
         let tasks: Vec<_> = rows
             .iter()
             .enumerate()
@@ -669,8 +682,13 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
             let (i, got) = task.await.unwrap();
             assert_close(&got, &expected[i..=i]);
         }
+        holding
+            .await
+            .unwrap()
+            .expect("the long request is answered");
         let (count, small) = batch_counts(&metrics(&server).await, "32.0");
-        if count - count_before > small - small_before {
+        // The long request is one batch of more than 32 rows itself.
+        if count - count_before > small - small_before + 1.0 {
             mixed = true;
             break;
         }
