@@ -12,7 +12,9 @@
 //! with no added latency it shares the CPU with modelctl;
 //! the rows with 5 ms added per answer show a remote API server's round trip.
 
-#[path = "../tests/kube_double/mod.rs"]
+// It uses a part of the double; the tests use the rest.
+#[allow(dead_code)]
+#[path = "../tests/it/kube_double/mod.rs"]
 mod kube_double;
 
 use std::time::{Duration, Instant};

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The real-cluster tests (tests/real_cluster.rs) against a throw-away kube-bed: the real etcd,
+# The real-cluster tests (tests/it/real_cluster.rs) against a throw-away kube-bed: the real etcd,
 # kube-apiserver and kube-controller-manager on 127.0.0.1, no kubelet.
 #
 #   ci/real-cluster.sh            uses $KUBE_BED, else ../shared/kube-bed beside the checkout
 #   REAL_CLUSTER_FILTER=NAME ci/real-cluster.sh   only the tests whose names contain NAME
+#                                               (e.g. real_cluster::cli::; default real_cluster::)
 #
 # Builds the test first, starts the bed with a state directory of its own under a temporary
 # directory and free ports (KUBE_BED_API_PORT and the other KUBE_BED_*_PORT variables override
@@ -29,7 +30,7 @@ else
 fi
 
 # Build before the bed starts, so it does not idle through the compile.
-cargo test --locked --test real_cluster --no-run
+cargo test --locked --test it --no-run
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-real-cluster.XXXXXX")"
 export KUBE_BED_STATE="$WORK/bed"
@@ -90,5 +91,5 @@ eval "$exports"
 export KUBECONFIG
 unset MODELCTL_TEST_CONTEXT
 
-cargo test --locked --test real_cluster -- --ignored --test-threads 1 ${REAL_CLUSTER_FILTER:-}
+cargo test --locked --test it "${REAL_CLUSTER_FILTER:-real_cluster::}" -- --ignored --test-threads 1
 ok=1

@@ -67,7 +67,7 @@ ci/real-cluster.sh
 
 step "OpenAPI check of every generated object (kubernetes-validate)"
 KUBERNETES_VALIDATE="$(command -v kubernetes-validate)" \
-  cargo test --locked --test render_kubectl -- --ignored
+  cargo test --locked --test it render_kubectl:: -- --ignored
 
 step "modelctl validate / schema --check / render --check on the example repo"
 cargo build --locked -p modelctl

@@ -5,7 +5,7 @@
 //! Flux use, or libyaml) could take it for anything but that string: anything
 //! that might read as a number, boolean, null, timestamp or indicator is
 //! quoted. Multi-line strings become literal blocks. Reading the text back
-//! gives the same JSON value (see `tests/compile_yaml.rs`).
+//! gives the same JSON value (see `tests/it/compile_yaml.rs`).
 //!
 //! Written here rather than through `serde_yaml` because emitting is most of
 //! the cost of `render`, and this is several times faster.

@@ -1,0 +1,336 @@
+//! The cluster library (`modelctl::cluster`) on the recorded request bodies
+//! of `tests/fixtures/kube/`, moved into a scratch namespace.
+
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use modelctl::cluster::ClusterError;
+use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
+use modelctl::cluster::diff::{DiffOptions, diff};
+use modelctl::cluster::wait::wait;
+use modelctl::manifest_diff::Change;
+use modelctl::object::ObjectKey;
+use serde_json::{Value, json};
+
+use crate::kube_double::fixtures;
+use crate::real_bed::Scratch;
+
+/// Fixture request bodies moved into the scratch namespace.
+fn objects(s: &Scratch, stems: &[&str]) -> Vec<Value> {
+    stems
+        .iter()
+        .map(|stem| {
+            let mut object = fixtures::request_body(stem);
+            object["metadata"]["namespace"] = json!(s.ns());
+            object
+        })
+        .collect()
+}
+
+fn options() -> ApplyOptions {
+    ApplyOptions {
+        dry_run: false,
+        force_conflicts: false,
+        prune: false,
+        concurrency: 16,
+        exact: false,
+    }
+}
+
+const CORE: &[&str] = &[
+    "03-ssa-create-configmap",
+    "03-ssa-create-service",
+    "03-ssa-create-deployment",
+    "03-ssa-create-hpa",
+    "03-ssa-create-pdb",
+    "03-ssa-create-job",
+];
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn apply_then_diff_is_empty() {
+    let Some(s) = Scratch::new("lib-idempotent").await else {
+        return;
+    };
+    let objects = objects(&s, CORE);
+    let first = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        first.objects.iter().all(|o| o.change == Change::Added),
+        "{first:#?}"
+    );
+    apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
+        .await
+        .unwrap();
+    let second = apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        second.applied.iter().all(|(_, a)| *a == Applied::Unchanged),
+        "{:?}",
+        second.applied
+    );
+    let report = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(!report.has_changes(), "{report:#?}");
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn change_shows_a_diff_and_secrets_stay_masked() {
+    let Some(s) = Scratch::new("lib-change").await else {
+        return;
+    };
+    let mut objects = objects(&s, &["03-ssa-create-deployment", "13-secret-ssa-create"]);
+    apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
+        .await
+        .unwrap();
+    objects[0]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("registry.example.com/ml/model-server:0.2.0");
+    objects[1]["data"]["AWS_SECRET_ACCESS_KEY"] = json!("cm90YXRlZA==");
+    let report = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.objects[0].change, Change::Changed, "{report:#?}");
+    assert!(
+        report.objects[0]
+            .diff
+            .contains("+        image: registry.example.com/ml/model-server:0.2.0"),
+        "{}",
+        report.objects[0].diff
+    );
+    assert!(report.objects[1].diff.contains("*** (after)"));
+    assert!(!report.objects[1].diff.contains("cm90YXRlZA=="));
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn conflict_names_the_other_manager_and_force_takes_over() {
+    let Some(s) = Scratch::new("lib-conflict").await else {
+        return;
+    };
+    let ours = objects(&s, &["03-ssa-create-deployment"]);
+    apply(&s.cluster, &s.target, &ours, &options(), &|_| {})
+        .await
+        .unwrap();
+    let hotfix = fixtures::request_body("05-conflict-deployment-1-other-team-apply");
+    s.apply_as("other-team", hotfix, true).await;
+
+    let ours = objects(&s, &["05-conflict-deployment-2-modelctl-409"]);
+    let report = diff(&s.cluster, &s.target, &ours, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.errors.is_empty()
+            && report.objects[0].drift.len() == 1
+            && report.objects[0].drift[0].manager == "other-team"
+            && report.objects[0].drift[0].field.ends_with(".image"),
+        "{report:#?}"
+    );
+    let err = apply(&s.cluster, &s.target, &ours, &options(), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Conflict { conflicts, .. }
+            if conflicts.iter().all(|c| c.manager == "other-team")
+                && conflicts.iter().any(|c| c.field.contains("image"))),
+        "{err:?}"
+    );
+    let forced = ApplyOptions {
+        force_conflicts: true,
+        ..options()
+    };
+    apply(&s.cluster, &s.target, &ours, &forced, &|_| {})
+        .await
+        .unwrap();
+    let report = diff(&s.cluster, &s.target, &ours, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(!report.has_changes() && !report.has_errors(), "{report:#?}");
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn invalid_object_names_the_field() {
+    let Some(s) = Scratch::new("lib-invalid").await else {
+        return;
+    };
+    let objects = objects(&s, &["06-invalid-deployment-replicas"]);
+    let report = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.errors[0].error.contains("spec.replicas"),
+        "{report:#?}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn httproute_is_applied_or_reported_as_not_served() {
+    let Some(s) = Scratch::new("lib-crd").await else {
+        return;
+    };
+    let objects = objects(&s, &["03-ssa-create-httproute"]);
+    let report = diff(&s.cluster, &s.target, &objects, &DiffOptions::default())
+        .await
+        .unwrap();
+    let served = s
+        .cluster
+        .resource("gateway.networking.k8s.io/v1", "HTTPRoute")
+        .await
+        .is_ok();
+    if served {
+        assert_eq!(report.objects[0].change, Change::Added, "{report:#?}");
+    } else {
+        assert!(
+            report.errors[0].error.starts_with("HTTPRoute "),
+            "{report:#?}"
+        );
+    }
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn prune_keeps_objects_without_our_label() {
+    let Some(s) = Scratch::new("lib-prune").await else {
+        return;
+    };
+    let mut objects = objects(&s, &["03-ssa-create-service", "03-ssa-create-configmap"]);
+    apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
+        .await
+        .unwrap();
+    // Someone else removes our label from the ConfigMap.
+    let key = ObjectKey::of(&objects[1]).unwrap();
+    let api = s.cluster.api_for(&key).await.unwrap();
+    let unlabel = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": null}}});
+    api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&unlabel))
+        .await
+        .unwrap();
+
+    let remaining = vec![objects.remove(0)];
+    let prune = ApplyOptions {
+        prune: true,
+        ..options()
+    };
+    let outcome = apply(&s.cluster, &s.target, &remaining, &prune, &|_| {})
+        .await
+        .unwrap();
+    assert!(outcome.pruned.is_empty(), "{:?}", outcome.pruned);
+    assert!(
+        api.get_opt(&key.name).await.unwrap().is_some(),
+        "an object without our label was pruned"
+    );
+    s.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn wait_timeout_names_the_deployment() {
+    let Some(s) = Scratch::new("lib-wait").await else {
+        return;
+    };
+    let objects = objects(&s, &["03-ssa-create-deployment"]);
+    apply(&s.cluster, &s.target, &objects, &options(), &|_| {})
+        .await
+        .unwrap();
+    // Nothing marks the pods ready: the rollout never completes.
+    let key = ObjectKey::of(&objects[0]).unwrap();
+    let err = wait(&s.cluster, &[key], Duration::from_secs(5), &|_| {})
+        .await
+        .unwrap_err();
+    let expected = format!("Deployment {}/digits", s.ns());
+    assert!(
+        matches!(err, ClusterError::Timeout { .. }) && err.to_string().contains(&expected),
+        "{err}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn fast_diff_reports_what_dry_running_every_object_reports() {
+    let Some(s) = Scratch::new("lib-exact").await else {
+        return;
+    };
+    // The same property as against the test double (tests/it/cluster_diff_exact.rs),
+    // fewer cases: each case is a fresh set of objects, named for the case.
+    let mut runner = crate::diff_exactness::runner(40);
+    let handle = tokio::runtime::Handle::current();
+    let serial = std::sync::atomic::AtomicUsize::new(0);
+    let changed = std::sync::atomic::AtomicUsize::new(0);
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&crate::diff_exactness::cases(), |case| {
+            let n = serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let outcome = handle
+                .block_on(crate::diff_exactness::check(
+                    &s.cluster,
+                    s.ns(),
+                    &format!("case{n}"),
+                    &format!("-c{n}"),
+                    &case,
+                ))
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
+            if outcome.changes > 0 {
+                changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    let changed = changed.into_inner();
+    assert!(changed > 5 && changed < 40, "{changed} of 40 cases changed");
+    s.finish().await;
+}
+
+/// Every ScaledObject, PodMonitor and GRPCRoute that the example repository
+/// and the `load-autoscaling` render fixture render is accepted by the API
+/// server's own validation of the installed CRDs (a strict server-side apply
+/// dry run in the scratch namespace), and comes back with the spec as sent:
+/// no field the CRD would default is left out.
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn rendered_custom_resources_pass_strict_server_validation() {
+    let Some(s) = Scratch::new("lib-custom-kinds").await else {
+        return;
+    };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for dir in [
+        root.clone(),
+        root.join("tests/fixtures/render/load-autoscaling"),
+    ] {
+        let repo = modelctl_spec::load_repo(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for env in repo.config.env_names() {
+            let env = repo.environment(env).expect("environment exists");
+            for m in modelctl::compile::render_env(&env) {
+                if !["ScaledObject", "PodMonitor", "GRPCRoute"].contains(&m.kind()) {
+                    continue;
+                }
+                let mut object = m.object.clone();
+                object["metadata"]["namespace"] = json!(s.ns());
+                let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+                let api = s.api(&api_version, m.kind()).await;
+                let params = PatchParams::apply("modelctl").dry_run().validation_strict();
+                let stored = api
+                    .patch(m.name(), &params, &Patch::Apply(&object))
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", m.file.display()));
+                let stored = serde_json::to_value(stored).unwrap();
+                assert_eq!(stored["spec"], object["spec"], "{}", m.file.display());
+                *checked.entry(m.kind().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(checked.len(), 3, "{checked:?}");
+    s.finish().await;
+}
