@@ -15,7 +15,6 @@
 //! annotation or label, a new value), and compares the two diffs. Shared by the test
 //! against the kube test double and the one against a real API server.
 
-
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use modelctl::cluster::apply::{ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff_counted};
@@ -159,7 +158,8 @@ pub fn objects(namespace: &str, suffix: &str) -> Vec<Value> {
     KINDS
         .iter()
         .map(|kind| {
-            let mut object = crate::kube_double::fixtures::request_body(&format!("02-ssa-dryrun-create-{kind}"));
+            let mut object =
+                crate::kube_double::fixtures::request_body(&format!("02-ssa-dryrun-create-{kind}"));
             let name = object["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()

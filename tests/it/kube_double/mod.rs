@@ -8,7 +8,6 @@
 //! pod logs, 404 text/plain for kinds not served, 403 for the unprivileged
 //! token and 401 for an unknown one. Every request is logged for assertions.
 
-
 pub mod fixtures;
 pub mod runs;
 mod server;
@@ -201,7 +200,10 @@ impl KubeDouble {
     }
 
     /// Delays every answer by `latency` (network plus API server time).
-    #[allow(dead_code, reason = "benches/cluster_diff.rs uses it; no test needs latency")]
+    #[allow(
+        dead_code,
+        reason = "benches/cluster_diff.rs uses it; no test needs latency"
+    )]
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.lock().latency = latency;
     }

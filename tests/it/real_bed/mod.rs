@@ -4,7 +4,6 @@
 //! binary run against it, and a stand-in kubelet that marks pods ready or
 //! finished through the pod status subresource.
 
-
 use std::future::Future;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -348,4 +347,3 @@ pub fn managers(object: &Value) -> Vec<String> {
         .filter_map(|e| e["manager"].as_str().map(str::to_owned))
         .collect()
 }
-

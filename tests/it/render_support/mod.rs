@@ -1,7 +1,6 @@
 //! Shared by the render, compile and diff tests: the fixture repositories,
 //! loading them, rendering them to text, and running the binary.
 
-
 pub mod crds;
 
 use std::fs;
