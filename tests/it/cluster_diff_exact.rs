@@ -20,7 +20,7 @@ fn fast_diff_reports_what_dry_running_every_object_reports() {
         let outcome = runtime.block_on(async {
             let double = KubeDouble::start().await;
             let cluster = double.cluster().await;
-            diff_exactness::check(&cluster, "ml", "production", "", &case).await
+            diff_exactness::check(&cluster, "ml", "production", "", &case, false).await
         });
         let outcome = outcome.map_err(proptest::test_runner::TestCaseError::fail)?;
         cases.set(cases.get() + 1);

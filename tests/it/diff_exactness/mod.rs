@@ -353,15 +353,51 @@ fn comparable(report: &modelctl::manifest_diff::DiffReport) -> modelctl::manifes
     report
 }
 
+/// Waits until the Deployment controller has observed each Deployment's
+/// latest generation (and so written its revision annotation).
+async fn settle_deployments(cluster: &Cluster, objects: &[Value]) -> Result<(), String> {
+    for object in objects.iter().filter(|o| o["kind"] == "Deployment") {
+        let key = ObjectKey::of(object).map_err(|e| e.to_string())?;
+        let api: Api<DynamicObject> = cluster.api_for(&key).await.map_err(|e| e.to_string())?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let live = api
+                .get(&key.name)
+                .await
+                .map_err(|e| format!("reading {key}: {e}"))?;
+            let observed = live.data["status"]["observedGeneration"].as_i64();
+            if observed.is_some() && observed == live.metadata.generation {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "{key}: the Deployment controller did not observe generation {:?} within 30 s",
+                    live.metadata.generation
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
 /// Runs one case on `cluster` in `namespace`: applies the objects (named
 /// with `suffix`, environment `env`), makes the edits, and compares the
 /// fast diff with the exact one. `Err` describes a disagreement.
+///
+/// `controllers`: the cluster runs Kubernetes' controllers (a real API
+/// server). The Deployment controller then writes its revision annotation
+/// into a Deployment's metadata after an edit changes its template, so the
+/// case waits for it to have observed the last generation before the two
+/// diffs read the objects; otherwise one diff could read the object before
+/// that write and the other after it.
 pub async fn check(
     cluster: &Cluster,
     namespace: &str,
     env: &str,
     suffix: &str,
     case: &Case,
+    controllers: bool,
 ) -> Result<Outcome, String> {
     let target = Target {
         env: env.to_owned(),
@@ -379,6 +415,9 @@ pub async fn check(
         .await
         .map_err(|e| format!("applying: {e}"))?;
     edit_live(cluster, &objects, &case.edits).await?;
+    if controllers {
+        settle_deployments(cluster, &objects).await?;
+    }
     if let Some(edit) = &case.render {
         edit_rendered(&mut objects, edit);
     }

@@ -276,6 +276,7 @@ async fn fast_diff_reports_what_dry_running_every_object_reports() {
                     &format!("case{n}"),
                     &format!("-c{n}"),
                     &case,
+                    true,
                 ))
                 .map_err(proptest::test_runner::TestCaseError::fail)?;
             if outcome.changes > 0 {
