@@ -1,7 +1,8 @@
 //! Training runs: the latest Job of a model, ad-hoc runs (`modelctl train`:
 //! the rendered Job under a unique name with `ttlSecondsAfterFinished`), and
 //! their pods' logs (the `train` init container's, then the `export`
-//! container's), prefixed by completion index for sweeps.
+//! container's), each line sent as a [`LogLine`] labelled with the
+//! completion index for sweeps. How a line reads is the command's business.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,14 +15,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::connect::Cluster;
-use super::error::ClusterError;
 use super::wait::{Progress, job_progress};
 use crate::object::ObjectKey;
 use crate::object::labels::{COMPONENT, MANAGER, NAME, RUN};
+use crate::reconcile::ClusterError;
 
 /// How long a finished ad-hoc run is kept before the TTL controller deletes it.
 pub const ADHOC_TTL_SECONDS: i64 = 86_400;
-const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
 /// The newest training Job of `model` in `namespace`, if any.
 pub async fn latest_run(
@@ -164,11 +164,28 @@ async fn apply_object(
     Ok(())
 }
 
+const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+
+/// One line of one container's log, as [`stream_logs`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Which pod: its completion index (`2`) in an Indexed Job (a sweep),
+    /// else its name.
+    pub pod: String,
+    /// The container (`train`, `export`).
+    pub container: String,
+    /// The line, without its newline.
+    pub text: String,
+}
+
+/// (pod, container) whose log has been read to its end.
+type Read = BTreeSet<(String, String)>;
+
 /// Streams the logs of every pod of Job `name`: per pod, its init
-/// containers in order and then its containers, each line labelled with the
-/// completion index (or, outside a sweep, the pod name) and the container
-/// (`[2/train]`); containers that have not started are skipped until they
-/// do. With `follow`, the running container is followed and the Job until it
+/// containers in order and then its containers, each line sent to `out`
+/// with the completion index (or, outside a sweep, the pod name) and the
+/// container; containers that have not started are skipped until they do.
+/// With `follow`, the running container is followed and the Job until it
 /// ends. Returns the Job's final progress.
 pub async fn stream_logs(
     cluster: &Cluster,
@@ -176,13 +193,12 @@ pub async fn stream_logs(
     name: &str,
     follow: bool,
     poll: Duration,
-    out: &(dyn Fn(&str) + Sync),
+    out: &(dyn Fn(LogLine) + Sync),
 ) -> Result<Progress, ClusterError> {
     let jobs: Api<Job> = Api::namespaced(cluster.client().clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), namespace);
     let doing = |what: &str| format!("{what} of Job {namespace}/{name}");
-    // (pod, container) read to their end.
-    let mut done: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut done = Read::new();
     loop {
         let job = jobs
             .get(name)
@@ -196,51 +212,11 @@ pub async fn stream_logs(
             .map_err(|e| ClusterError::classify(e, None, &doing("listing the pods")))?;
         let mut items = list.items;
         items.sort_by_key(|p| (prefix(p), p.metadata.creation_timestamp.clone()));
-        let done_now = &done;
-        let pods = &pods;
-        let streams = items.iter().map(|pod| async move {
-            let pod_name = pod_name(pod);
-            let tag = prefix(pod);
-            let mut read = Vec::new();
-            for container in containers(pod) {
-                if !container.started
-                    || done_now.contains(&(pod_name.clone(), container.name.clone()))
-                {
-                    continue;
-                }
-                let params = LogParams {
-                    container: Some(container.name.clone()),
-                    follow: follow && !finished && !container.ended,
-                    ..LogParams::default()
-                };
-                let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
-                    ClusterError::classify(
-                        e,
-                        None,
-                        &format!(
-                            "reading the logs of container {} of pod {namespace}/{pod_name}",
-                            container.name
-                        ),
-                    )
-                })?;
-                let mut lines = reader.lines();
-                while let Some(line) = lines.try_next().await.map_err(|e| {
-                    ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}"))
-                })? {
-                    out(&format!("[{tag}/{}] {line}", container.name));
-                }
-                // A followed stream ends when its container does; one read
-                // without following is complete only when it had ended.
-                if container.ended || params.follow {
-                    read.push((pod_name.clone(), container.name.clone()));
-                } else {
-                    // Later containers have not run past this one yet.
-                    break;
-                }
-            }
-            Ok::<_, ClusterError>(read)
-        });
-        let read: Vec<Vec<(String, String)>> = futures::stream::iter(streams)
+        let follow_now = follow && !finished;
+        let streams = items
+            .iter()
+            .map(|pod| read_pod(&pods, namespace, pod, &done, follow_now, out));
+        let read: Vec<Read> = futures::stream::iter(streams)
             .buffer_unordered(16)
             .try_collect()
             .await?;
@@ -250,6 +226,61 @@ pub async fn stream_logs(
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// Reads (or, with `follow`, follows) the logs of one pod's containers in
+/// the order they run, skipping those in `done` and stopping at the first
+/// that has not started. Returns the containers read to their end.
+async fn read_pod(
+    pods: &Api<Pod>,
+    namespace: &str,
+    pod: &Pod,
+    done: &Read,
+    follow: bool,
+    out: &(dyn Fn(LogLine) + Sync),
+) -> Result<Read, ClusterError> {
+    let pod_name = pod_name(pod);
+    let tag = prefix(pod);
+    let mut read = Read::new();
+    for container in containers(pod) {
+        if !container.started || done.contains(&(pod_name.clone(), container.name.clone())) {
+            continue;
+        }
+        let params = LogParams {
+            container: Some(container.name.clone()),
+            follow: follow && !container.ended,
+            ..LogParams::default()
+        };
+        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
+            ClusterError::classify(
+                e,
+                None,
+                &format!(
+                    "reading the logs of container {} of pod {namespace}/{pod_name}",
+                    container.name
+                ),
+            )
+        })?;
+        let mut lines = reader.lines();
+        while let Some(line) = lines.try_next().await.map_err(|e| {
+            ClusterError::BadObject(format!("reading the logs of pod {pod_name}: {e}"))
+        })? {
+            out(LogLine {
+                pod: tag.clone(),
+                container: container.name.clone(),
+                text: line,
+            });
+        }
+        // A followed stream ends when its container does; one read
+        // without following is complete only when it had ended.
+        if container.ended || params.follow {
+            read.insert((pod_name.clone(), container.name.clone()));
+        } else {
+            // Later containers have not run past this one yet.
+            break;
+        }
+    }
+    Ok(read)
 }
 
 fn pod_name(pod: &Pod) -> String {
