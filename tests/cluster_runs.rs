@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
+use modelctl::cluster::logs::{LogLine, stream_logs};
 use modelctl::cluster::status::status;
-use modelctl::cluster::train::{LogLine, adhoc_job, latest_run, start_run, stream_logs};
+use modelctl::cluster::train::{adhoc_job, latest_run, start_run};
 use modelctl::cluster::wait::Progress;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 //! ([`scan`]), server-side apply dry runs and diffs ([`diff`]), staged apply
 //! ([`apply`]), the inventory and prune ([`inventory`], [`prune`]), rollout
 //! and Job waits ([`wait`]), `status` rows ([`status`]), ad-hoc training
-//! runs and their logs ([`train`]) and the run history `modelctl
+//! runs ([`train`]), their logs ([`logs`]) and the run history `modelctl
 //! runs` lists ([`run_history`]).
 //!
 //! What it decides without a request (comparing, normalizing, classifying
@@ -12,7 +12,7 @@
 //! Everything takes whole JSON objects (what `compile` renders), never spec
 //! types, so it can be tested against a test double of the API server. It
 //! returns data and sends typed events ([`apply::ApplyEvent`],
-//! [`train::LogLine`], [`wait::WaitEvent`]); it never prints, draws progress
+//! [`logs::LogLine`], [`wait::WaitEvent`]); it never prints, draws progress
 //! or words a message for the terminal (that is `commands/`' job). Objects
 //! are named by [`crate::object::ObjectKey`].
 
@@ -20,6 +20,7 @@ pub mod apply;
 pub mod connect;
 pub mod diff;
 pub mod inventory;
+pub mod logs;
 pub mod prune;
 pub mod run_history;
 pub mod scan;

@@ -7,7 +7,7 @@
 //! Owns the wording only; the cluster layer says what happened.
 
 use crate::cluster::apply::{Applied, ApplyEvent};
-use crate::cluster::train::LogLine;
+use crate::cluster::logs::LogLine;
 
 /// The stderr line of one apply event.
 pub(crate) fn apply_line(event: &ApplyEvent) -> String {

@@ -13,7 +13,8 @@ use super::cluster_events::log_line;
 use super::target::{prepare, runtime};
 use super::train::exit_code;
 use crate::cli::LogsArgs;
-use crate::cluster::train::{latest_run, stream_logs};
+use crate::cluster::logs::stream_logs;
+use crate::cluster::train::latest_run;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {

@@ -12,8 +12,9 @@ use anyhow::{Context, bail};
 use super::cluster_events::log_line;
 use super::target::{prepare, runtime};
 use crate::cli::TrainArgs;
+use crate::cluster::logs::stream_logs;
 use crate::cluster::train::{
-    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, stream_logs, unique_suffix,
+    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, unique_suffix,
 };
 use crate::cluster::wait::Progress;
 
