@@ -342,14 +342,15 @@ mod tests {
             object: key(&a),
             causes: vec![],
         };
-        let (report, _) =
-            fold_outcomes("lab", &[a.clone()], vec![outcome(&a, Err(invalid))]).unwrap();
+        let objects = [a];
+        let a = &objects[0];
+        let (report, _) = fold_outcomes("lab", &objects, vec![outcome(a, Err(invalid))]).unwrap();
         assert_eq!(report.errors.len(), 1);
-        assert_eq!(report.errors[0].objects, [key(&a)]);
+        assert_eq!(report.errors[0].objects, [key(a)]);
         let denied = fold_outcomes(
             "lab",
-            &[a.clone()],
-            vec![outcome(&a, Err(ClusterError::Unauthorized))],
+            &objects,
+            vec![outcome(a, Err(ClusterError::Unauthorized))],
         );
         assert!(matches!(denied, Err(ClusterError::Unauthorized)));
     }
