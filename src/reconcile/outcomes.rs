@@ -165,6 +165,18 @@ pub fn fold_outcomes(
             .compare(env, sides.key, sides.live.as_ref(), Some(&sides.applied))
             .drift = sides.drift;
     }
+    add_grouped_failures(&mut report, env, missing_namespaces, not_served);
+    Ok((report, rendered))
+}
+
+/// One failure per missing namespace and per kind not served, naming how
+/// many objects it keeps from being applied.
+fn add_grouped_failures(
+    report: &mut DiffReport,
+    env: &str,
+    missing_namespaces: BTreeMap<String, Vec<ObjectKey>>,
+    not_served: BTreeMap<(String, String), Vec<ObjectKey>>,
+) {
     for (namespace, objects) in missing_namespaces {
         let error = format!(
             "namespace {namespace:?} does not exist: {} object(s) cannot be applied; create it first",
@@ -187,7 +199,6 @@ pub fn fold_outcomes(
             error,
         });
     }
-    Ok((report, rendered))
 }
 
 /// Adds to `report` the live objects `--prune` would delete, as removals.
