@@ -2,7 +2,9 @@
 //! (Namespaces first, Jobs last; objects of one stage concurrently), then the
 //! opt-in prune and the inventory update. Only objects that are new or that
 //! the fast path's comparison flags ([`scan`]) are sent, unless `exact`,
-//! `force_conflicts` or a missing inventory asks for all of them.
+//! `force_conflicts` or a missing inventory asks for all of them. Each
+//! object applied or pruned is told to the caller as an [`ApplyEvent`]; the
+//! command words it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,12 +14,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
-use super::error::ClusterError;
 use super::inventory::{self, Target};
 use super::prune;
 use super::scan::{Found, ScanCounts, scan};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
+use crate::reconcile::ClusterError;
 
 pub use crate::object::stage::stage_of;
 
@@ -59,14 +61,36 @@ pub struct ApplyOutcome {
     pub scan: Option<ScanCounts>,
 }
 
-/// Applies `objects` in stages; `progress` hears one line per object.
-/// Stops after the first stage with a failure (later stages depend on it).
+/// What [`apply`] tells its caller as it goes, one event per object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyEvent {
+    /// One object was applied (in a dry run: validated, nothing changed).
+    Applied {
+        /// Which object.
+        object: ObjectKey,
+        /// What applying did to it.
+        applied: Applied,
+        /// It was a dry run.
+        dry_run: bool,
+    },
+    /// One object was deleted by the prune (in a dry run: would be).
+    Pruned {
+        /// Which object.
+        object: ObjectKey,
+        /// It was a dry run.
+        dry_run: bool,
+    },
+}
+
+/// Applies `objects` in stages; `events` hears of each object applied or
+/// pruned. Stops after the first stage with a failure (later stages depend
+/// on it).
 pub async fn apply(
     cluster: &Cluster,
     target: &Target,
     objects: &[Value],
     options: &ApplyOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    events: &(dyn Fn(ApplyEvent) + Sync),
 ) -> Result<ApplyOutcome, ClusterError> {
     let mut keyed = Vec::with_capacity(objects.len());
     for object in objects {
@@ -85,45 +109,14 @@ pub async fn apply(
     let mut outcome = ApplyOutcome::default();
     // Only created or changed objects are sent, unless asked to take fields
     // over or there is no inventory (a first apply, or an adoption).
-    let mut known: BTreeMap<ObjectKey, Found> = BTreeMap::new();
+    let mut known = BTreeMap::new();
     if !options.exact && !options.force_conflicts && !previous.is_empty() {
-        let (found, pages) = scan(cluster, objects, false).await?;
-        outcome.scan = Some(ScanCounts::of(objects, &found, pages));
-        for (object, found) in objects.iter().zip(found) {
-            if let (Ok(key), Found::Same(_) | Found::Differs { .. }) =
-                (ObjectKey::of(object), &found)
-            {
-                known.insert(key, found);
-            }
-        }
+        let (found, counts) = scan_known(cluster, objects).await?;
+        known = found;
+        outcome.scan = Some(counts);
     }
-    let known = &known;
-    let mut start = 0;
-    while start < keyed.len() {
-        let stage = stage_of(&keyed[start].0.kind);
-        let end = keyed[start..]
-            .iter()
-            .position(|(k, _)| stage_of(&k.kind) != stage)
-            .map_or(keyed.len(), |n| start + n);
-        let results: Vec<(ObjectKey, Result<Applied, ClusterError>)> =
-            stream::iter(&keyed[start..end])
-                .map(|(key, object)| async move {
-                    let result = match known.get(key) {
-                        Some(Found::Same(_)) => Ok(Applied::Unchanged),
-                        Some(Found::Differs { live, .. }) => {
-                            apply_one(cluster, key, object, options, Some(live)).await
-                        }
-                        _ => apply_one(cluster, key, object, options, None).await,
-                    };
-                    if let Ok(applied) = &result {
-                        let dry = if options.dry_run { " (dry run)" } else { "" };
-                        progress(&format!("{key} {}{dry}", word(*applied)));
-                    }
-                    (key.clone(), result)
-                })
-                .buffered(options.concurrency.max(1))
-                .collect()
-                .await;
+    for stage in keyed.chunk_by(|(a, _), (b, _)| stage_of(&a.kind) == stage_of(&b.kind)) {
+        let results = apply_stage(cluster, stage, &known, options, events).await;
         let mut errors = Vec::new();
         for (key, result) in results {
             match result {
@@ -133,8 +126,7 @@ pub async fn apply(
         }
         if !errors.is_empty() {
             // What did get applied is modelctl's now: record it so a later
-            // prune can find it, then report every distinct failure once
-            // (a kind that is not served fails the same way for each object).
+            // prune can find it, then report every distinct failure once.
             if !options.dry_run {
                 let mut known = previous.clone();
                 known.extend(outcome.applied.iter().map(|(k, _)| k.clone()));
@@ -142,33 +134,13 @@ pub async fn apply(
                     inventory::write(cluster, target, &known, false).await?;
                 }
             }
-            let mut seen = BTreeSet::new();
-            errors.retain(|e| seen.insert(e.to_string()));
-            return Err(match errors.len() {
-                1 => errors.remove(0),
-                _ => ClusterError::Several(errors),
-            });
+            return Err(distinct(errors));
         }
-        start = end;
     }
 
     let mut kept = rendered.clone();
     if options.prune {
-        let mut doomed = prune::candidates(cluster, target, &rendered, options.concurrency).await?;
-        doomed.sort_by_key(|k| std::cmp::Reverse(stage_of(&k.kind)));
-        for key in doomed {
-            match prune::delete(cluster, &key, options.dry_run).await {
-                Ok(()) => {
-                    let dry = if options.dry_run { " (dry run)" } else { "" };
-                    progress(&format!("{key} pruned{dry}"));
-                    outcome.pruned.push(key);
-                }
-                Err(err) => {
-                    kept.insert(key);
-                    return Err(err);
-                }
-            }
-        }
+        prune_unrendered(cluster, target, &rendered, options, events, &mut outcome).await?;
     } else {
         kept.extend(previous.iter().cloned());
     }
@@ -178,12 +150,87 @@ pub async fn apply(
     Ok(outcome)
 }
 
-fn word(applied: Applied) -> &'static str {
-    match applied {
-        Applied::Created => "created",
-        Applied::Configured => "configured",
-        Applied::Unchanged => "unchanged",
+/// The fast path's scan: the live state of every rendered object that
+/// exists, by key, and what the scan found.
+async fn scan_known(
+    cluster: &Cluster,
+    objects: &[Value],
+) -> Result<(BTreeMap<ObjectKey, Found>, ScanCounts), ClusterError> {
+    let (found, pages) = scan(cluster, objects, false).await?;
+    let counts = ScanCounts::of(objects, &found, pages);
+    let mut known = BTreeMap::new();
+    for (object, found) in objects.iter().zip(found) {
+        if let (Ok(key), Found::Same(_) | Found::Differs { .. }) = (ObjectKey::of(object), &found) {
+            known.insert(key, found);
+        }
     }
+    Ok((known, counts))
+}
+
+/// Applies the objects of one stage concurrently, sending an event for each
+/// one applied; an object the scan found unchanged is not sent.
+async fn apply_stage(
+    cluster: &Cluster,
+    stage: &[(ObjectKey, &Value)],
+    known: &BTreeMap<ObjectKey, Found>,
+    options: &ApplyOptions,
+    events: &(dyn Fn(ApplyEvent) + Sync),
+) -> Vec<(ObjectKey, Result<Applied, ClusterError>)> {
+    stream::iter(stage)
+        .map(|(key, object)| async move {
+            let result = match known.get(key) {
+                Some(Found::Same(_)) => Ok(Applied::Unchanged),
+                Some(Found::Differs { live, .. }) => {
+                    apply_one(cluster, key, object, options, Some(live)).await
+                }
+                _ => apply_one(cluster, key, object, options, None).await,
+            };
+            if let Ok(applied) = &result {
+                events(ApplyEvent::Applied {
+                    object: key.clone(),
+                    applied: *applied,
+                    dry_run: options.dry_run,
+                });
+            }
+            (key.clone(), result)
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Every distinct failure once (a kind that is not served fails the same
+/// way for each object).
+fn distinct(mut errors: Vec<ClusterError>) -> ClusterError {
+    let mut seen = BTreeSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
+    match errors.len() {
+        1 => errors.remove(0),
+        _ => ClusterError::Several(errors),
+    }
+}
+
+/// `--prune`: deletes the managed objects no longer rendered, the last
+/// stage first, and records them in `outcome`. Stops at the first failure.
+async fn prune_unrendered(
+    cluster: &Cluster,
+    target: &Target,
+    rendered: &BTreeSet<ObjectKey>,
+    options: &ApplyOptions,
+    events: &(dyn Fn(ApplyEvent) + Sync),
+    outcome: &mut ApplyOutcome,
+) -> Result<(), ClusterError> {
+    let mut doomed = prune::candidates(cluster, target, rendered, options.concurrency).await?;
+    doomed.sort_by_key(|k| std::cmp::Reverse(stage_of(&k.kind)));
+    for key in doomed {
+        prune::delete(cluster, &key, options.dry_run).await?;
+        events(ApplyEvent::Pruned {
+            object: key.clone(),
+            dry_run: options.dry_run,
+        });
+        outcome.pruned.push(key);
+    }
+    Ok(())
 }
 
 /// Applies one object; compares resourceVersions to tell what happened.

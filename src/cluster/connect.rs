@@ -14,9 +14,10 @@ use kube::{Client, Config};
 use tokio::sync::OnceCell;
 use tower::util::MapRequestLayer;
 
-use super::error::{ClusterError, is_not_served};
-use super::requests::{RequestCounts, RequestLog};
 use crate::object::ObjectKey;
+use crate::reconcile::ClusterError;
+use crate::reconcile::error::is_not_served;
+use crate::reconcile::requests::{RequestCounts, RequestLog};
 
 /// The served resources of one group version; `None` when it is not served.
 type Served = Option<Vec<(ApiResource, ApiCapabilities)>>;

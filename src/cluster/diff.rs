@@ -2,14 +2,14 @@
 //! namespace ([`scan`]) and compares locally; only objects it flags get a
 //! server-side apply dry run, which yields the exact diff shown, and objects
 //! not listed get a GET and a dry run. `--exact` dry-runs every object. Both
-//! paths compare after [`normalize`], show fields another manager took over
-//! as drift, and add the managed objects that `--prune` would delete.
+//! paths compare after [`normalize`](crate::reconcile::normalize), show
+//! fields another manager took over as drift, and add the managed objects
+//! that `--prune` would delete.
 //!
-//! Returns the one diff model, [`DiffReport`], with `live` as the old side
+//! Sends the requests only: the results are folded into the one diff model,
+//! [`DiffReport`], by [`fold_outcomes`] (pure), with `live` as the old side
 //! and `applied` (what the dry run says the server would store) as the new
 //! one. Printing it is the command's job.
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 use kube::Api;
@@ -17,21 +17,18 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
-use super::error::ClusterError;
 use super::inventory::Target;
-use super::normalize::{is_secret, mask_secret, normalize, normalize_for};
 use super::prune;
 use super::scan::{Found, ScanCounts, scan};
-use crate::manifest_diff::{DiffReport, Drift, ObjectFailure};
+use crate::manifest_diff::{DiffReport, Drift};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
+use crate::reconcile::ClusterError;
+pub use crate::reconcile::outcomes::{APPLIED, LIVE};
+use crate::reconcile::outcomes::{Outcome, Sides, add_pruned, fold_outcomes, not_served};
 
 /// How many requests run at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 16;
-/// The old side of a cluster diff: the live objects.
-pub const LIVE: &str = "live";
-/// The new side of a cluster diff: the objects as the apply would leave them.
-pub const APPLIED: &str = "applied";
 
 /// Options of [`diff`].
 #[derive(Debug, Clone)]
@@ -53,20 +50,6 @@ impl Default for DiffOptions {
             exact: false,
         }
     }
-}
-
-/// Both sides of one object as a diff shows them: server fields dropped,
-/// Secret values masked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sides {
-    /// Which object.
-    pub key: ObjectKey,
-    /// The live object; none when it does not exist yet.
-    pub live: Option<Value>,
-    /// The object as the apply would leave it.
-    pub applied: Value,
-    /// Fields another manager took over, which the dry run took back.
-    pub drift: Vec<Drift>,
 }
 
 /// Diffs `objects` (whole rendered objects) against the cluster: every
@@ -94,12 +77,6 @@ pub async fn diff_counted(
     options: &DiffOptions,
 ) -> Result<(DiffReport, Option<ScanCounts>), ClusterError> {
     let env = target.env.as_str();
-    let new_namespaces: BTreeSet<String> = objects
-        .iter()
-        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Namespace"))
-        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-        .map(str::to_owned)
-        .collect();
     let (found, counts) = if options.exact {
         (vec![Found::Unlisted; objects.len()], None)
     } else {
@@ -107,108 +84,39 @@ pub async fn diff_counted(
         let counts = ScanCounts::of(objects, &found, pages);
         (found, Some(counts))
     };
-    let force = options.force_conflicts;
-    let outcomes: Vec<(Option<ObjectKey>, Result<Sides, ClusterError>)> =
-        stream::iter(objects.iter().zip(found))
-            .map(|(object, found)| async move {
-                let key = ObjectKey::of(object).ok();
-                let outcome = match found {
-                    Found::Same(shown) => ObjectKey::of(object)
-                        .map(|key| {
-                            let shown = shown.unwrap_or_default();
-                            Sides {
-                                key,
-                                live: Some(shown.clone()),
-                                applied: shown,
-                                drift: Vec::new(),
-                            }
-                        })
-                        .map_err(ClusterError::from),
-                    Found::Differs { live, .. } => {
-                        preview_listed(cluster, object, live, force).await
-                    }
-                    Found::Unlisted => preview(cluster, object, force).await,
-                    Found::NotServed => Err(not_served(object)),
-                };
-                (key, outcome)
-            })
-            .buffered(options.concurrency.max(1))
-            .collect()
-            .await;
-
-    let mut report = DiffReport::new(LIVE, APPLIED);
-    let mut missing: BTreeMap<(String, String), Vec<ObjectKey>> = BTreeMap::new();
-    let mut missing_namespaces: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
-    let mut rendered = BTreeSet::new();
-    for ((key, outcome), object) in outcomes.into_iter().zip(objects) {
-        if let Some(key) = &key {
-            rendered.insert(key.clone());
-        }
-        let sides = match outcome {
-            Ok(sides) => sides,
-            Err(ClusterError::KindNotServed { kind, api_version }) => {
-                missing.entry((kind, api_version)).or_default().extend(key);
-                continue;
-            }
-            // The namespace is rendered too and does not exist yet: the
-            // object would be created along with it.
-            Err(ClusterError::NamespaceMissing {
-                namespace,
-                object: k,
-            }) if new_namespaces.contains(&namespace) => create(k, object),
-            // One message per missing namespace, not one per object.
-            Err(ClusterError::NamespaceMissing {
-                namespace,
-                object: k,
-            }) => {
-                missing_namespaces.entry(namespace).or_default().push(k);
-                continue;
-            }
-            Err(err) if err.is_per_object() => {
-                report.errors.push(ObjectFailure {
-                    env: env.to_owned(),
-                    objects: key.into_iter().collect(),
-                    error: err.to_string(),
-                });
-                continue;
-            }
-            Err(err) => return Err(err),
-        };
-        report
-            .compare(env, sides.key, sides.live.as_ref(), Some(&sides.applied))
-            .drift = sides.drift;
-    }
-    for (namespace, objects) in missing_namespaces {
-        let error = format!(
-            "namespace {namespace:?} does not exist: {} object(s) cannot be applied; create it first",
-            objects.len()
-        );
-        report.errors.push(ObjectFailure {
-            env: env.to_owned(),
-            objects,
-            error,
-        });
-    }
-    for ((kind, api_version), objects) in missing {
-        let error = format!(
-            "{kind} ({api_version}) is not served by this cluster: install its CRD; {} object(s) cannot be applied",
-            objects.len()
-        );
-        report.errors.push(ObjectFailure {
-            env: env.to_owned(),
-            objects,
-            error,
-        });
-    }
+    let outcomes = preview_all(cluster, objects, found, options).await;
+    let (mut report, rendered) = fold_outcomes(env, objects, outcomes)?;
     let doomed = prune::candidate_objects(cluster, target, &rendered, options.concurrency).await?;
-    for (key, live) in doomed {
-        let mut shown = normalize(&live);
-        if is_secret(&live) {
-            mask_secret(None, &mut shown);
-        }
-        report.compare(env, key, Some(&shown), None);
-    }
+    add_pruned(&mut report, env, doomed);
     Ok((report, counts))
+}
+
+/// Both sides of every object, from what the scan `found`: an unchanged
+/// object as listed, a flagged one dry-run, an unlisted one read and
+/// dry-run; `options.concurrency` at once, in rendered order.
+async fn preview_all(
+    cluster: &Cluster,
+    objects: &[Value],
+    found: Vec<Found>,
+    options: &DiffOptions,
+) -> Vec<Outcome> {
+    let force = options.force_conflicts;
+    stream::iter(objects.iter().zip(found))
+        .map(|(object, found)| async move {
+            let key = ObjectKey::of(object).ok();
+            let outcome = match found {
+                Found::Same(shown) => ObjectKey::of(object)
+                    .map(|key| Sides::unchanged(key, shown.unwrap_or_default()))
+                    .map_err(ClusterError::from),
+                Found::Differs { live, .. } => preview_listed(cluster, object, live, force).await,
+                Found::Unlisted => preview(cluster, object, force).await,
+                Found::NotServed => Err(not_served(object)),
+            };
+            (key, outcome)
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// Dry-runs one object and reads the live one.
@@ -224,7 +132,7 @@ pub async fn preview(
     let live = live
         .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?
         .map(|live| to_json(&live, &key.api_version, &key.kind));
-    sides(key, object, live, applied?)
+    Ok(Sides::of(key, object, live, applied?))
 }
 
 /// Dry-runs one object whose live state a LIST already returned.
@@ -237,7 +145,7 @@ async fn preview_listed(
     let key = ObjectKey::of(object)?;
     let api = cluster.api_for(&key).await?;
     let applied = dry_run(&api, &key, object, force).await?;
-    sides(key, object, Some(live), applied)
+    Ok(Sides::of(key, object, Some(live), applied))
 }
 
 /// The server-side apply dry run: what the server would store. When fields
@@ -274,57 +182,5 @@ async fn dry_run(
             Ok((merged, drift))
         }
         Err(err) => Err(err),
-    }
-}
-
-/// Both sides as a diff shows them.
-fn sides(
-    key: ObjectKey,
-    object: &Value,
-    live: Option<Value>,
-    (merged, drift): (Value, Vec<Drift>),
-) -> Result<Sides, ClusterError> {
-    let Some(live) = live else {
-        return Ok(create(key, object));
-    };
-    let mut before = normalize_for(&live, Some(object));
-    let mut after = normalize_for(&merged, Some(object));
-    if is_secret(object) {
-        mask_secret(Some(&mut before), &mut after);
-    }
-    Ok(Sides {
-        key,
-        live: Some(before),
-        applied: after,
-        drift,
-    })
-}
-
-/// The error for an object whose kind the cluster does not serve.
-fn not_served(object: &Value) -> ClusterError {
-    let read = |field: &str| {
-        object
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    ClusterError::KindNotServed {
-        kind: read("kind"),
-        api_version: read("apiVersion"),
-    }
-}
-
-/// A new object, shown whole as rendered.
-fn create(key: ObjectKey, object: &Value) -> Sides {
-    let mut shown = normalize(object);
-    if is_secret(object) {
-        mask_secret(None, &mut shown);
-    }
-    Sides {
-        key,
-        live: None,
-        applied: shown,
-        drift: Vec::new(),
     }
 }

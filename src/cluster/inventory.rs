@@ -10,9 +10,9 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use super::connect::Cluster;
-use super::error::ClusterError;
 use crate::object::ObjectKey;
 use crate::object::labels::{MANAGED_BY, MANAGER};
+use crate::reconcile::ClusterError;
 
 /// The data key holding one [`ObjectKey::to_line`] per line.
 const OBJECTS_KEY: &str = "objects";

@@ -1,32 +1,34 @@
-//! The only code that talks to a Kubernetes API server: connection and
-//! discovery ([`connect`]), server-side apply dry runs and diffs ([`diff`]),
-//! staged apply ([`apply`]), the inventory and prune ([`inventory`],
-//! [`prune`]), rollout and Job waits ([`wait`]), `status` rows ([`status`]),
-//! training runs and their logs ([`runs`]), and the Role those requests
-//! need ([`rbac`]).
+//! The only code that talks to a Kubernetes API server, and only code that
+//! does: connection and discovery ([`connect`]), the fast path's LIST scan
+//! ([`scan`]), server-side apply dry runs and diffs ([`diff`]), staged apply
+//! ([`apply`]), the inventory and prune ([`inventory`], [`prune`]), rollout
+//! and Job waits ([`wait`]), `status` rows ([`status`]), ad-hoc training
+//! runs ([`train`]), their logs ([`logs`]) and the run history `modelctl
+//! runs` lists ([`run_history`]).
+//!
+//! What it decides without a request (comparing, normalizing, classifying
+//! answers, the Role its requests need) is in [`crate::reconcile`].
 //!
 //! Everything takes whole JSON objects (what `compile` renders), never spec
 //! types, so it can be tested against a test double of the API server. It
-//! returns data and sends events; it never prints or draws progress (that
-//! is `commands/`' job). Objects are named by [`crate::object::ObjectKey`].
+//! returns data and sends typed events ([`apply::ApplyEvent`],
+//! [`logs::LogLine`], [`wait::WaitEvent`]); it never prints, draws progress
+//! or words a message for the terminal (that is `commands/`' job). Objects
+//! are named by [`crate::object::ObjectKey`].
 
 pub mod apply;
-pub mod compare;
 pub mod connect;
 pub mod diff;
-pub mod error;
-pub mod fields;
-pub mod history;
 pub mod inventory;
-pub mod normalize;
+pub mod logs;
 pub mod prune;
-pub mod rbac;
-pub mod requests;
-pub mod runs;
+pub mod run_history;
 pub mod scan;
 pub mod status;
+pub mod train;
 pub mod wait;
 
+/// The error every function here returns, classified in [`crate::reconcile::error`].
+pub use crate::reconcile::ClusterError;
 pub use connect::Cluster;
-pub use error::ClusterError;
 pub use inventory::Target;

@@ -10,10 +10,10 @@ use kube::api::{DeleteParams, ListParams};
 use serde_json::Value;
 
 use super::connect::Cluster;
-use super::error::ClusterError;
 use super::inventory::{self, Target};
 use crate::object::ObjectKey;
 use crate::object::labels::{MANAGED_SELECTOR, is_managed};
+use crate::reconcile::ClusterError;
 
 /// Objects that exist, are ours (label and inventory), and are not rendered.
 /// Kinds the cluster no longer serves are skipped (nothing of theirs exists).
@@ -122,7 +122,7 @@ pub async fn delete(cluster: &Cluster, key: &ObjectKey, dry_run: bool) -> Result
     }
     match api.delete(&key.name, &params).await {
         Ok(_) => Ok(()),
-        Err(err) if super::error::is_not_found(&err) => Ok(()),
+        Err(err) if crate::reconcile::error::is_not_found(&err) => Ok(()),
         Err(err) => Err(ClusterError::classify(
             err,
             Some(key),

@@ -12,12 +12,12 @@ use kube::api::{DynamicObject, ListParams};
 use kube::discovery::Scope;
 use serde_json::Value;
 
-use super::compare::{Verdict, compare};
 use super::connect::Cluster;
-use super::error::ClusterError;
-use super::normalize::{is_secret, mask_secret, normalize_for};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGED_SELECTOR;
+use crate::reconcile::ClusterError;
+use crate::reconcile::compare::{Verdict, compare};
+use crate::reconcile::normalize::{is_secret, mask_secret, normalize_for};
 
 /// Objects per LIST page (what kubectl asks for too).
 pub const PAGE: u32 = 500;

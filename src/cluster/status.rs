@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
-use super::error::ClusterError;
-use super::runs::{latest_run, run_state};
+use super::train::{latest_run, run_state};
 use crate::object::ObjectKey;
 use crate::object::labels::{COMPONENT, label};
+use crate::reconcile::ClusterError;
 
 /// One model's row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -72,48 +72,15 @@ async fn model_status(
             .filter(move |(k, _)| k.kind == kind)
             .collect::<Vec<_>>()
     };
-    let client = cluster.client().clone();
     let serve = find("Deployment")
         .into_iter()
         .find(|(k, o)| label(o, COMPONENT) == Some("serve") && !k.name.ends_with("-canary"));
     if let Some((key, _)) = serve {
-        let api: Api<Deployment> = Api::namespaced(
-            client.clone(),
-            key.namespace.as_deref().unwrap_or(namespace),
-        );
-        let live = api
-            .get_opt(&key.name)
-            .await
-            .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
-        if let Some(d) = live {
-            row.desired = Some(d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
-            row.ready = Some(
-                d.status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0),
-            );
-            row.model_uri = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.spec.as_ref())
-                .and_then(|p| p.containers.first())
-                .and_then(|c| c.args.as_ref())
-                .and_then(|args| args.iter().find_map(|a| a.strip_prefix("--model-uri=")))
-                .map(str::to_owned);
-        }
+        read_serving(cluster, namespace, &key, &mut row).await?;
     }
     for kind in ["HTTPRoute", "Route", "Ingress"] {
         for (key, rendered) in find(kind) {
-            let live = match cluster.api_for(&key).await {
-                Ok(api) => api
-                    .get_opt(&key.name)
-                    .await
-                    .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?
-                    .map(|o| to_json(&o, &key.api_version, &key.kind)),
-                Err(ClusterError::KindNotServed { .. }) => None,
-                Err(err) => return Err(err),
-            };
+            let live = read_route(cluster, &key).await?;
             if row.route.is_none() {
                 row.route = route_host(live.as_ref().unwrap_or(rendered));
             }
@@ -125,40 +92,13 @@ async fn model_status(
     let scaled_object = find("ScaledObject")
         .into_iter()
         .find(|(k, _)| k.name == model);
-    // KEDA names the HPA it makes for a ScaledObject `keda-hpa-<name>`.
-    let (hpa_key, keda) = match (own_hpa, scaled_object) {
-        (Some((key, _)), _) => (Some(key), None),
-        (None, Some((key, rendered))) => (Some(key), Some(rendered)),
-        (None, None) => (None, None),
+    row.autoscaler = match (own_hpa, scaled_object) {
+        (Some((key, _)), _) => read_autoscaler(cluster, namespace, &key, None).await?,
+        (None, Some((key, rendered))) => {
+            read_autoscaler(cluster, namespace, &key, Some(rendered)).await?
+        }
+        (None, None) => None,
     };
-    if let Some(key) = hpa_key {
-        let name = match keda {
-            Some(_) => format!("keda-hpa-{}", key.name),
-            None => key.name.clone(),
-        };
-        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(
-            client.clone(),
-            key.namespace.as_deref().unwrap_or(namespace),
-        );
-        let live = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?;
-        row.autoscaler = match (live, keda) {
-            (Some(hpa), None) => Some(autoscaler_summary(&hpa, &hpa_targets(&hpa))),
-            (Some(hpa), Some(so)) => Some(format!(
-                "{} via KEDA",
-                autoscaler_summary(&hpa, &trigger_targets(so))
-            )),
-            (None, Some(so)) => Some(format!(
-                "({}-{}{}) via KEDA, no HPA `{name}` yet",
-                so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
-                so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
-                trigger_targets(so)
-            )),
-            (None, None) => None,
-        };
-    }
     if !find("Job").is_empty() {
         row.last_run = latest_run(cluster, namespace, model).await?.map(|job| {
             format!(
@@ -169,6 +109,93 @@ async fn model_status(
         });
     }
     Ok(row)
+}
+
+/// Fills the row's replicas and model URI from the live serving Deployment
+/// `key`, when it exists.
+async fn read_serving(
+    cluster: &Cluster,
+    namespace: &str,
+    key: &ObjectKey,
+    row: &mut ModelStatus,
+) -> Result<(), ClusterError> {
+    let api: Api<Deployment> = Api::namespaced(
+        cluster.client().clone(),
+        key.namespace.as_deref().unwrap_or(namespace),
+    );
+    let live = api
+        .get_opt(&key.name)
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
+    if let Some(d) = live {
+        row.desired = Some(d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
+        row.ready = Some(
+            d.status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+        );
+        row.model_uri = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.containers.first())
+            .and_then(|c| c.args.as_ref())
+            .and_then(|args| args.iter().find_map(|a| a.strip_prefix("--model-uri=")))
+            .map(str::to_owned);
+    }
+    Ok(())
+}
+
+/// The live route `key`; none when it does not exist or its kind is not
+/// served.
+async fn read_route(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
+    match cluster.api_for(key).await {
+        Ok(api) => Ok(api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?
+            .map(|o| to_json(&o, &key.api_version, &key.kind))),
+        Err(ClusterError::KindNotServed { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The autoscaler column from the live HPA of `key`: the HPA modelctl
+/// renders, or, given the rendered `keda` ScaledObject, the one KEDA makes
+/// for it (named `keda-hpa-<name>`).
+async fn read_autoscaler(
+    cluster: &Cluster,
+    namespace: &str,
+    key: &ObjectKey,
+    keda: Option<&Value>,
+) -> Result<Option<String>, ClusterError> {
+    let name = match keda {
+        Some(_) => format!("keda-hpa-{}", key.name),
+        None => key.name.clone(),
+    };
+    let api: Api<HorizontalPodAutoscaler> = Api::namespaced(
+        cluster.client().clone(),
+        key.namespace.as_deref().unwrap_or(namespace),
+    );
+    let live = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
+    Ok(match (live, keda) {
+        (Some(hpa), None) => Some(autoscaler_summary(&hpa, &hpa_targets(&hpa))),
+        (Some(hpa), Some(so)) => Some(format!(
+            "{} via KEDA",
+            autoscaler_summary(&hpa, &trigger_targets(so))
+        )),
+        (None, Some(so)) => Some(format!(
+            "({}-{}{}) via KEDA, no HPA `{name}` yet",
+            so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
+            so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
+            trigger_targets(so)
+        )),
+        (None, None) => None,
+    })
 }
 
 /// The first host of an HTTPRoute, Route or Ingress.

@@ -14,8 +14,8 @@ use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::connect::Cluster;
-use super::error::ClusterError;
 use crate::object::ObjectKey;
+use crate::reconcile::ClusterError;
 
 /// How far one object got.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::cluster_events::apply_line;
 use super::target::{prepare, runtime};
 use super::wait_display::WaitDisplay;
 use crate::cli::ApplyArgs;
@@ -33,7 +34,7 @@ pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let env = prepared.target.env.clone();
     runtime()?.block_on(async {
         let cluster = prepared.connect().await?;
-        let progress = |line: &str| eprintln!("{line}");
+        let progress = |event| eprintln!("{}", apply_line(&event));
         let outcome = apply(
             &cluster,
             &prepared.target,

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use super::cluster_events::log_line;
 use super::target::{prepare, runtime};
 use super::train::exit_code;
 use crate::cli::LogsArgs;
-use crate::cluster::runs::{latest_run, stream_logs};
+use crate::cluster::logs::stream_logs;
+use crate::cluster::train::latest_run;
 
 /// Runs the command.
 pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
@@ -30,7 +32,7 @@ pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
             })?;
         let name = job.metadata.name.clone().unwrap_or_default();
         eprintln!("logs of Job {namespace}/{name}");
-        let print = |line: &str| crate::term::out(&format!("{line}\n"));
+        let print = |line| crate::term::out(&format!("{}\n", log_line(&line)));
         let end = stream_logs(
             &cluster,
             &namespace,

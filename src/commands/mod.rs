@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod apply;
+mod cluster_events;
 pub mod diff_base;
 pub mod diff_cluster;
 mod diff_output;

@@ -24,7 +24,7 @@ use super::diff_output::print_report;
 use super::runs::{fetch_runs, no_best, no_objective};
 use super::target::prepare;
 use crate::cli::{OutputFormat, PromoteArgs, RenderArgs};
-use crate::cluster::history::{RunRecord, RunStatus, best};
+use crate::cluster::run_history::{RunStatus, TrainingRun, best};
 use crate::compile::render_env;
 use crate::manifest_diff::DiffReport;
 use crate::spec_edit::{Slot, promote};
@@ -154,7 +154,7 @@ pub fn run(root: &Path, args: &PromoteArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The run's exported model, or why it cannot be served.
-fn promotable(run: &RunRecord) -> Result<&str, String> {
+fn promotable(run: &TrainingRun) -> Result<&str, String> {
     if run.status != RunStatus::Succeeded {
         return Err(format!(
             "run {} has not succeeded (it is {}{}); only a succeeded run can be promoted",

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use super::target::prepare;
 use crate::cli::{RbacArgs, TargetArgs};
-use crate::cluster::rbac::{Subject, role, role_binding};
 use crate::compile::to_yaml;
+use crate::reconcile::rbac::{Subject, role, role_binding};
 
 /// Runs the command.
 pub fn run(root: &Path, args: &RbacArgs) -> anyhow::Result<ExitCode> {

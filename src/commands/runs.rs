@@ -13,10 +13,10 @@ use modelctl_spec::model::Objective;
 
 use super::target::{Prepared, prepare, runtime};
 use crate::cli::{RunsArgs, RunsFormat};
-use crate::cluster::history::{RunRecord, best, list_runs};
+use crate::cluster::run_history::{TrainingRun, best, list_runs};
 
 /// Every run of `model` in the target's namespace, newest first.
-pub(super) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<RunRecord>> {
+pub(super) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<TrainingRun>> {
     let namespace = &prepared.target.namespace;
     runtime()?.block_on(async {
         let cluster = prepared.connect().await?;
@@ -35,7 +35,7 @@ pub fn run(root: &Path, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     }
     let namespace = &prepared.target.namespace;
     let runs = fetch_runs(&prepared, &args.model)?;
-    let shown: Vec<RunRecord> = match &objective {
+    let shown: Vec<TrainingRun> = match &objective {
         Some(o) if args.best => match best(&runs, o.metric.as_str(), o.goal) {
             Some(run) => vec![run.clone()],
             None => {
@@ -70,10 +70,10 @@ pub(crate) fn no_objective(model: &str) -> String {
 }
 
 /// Why `--best` cannot choose: no succeeded run reported the metric.
-pub(crate) fn no_best(model: &str, objective: &Objective, runs: &[RunRecord]) -> String {
+pub(crate) fn no_best(model: &str, objective: &Objective, runs: &[TrainingRun]) -> String {
     let succeeded = runs
         .iter()
-        .filter(|r| r.status == crate::cluster::history::RunStatus::Succeeded)
+        .filter(|r| r.status == crate::cluster::run_history::RunStatus::Succeeded)
         .count();
     format!(
         "no succeeded run of `{model}` reported `{}` ({} run(s), {succeeded} succeeded); \
@@ -102,7 +102,7 @@ fn pairs<V: std::fmt::Display>(map: &std::collections::BTreeMap<String, V>) -> S
 }
 
 /// Aligned columns.
-fn table(rows: &[RunRecord]) -> String {
+fn table(rows: &[TrainingRun]) -> String {
     let header = [
         "RUN", "JOB", "INDEX", "PARAMS", "STARTED", "DURATION", "STATUS", "METRICS", "OUTPUT",
     ];
@@ -111,7 +111,7 @@ fn table(rows: &[RunRecord]) -> String {
         .iter()
         .map(|r| {
             let status = match &r.error {
-                Some(why) if r.status == crate::cluster::history::RunStatus::Failed => {
+                Some(why) if r.status == crate::cluster::run_history::RunStatus::Failed => {
                     format!("failed ({why})")
                 }
                 _ => r.status.to_string(),

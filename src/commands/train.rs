@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::cluster_events::log_line;
 use super::target::{prepare, runtime};
 use crate::cli::TrainArgs;
-use crate::cluster::runs::{
-    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, stream_logs, unique_suffix,
+use crate::cluster::logs::stream_logs;
+use crate::cluster::train::{
+    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, unique_suffix,
 };
 use crate::cluster::wait::Progress;
 
@@ -47,7 +49,7 @@ pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         if !args.follow {
             return Ok(ExitCode::SUCCESS);
         }
-        let print = |line: &str| crate::term::out(&format!("{line}\n"));
+        let print = |line| crate::term::out(&format!("{}\n", log_line(&line)));
         let end = stream_logs(
             &cluster,
             &namespace,

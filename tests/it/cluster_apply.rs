@@ -8,7 +8,7 @@ use crate::kube_double;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube_double::{KubeDouble, fixtures};
-use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
+use modelctl::cluster::apply::{Applied, ApplyEvent, ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff};
 use modelctl::cluster::{ClusterError, Target};
 use modelctl::manifest_diff::Change;
@@ -42,7 +42,7 @@ fn options() -> ApplyOptions {
     }
 }
 
-fn quiet(_: &str) {}
+fn quiet(_: ApplyEvent) {}
 
 fn patches(double: &KubeDouble) -> Vec<kube_double::Request> {
     double

@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
-use modelctl::cluster::runs::{adhoc_job, latest_run, start_run, stream_logs};
+use modelctl::cluster::logs::{LogLine, stream_logs};
 use modelctl::cluster::status::status;
+use modelctl::cluster::train::{adhoc_job, latest_run, start_run};
 use modelctl::cluster::wait::Progress;
 use serde_json::{Value, json};
 
@@ -81,8 +82,9 @@ fn started_pods(stem: &str, phase: &str, job: Option<&str>) -> Vec<Value> {
 struct Lines(Mutex<Vec<String>>);
 
 impl Lines {
-    fn push(&self, line: &str) {
-        self.0.lock().unwrap().push(line.to_owned());
+    fn push(&self, line: LogLine) {
+        let shown = format!("[{}/{}] {}", line.pod, line.container, line.text);
+        self.0.lock().unwrap().push(shown);
     }
 
     fn take(self) -> Vec<String> {
@@ -110,7 +112,7 @@ async fn sweep_logs_are_prefixed_by_index() {
     }
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     let end = stream_logs(
         &double.cluster().await,
         "ml",
@@ -160,7 +162,7 @@ async fn following_a_failed_run_reports_the_failure() {
     );
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     let end = stream_logs(
         &double.cluster().await,
         "ml",
@@ -203,7 +205,7 @@ async fn a_failed_init_container_shows_its_log_and_later_containers_are_skipped(
     double.set_logs("ml", &pod, "train", "never printed\n");
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     let end = stream_logs(
         &double.cluster().await,
         "ml",
@@ -252,7 +254,7 @@ async fn init_containers_then_containers_in_order_following_the_running_one() {
     double.set_logs("ml", &pod, "export", "uploading model.onnx\n");
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     let cluster = double.cluster().await;
     let follow = stream_logs(
         &cluster,
@@ -323,7 +325,7 @@ async fn logs_show_the_training_init_container_then_the_export() {
     double.set_logs("ml", &name, "export", "export failed: no credentials\n");
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     stream_logs(
         &double.cluster().await,
         "ml",
@@ -359,7 +361,7 @@ async fn a_pod_still_training_streams_only_its_train_init_container() {
     double.set_logs("ml", &name, "train", "epoch 1\n");
     double.seed(pods);
     let lines = Lines::default();
-    let out = |line: &str| lines.push(line);
+    let out = |line: LogLine| lines.push(line);
     stream_logs(
         &double.cluster().await,
         "ml",
@@ -378,7 +380,7 @@ async fn pending_pods_have_no_logs_yet() {
     let double = KubeDouble::start().await;
     double.seed_fixtures(&["03-get-job"]);
     double.seed(fixtures::list_items("12-list-pods-job", "v1", "Pod"));
-    let out = |line: &str| panic!("unexpected log line {line}");
+    let out = |line: LogLine| panic!("unexpected log line {line:?}");
     let end = stream_logs(
         &double.cluster().await,
         "ml",

@@ -427,8 +427,8 @@ pub async fn check(
         .map_err(|e| format!("fast diff: {e}"))?;
     let fast_dry_runs = cluster
         .requests()
-        .of(modelctl::cluster::requests::RequestKind::DryRunApply)
-        - before.of(modelctl::cluster::requests::RequestKind::DryRunApply);
+        .of(modelctl::reconcile::requests::RequestKind::DryRunApply)
+        - before.of(modelctl::reconcile::requests::RequestKind::DryRunApply);
     let exact_options = DiffOptions {
         exact: true,
         ..DiffOptions::default()

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use modelctl::cluster::fields::{FieldPath, owned_paths};
+use modelctl::reconcile::fields::{FieldPath, owned_paths};
 use serde_json::{Map, Value, json};
 
 use super::fixtures;
@@ -264,7 +264,7 @@ impl Store {
             .into_iter()
             .filter(|p| !new_paths.contains(p) && !others.contains(p))
             .collect();
-        modelctl::cluster::fields::remove_paths(&mut merged, &dropped);
+        modelctl::reconcile::fields::remove_paths(&mut merged, &dropped);
         merge(&mut merged, body);
 
         entries.retain(|e| !(e["manager"] == manager && e["operation"] == "Apply"));

@@ -1,7 +1,8 @@
-//! Errors of the cluster layer, classified from what the API server answered:
-//! no cluster, bad credentials, RBAC denial, field-manager conflict, invalid
-//! object, kind not served, missing namespace. Each names the object and says
-//! what to do; the raw `kube` error stays attached as the source.
+//! Errors of the cluster layer ([`crate::cluster`] returns them), classified
+//! from what the API server answered: no cluster, bad credentials, RBAC
+//! denial, field-manager conflict, invalid object, kind not served, missing
+//! namespace. Each names the object and says what to do; the raw `kube`
+//! error stays attached as the source. Classifies only: sends nothing.
 
 use std::fmt;
 

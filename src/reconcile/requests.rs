@@ -1,4 +1,4 @@
-//! Counts the requests a [`super::Cluster`] sends, by what they do
+//! Counts the requests a [`crate::cluster::Cluster`] sends, by what they do
 //! (discovery, get, list, apply, dry-run apply, delete, watch), so
 //! `--verbose` can show why a command was fast or slow. Counted in the
 //! client's service stack, so nothing that goes out is missed.

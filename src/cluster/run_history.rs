@@ -1,7 +1,7 @@
-//! `runs`: a model's training runs read from the cluster alone (Jobs, their
-//! pods, and the termination message of each pod's `export` container), one
-//! [`RunRecord`] per run: a plain Job is one run, each index of a sweep's
-//! Indexed Job is another.
+//! The run history `modelctl runs` (and `promote`) reads: a model's training
+//! runs read from the cluster alone (Jobs, their pods, and the termination
+//! message of each pod's `export` container), one [`TrainingRun`] per run:
+//! a plain Job is one run, each index of a sweep's Indexed Job is another.
 //!
 //! The termination message is one JSON object (`run`, `output`, `params`,
 //! `metrics`, `model`, `truncated`, or `error` on failure). A trial that
@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::connect::Cluster;
-use super::error::ClusterError;
 use super::wait::{Progress, job_progress};
 use crate::object::labels::{COMPONENT, NAME, SWEEP};
+use crate::reconcile::ClusterError;
 
 /// The container whose termination message records the run.
 pub const EXPORT_CONTAINER: &str = "export";
@@ -53,9 +53,9 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
-/// One training run.
+/// One training run as the cluster records it (a row of `modelctl runs`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunRecord {
+pub struct TrainingRun {
     /// The run's name: the Job's, plus `-<index>` for a sweep trial.
     pub run: String,
     /// The Job.
@@ -122,7 +122,7 @@ pub async fn list_runs(
     cluster: &Cluster,
     namespace: &str,
     model: &str,
-) -> Result<Vec<RunRecord>, ClusterError> {
+) -> Result<Vec<TrainingRun>, ClusterError> {
     let selector = format!("{NAME}={model},{COMPONENT}=train");
     let params = ListParams::default().labels(&selector);
     let jobs = Api::<Job>::namespaced(cluster.client().clone(), namespace)
@@ -149,7 +149,7 @@ pub async fn list_runs(
 }
 
 /// The runs of `jobs`, from their `pods`: newest Job first.
-pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<RunRecord> {
+pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<TrainingRun> {
     jobs.sort_by(|a, b| {
         let key = |j: &Job| {
             (
@@ -225,7 +225,7 @@ pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<RunRecord> {
 }
 
 /// A Job that is not a sweep: its status is the Job's.
-fn job_run(job: &Job, name: &str, pods: &[&Pod]) -> RunRecord {
+fn job_run(job: &Job, name: &str, pods: &[&Pod]) -> TrainingRun {
     let known = match job_progress(job) {
         Progress::Ready => Some(RunStatus::Succeeded),
         Progress::Failed(_) => Some(RunStatus::Failed),
@@ -262,7 +262,7 @@ fn pod_run(
     pods: &[&Pod],
     known: Option<RunStatus>,
     job_failed: bool,
-) -> RunRecord {
+) -> TrainingRun {
     let mut pods: Vec<&Pod> = pods.to_vec();
     pods.sort_by_key(|p| p.metadata.creation_timestamp.clone());
     let pod = pods
@@ -297,7 +297,7 @@ fn pod_run(
             .then(|| pod.and_then(failure))
             .flatten()
     });
-    RunRecord {
+    TrainingRun {
         run: report.run.clone().unwrap_or_else(|| run.to_owned()),
         job: job.to_owned(),
         index: None,
@@ -435,11 +435,11 @@ fn indexes(list: Option<&str>) -> BTreeSet<u32> {
 /// The best succeeded run by `metric` (`max`: largest; `min`: smallest);
 /// among equals, the first (newest). `None` when no succeeded run has it.
 pub fn best<'a>(
-    runs: &'a [RunRecord],
+    runs: &'a [TrainingRun],
     metric: &str,
     goal: modelctl_spec::values::Goal,
-) -> Option<&'a RunRecord> {
-    let mut best: Option<(&RunRecord, f64)> = None;
+) -> Option<&'a TrainingRun> {
+    let mut best: Option<(&TrainingRun, f64)> = None;
     for run in runs.iter().filter(|r| r.status == RunStatus::Succeeded) {
         let Some(value) = run.metrics.get(metric).copied().filter(|v| v.is_finite()) else {
             continue;

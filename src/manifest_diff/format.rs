@@ -1,4 +1,5 @@
-//! Printing a [`DiffReport`], the same way for both diffs:
+//! Formatting a [`DiffReport`] as text, markdown or JSON, the same way for
+//! both diffs:
 //! - text: per environment, one line per changed object (`+` added, `-`
 //!   removed, `~` changed) and its unified diff, then the errors and a
 //!   summary line; coloured only when asked (the command decides from

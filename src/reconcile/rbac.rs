@@ -1,5 +1,5 @@
 //! The namespaced permissions the cluster commands need, derived from the
-//! requests this module's code sends: `diff` and `apply` read, list and
+//! requests [`crate::cluster`] sends: `diff` and `apply` read, list and
 //! server-side apply (PATCH) every rendered kind and the inventory
 //! ConfigMap; `apply --prune` deletes; `apply --wait` watches Deployments
 //! (`--wait-training` Jobs too) and, on a timeout, lists pods and events;
