@@ -439,8 +439,8 @@ pub async fn check(
         .map_err(|e| format!("exact diff: {e}"))?;
     let exact_dry_runs = cluster
         .requests()
-        .of(modelctl::cluster::requests::RequestKind::DryRunApply)
-        - before.of(modelctl::cluster::requests::RequestKind::DryRunApply);
+        .of(modelctl::reconcile::requests::RequestKind::DryRunApply)
+        - before.of(modelctl::reconcile::requests::RequestKind::DryRunApply);
     if comparable(&fast) != comparable(&exact) {
         let show = |r: &modelctl::manifest_diff::DiffReport| {
             modelctl::manifest_diff::render(
