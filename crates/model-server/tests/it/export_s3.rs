@@ -247,9 +247,8 @@ async fn the_server_downloads_an_s3_model_with_credentials_from_the_environment(
     else {
         return;
     };
-    moto.create_bucket("serving");
     let model = std::fs::read(common::model_path("digits-mlp.onnx")).unwrap();
-    moto.put("serving", "digits/v1/model.onnx", &model);
+    moto.create_bucket_with("serving", &[("digits/v1/model.onnx", &model)]);
     let server = common::Server::start_with_env(
         "tract",
         "s3://serving/digits/v1/model.onnx",

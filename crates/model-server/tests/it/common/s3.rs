@@ -101,28 +101,29 @@ impl Moto {
 
     /// Creates `bucket`.
     pub fn create_bucket(&self, bucket: &str) {
-        let (status, body) = self
-            .request("PUT", &format!("/{bucket}"), &[])
-            .expect("moto answers");
-        assert_eq!(
-            status,
-            200,
-            "creating bucket {bucket}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        self.create_bucket_with(bucket, &[]);
     }
 
-    /// Writes an object.
-    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
-        let (status, body) = self
-            .request("PUT", &format!("/{bucket}/{key}"), bytes)
-            .expect("moto answers");
-        assert_eq!(
-            status,
-            200,
-            "writing {bucket}/{key}: {}",
-            String::from_utf8_lossy(&body)
+    /// Creates `bucket` holding `objects` (key, bytes).
+    pub fn create_bucket_with(&self, bucket: &str, objects: &[(&str, &[u8])]) {
+        self.put_ok(
+            &format!("/{bucket}"),
+            &[],
+            &format!("creating bucket {bucket}"),
         );
+        for (key, bytes) in objects {
+            self.put_ok(
+                &format!("/{bucket}/{key}"),
+                bytes,
+                &format!("writing {bucket}/{key}"),
+            );
+        }
+    }
+
+    /// A PUT of `path` that must answer 200; `what` names it if not.
+    fn put_ok(&self, path: &str, bytes: &[u8], what: &str) {
+        let (status, body) = self.request("PUT", path, bytes).expect("moto answers");
+        assert_eq!(status, 200, "{what}: {}", String::from_utf8_lossy(&body));
     }
 
     /// Every object in `bucket` below `prefix`, read with boto3 from moto's
