@@ -15,7 +15,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
-use serde::{Deserialize, Serialize};
+use modelctl_spec::ExportReport;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::Cluster;
@@ -80,40 +81,6 @@ pub struct TrainingRun {
     pub model: Option<String>,
     /// Metrics were dropped to fit the termination message.
     pub truncated: bool,
-}
-
-/// The export container's termination message.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ExportReport {
-    /// The run's name.
-    #[serde(default)]
-    pub run: Option<String>,
-    /// Where the model went.
-    #[serde(default)]
-    pub output: Option<String>,
-    /// The trial's parameters.
-    #[serde(default)]
-    pub params: BTreeMap<String, Value>,
-    /// `metrics.json`'s numbers.
-    #[serde(default)]
-    pub metrics: BTreeMap<String, Value>,
-    /// The exported `.onnx` file.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// Metrics were dropped to fit 4096 bytes.
-    #[serde(default)]
-    pub truncated: bool,
-    /// Why the export failed.
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-impl ExportReport {
-    /// Parses a termination message; `None` when it is not the JSON object
-    /// the export writes (a crash's last log lines, say).
-    pub fn parse(message: &str) -> Option<ExportReport> {
-        serde_json::from_str(message.trim()).ok()
-    }
 }
 
 /// Every run of `model` in `namespace`, newest Job first, a sweep's trials
@@ -301,7 +268,7 @@ fn pod_run(
         run: report.run.clone().unwrap_or_else(|| run.to_owned()),
         job: job.to_owned(),
         index: None,
-        params: strings(&report.params),
+        params: report.params.unwrap_or_default(),
         started: started.map(|t| t.to_string()),
         duration_seconds: match (started, ended, status) {
             (Some(s), Some(e), RunStatus::Succeeded | RunStatus::Failed) => {
@@ -313,6 +280,7 @@ fn pod_run(
         error,
         metrics: report
             .metrics
+            .unwrap_or_default()
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
             .collect(),
@@ -460,16 +428,5 @@ mod tests {
         assert_eq!(indexes(Some("0,2-4,7")), BTreeSet::from([0, 2, 3, 4, 7]));
         assert!(indexes(None).is_empty());
         assert!(indexes(Some("x")).is_empty());
-    }
-
-    #[test]
-    fn reports_parse_and_other_messages_do_not() {
-        let r = ExportReport::parse(
-            r#"{"run":"m-train-1-0","output":"s3://b/m-train-1-0","params":{"lr":"0.1"},"metrics":{"acc":0.9},"model":"s3://b/m-train-1-0/model.onnx"}"#,
-        )
-        .unwrap();
-        assert_eq!(r.metrics["acc"], 0.9);
-        assert_eq!(r.model.as_deref(), Some("s3://b/m-train-1-0/model.onnx"));
-        assert!(ExportReport::parse("Traceback (most recent call last):").is_none());
     }
 }

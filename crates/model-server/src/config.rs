@@ -1,14 +1,17 @@
 //! Command-line flags (each also read from the environment variable of the
 //! same name, `--max-batch` ↔ `MAX_BATCH`), parsed once into [`Config`].
 //!
-//! This module owns flag names, defaults and the parsing of durations and
-//! byte sizes; it does not start anything.
+//! This module owns flag names, defaults and the parsing of byte sizes;
+//! durations are read in the spec's grammar ([`parse_duration`], `2ms`,
+//! `5s`: a whole number and a unit), the same one `models/*.toml` uses. It
+//! does not start anything.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use modelctl_spec::values::parse_duration;
 
 use crate::backend::{BackendKind, Device};
 
@@ -52,7 +55,8 @@ pub struct Config {
     #[arg(long, env = "MAX_BATCH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_batch: u32,
 
-    /// Longest a request waits for others to join its batch (e.g. 2ms, 500us).
+    /// Longest a request waits for others to join its batch: a whole number
+    /// and a unit (`ms`, `s`, `m`, `h`, `d`), e.g. 2ms.
     #[arg(long, env = "MAX_DELAY", default_value = "2ms", value_parser = parse_duration)]
     pub max_delay: Duration,
 
@@ -78,7 +82,8 @@ pub struct Config {
     pub cache_entries: usize,
 
     /// After SIGTERM, how long to keep accepting connections (while not
-    /// ready) so load balancers stop routing here, before draining.
+    /// ready) so load balancers stop routing here, before draining (e.g.
+    /// 5s; 0s drains at once).
     #[arg(long, env = "DRAIN", default_value = "5s", value_parser = parse_duration)]
     pub drain: Duration,
 
@@ -184,31 +189,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parses `250us`, `2ms`, `1.5s`, `1m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (expected e.g. 2ms, 500us, 5s)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "ns" => value / 1e9,
-        "m" => value * 60.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` in `{text}` (use ns, us, ms, s or m)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
-}
-
 /// Parses `1048576`, `64KiB`, `16MiB`, `1GiB`, `10MB` or `500kB`.
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -242,23 +222,24 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations_accept_common_units() {
-        assert_eq!(parse_duration("2ms"), Ok(Duration::from_millis(2)));
-        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+    fn parse(flags: &[&str]) -> Result<Config, clap::Error> {
+        let base = ["model-server", "--model-name", "m", "--model-uri", "m.onnx"];
+        Config::try_parse_from(base.iter().chain(flags))
     }
 
     #[test]
-    fn durations_reject_unknown_units() {
-        assert!(
-            parse_duration("2 fortnights")
-                .unwrap_err()
-                .contains("unknown duration unit")
-        );
-        assert!(parse_duration("ms").unwrap_err().contains("not a duration"));
+    fn duration_flags_read_the_spec_grammar() {
+        let config = parse(&["--max-delay", "1ms", "--drain", "0s"]).unwrap();
+        assert_eq!(config.max_delay, Duration::from_millis(1));
+        assert_eq!(config.drain, Duration::ZERO);
+        assert_eq!(parse(&[]).unwrap().drain, Duration::from_secs(5));
+        for bad in ["500us", "1.5s", "3", "2 fortnights"] {
+            let err = parse(&["--max-delay", bad]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{bad}` is not a duration")),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

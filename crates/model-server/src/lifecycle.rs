@@ -3,10 +3,11 @@
 //! reason in the logs and in the readiness response, so a pod's events
 //! say why it never turned ready.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::backend::{self, LoadOptions};
+use crate::backend::{self, Backend, LoadOptions};
 use crate::batcher::{Batcher, Placement};
 use crate::cache::PredictionCache;
 use crate::config::Config;
@@ -22,6 +23,15 @@ pub async fn start(config: Arc<Config>, state: Arc<AppState>) {
 }
 
 async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
+    let file = download_step(config, state).await?;
+    let loaded = load_step(config, state, file).await?;
+    warm_up_step(config, state, &loaded).await?;
+    serve(config, state, loaded);
+    Ok(())
+}
+
+/// Downloads the model into the cache; returns the local file.
+async fn download_step(config: &Config, state: &AppState) -> Result<PathBuf, String> {
     let name = &config.model_name;
     state.set_phase(Phase::Downloading);
     tracing::info!(model = %name, uri = %config.model_uri, cache_dir = %config.cache_dir.display(), "downloading model");
@@ -37,7 +47,16 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
     state.metrics.download_seconds.set(seconds);
     let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     tracing::info!(model = %name, file = %file.display(), bytes, seconds, "model downloaded");
+    Ok(file)
+}
 
+/// Loads `file` with the configured backend, off the async threads.
+async fn load_step(
+    config: &Config,
+    state: &AppState,
+    file: PathBuf,
+) -> Result<Arc<dyn Backend>, String> {
+    let name = &config.model_name;
     state.set_phase(Phase::Loading);
     tracing::info!(model = %name, backend = ?config.backend, device = %config.device, threads = config.threads, "loading model");
     let started = Instant::now();
@@ -67,12 +86,20 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
         outputs = %describe(&loaded.signature().outputs),
         "model loaded"
     );
+    Ok(loaded)
+}
 
+/// Runs `--warmup` batches of zeros, alternating single rows and full
+/// batches so both paths are primed.
+async fn warm_up_step(
+    config: &Config,
+    state: &AppState,
+    loaded: &Arc<dyn Backend>,
+) -> Result<(), String> {
     state.set_phase(Phase::WarmingUp);
     let started = Instant::now();
     let max_batch = config.max_batch as usize;
     for round in 0..config.warmup {
-        // Alternate single rows and full batches so both paths are primed.
         let rows = if round % 2 == 0 { 1 } else { max_batch };
         let inputs = loaded
             .signature()
@@ -88,8 +115,13 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.warmup_seconds.set(seconds);
-    tracing::info!(model = %name, batches = config.warmup, seconds, "model warmed up");
+    tracing::info!(model = %config.model_name, batches = config.warmup, seconds, "model warmed up");
+    Ok(())
+}
 
+/// Puts the loaded model behind its batcher and turns ready.
+fn serve(config: &Config, state: &AppState, loaded: Arc<dyn Backend>) {
+    let max_batch = config.max_batch as usize;
     let placement = if config.single_thread() {
         Placement::Inline
     } else {
@@ -103,18 +135,17 @@ async fn bring_up(config: &Config, state: &AppState) -> Result<(), String> {
         state.metrics.clone(),
     );
     state.set_model(Arc::new(Model {
-        name: name.clone(),
+        name: config.model_name.clone(),
         backend: config.backend,
         batcher,
         cache: PredictionCache::new(config.cache_entries),
     }));
     state.set_phase(Phase::Ready);
     tracing::info!(
-        model = %name,
+        model = %config.model_name,
         max_batch,
         max_delay_us = config.max_delay.as_micros() as u64,
         cache_entries = config.cache_entries,
         "model ready"
     );
-    Ok(())
 }

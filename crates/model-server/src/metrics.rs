@@ -123,94 +123,90 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("model_server");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        // 10 µs .. ~20 s
-        let inference_seconds = Histogram::new(exponential_buckets(10e-6, 2.0, 22));
-        let queue_depth = Gauge::default();
-        let requests_in_flight = Gauge::default();
-        let cache_hits = Counter::default();
-        let cache_misses = Counter::default();
-        let download_seconds = Gauge::<f64, AtomicU64>::default();
-        let load_seconds = Gauge::<f64, AtomicU64>::default();
-        let warmup_seconds = Gauge::<f64, AtomicU64>::default();
-        let ready = Gauge::default();
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("model_server"),
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            // 10 µs .. ~20 s
+            inference_seconds: Histogram::new(exponential_buckets(10e-6, 2.0, 22)),
+            queue_depth: Gauge::default(),
+            requests_in_flight: Gauge::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            download_seconds: Gauge::default(),
+            load_seconds: Gauge::default(),
+            warmup_seconds: Gauge::default(),
+            ready: Gauge::default(),
+            recent: RwLock::default(),
+        };
+        metrics.register();
+        metrics
+    }
+
+    /// Enters every metric in the registry, with its name and help text.
+    fn register(&mut self) {
+        let registry = &mut self.registry;
         registry.register(
             "requests",
             "Requests served, by protocol, route and status",
-            requests.clone(),
+            self.requests.clone(),
         );
         registry.register(
             "request_duration_seconds",
             "Time from request received to response ready, by protocol and route",
-            latency.clone(),
+            self.latency.clone(),
         );
-        registry.register("batch_size", "Rows per model execution", batch_size.clone());
+        registry.register(
+            "batch_size",
+            "Rows per model execution",
+            self.batch_size.clone(),
+        );
         registry.register(
             "inference_duration_seconds",
             "Time the engine took per model execution (a whole batch)",
-            inference_seconds.clone(),
+            self.inference_seconds.clone(),
         );
         registry.register(
             "queue_depth",
             "Requests waiting for the batcher",
-            queue_depth.clone(),
+            self.queue_depth.clone(),
         );
         registry.register(
             "requests_in_flight",
             "Inference requests received and not yet answered",
-            requests_in_flight.clone(),
+            self.requests_in_flight.clone(),
         );
         registry.register(
             "cache_hits",
             "Predictions answered from the precompute cache",
-            cache_hits.clone(),
+            self.cache_hits.clone(),
         );
         registry.register(
             "cache_misses",
             "Cache lookups that ran the model",
-            cache_misses.clone(),
+            self.cache_misses.clone(),
         );
         registry.register(
             "model_download_seconds",
             "Time spent fetching the model",
-            download_seconds.clone(),
+            self.download_seconds.clone(),
         );
         registry.register(
             "model_load_seconds",
             "Time spent loading and optimizing the model",
-            load_seconds.clone(),
+            self.load_seconds.clone(),
         );
         registry.register(
             "model_warmup_seconds",
             "Time spent on warm-up batches",
-            warmup_seconds.clone(),
+            self.warmup_seconds.clone(),
         );
         registry.register(
             "ready",
             "1 when the server accepts inference requests",
-            ready.clone(),
+            self.ready.clone(),
         );
-        Metrics {
-            registry,
-            requests,
-            latency,
-            batch_size,
-            inference_seconds,
-            queue_depth,
-            requests_in_flight,
-            cache_hits,
-            cache_misses,
-            download_seconds,
-            load_seconds,
-            warmup_seconds,
-            ready,
-            recent: RwLock::default(),
-        }
     }
 
     /// Records one HTTP request.

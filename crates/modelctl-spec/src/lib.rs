@@ -11,11 +11,17 @@
 //! [`Report`]. Everything downstream (compile, cluster) sees only a [`Repo`]
 //! that passed every rule. This crate does no network I/O and knows nothing
 //! of Kubernetes clients.
+//!
+//! It also holds what the binaries beside `modelctl` share with it: the
+//! duration grammar ([`values::parse_duration`]) that model-server's flags
+//! read, and the export's termination message ([`ExportReport`]) that
+//! `model-export` writes and `modelctl runs` reads.
 
 pub mod config;
 mod deserialize;
 pub mod diag;
 pub mod document;
+pub mod export_report;
 mod locate;
 mod merge;
 pub mod model;
@@ -32,6 +38,7 @@ pub use config::{
     RouteKind, ScrapeMode, UnknownEnvironment,
 };
 pub use diag::{Diagnostic, Report, Stage};
+pub use export_report::{ExportReport, TERMINATION_LIMIT};
 pub use model::ModelSpec;
 pub use pipeline::{check_sources, load_sources};
 pub use read::{RepoSources, Source, read_repo, read_source};

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::Tensor as TractTensor;
 use tract_onnx::prelude::{
-    DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, TDim, TValue, TVec,
-    TypedRunnableModel,
+    DatumType, Framework, InferenceFact, InferenceModel, InferenceModelExt, IntoRunnable, TDim,
+    TValue, TVec, TypedModel, TypedRunnableModel,
 };
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -30,11 +30,6 @@ pub struct TractBackend {
 
 impl TractBackend {
     pub fn load(file: &Path, options: &LoadOptions) -> Result<TractBackend, BackendError> {
-        let unsupported = |message: String| BackendError::Unsupported {
-            backend: "tract",
-            file: file.to_path_buf(),
-            message,
-        };
         let onnx = tract_onnx::onnx()
             .with_ignore_output_shapes(true)
             .with_ignore_value_info(true);
@@ -44,106 +39,10 @@ impl TractBackend {
                 file: file.to_path_buf(),
                 message: format!("{e:#}"),
             })?;
-        let batch: TDim = model.symbols.sym("N").into();
-        let input_count = model
-            .input_outlets()
-            .map_err(|e| unsupported(format!("{e:#}")))?
-            .len();
-        let mut inputs = Vec::with_capacity(input_count);
-        for ix in 0..input_count {
-            let outlet = model
-                .input_outlets()
-                .map_err(|e| unsupported(format!("{e:#}")))?[ix];
-            let name = model.node(outlet.node).name.clone();
-            let fact = model
-                .input_fact(ix)
-                .map_err(|e| unsupported(format!("{e:#}")))?;
-            let datum = fact
-                .datum_type
-                .concretize()
-                .ok_or_else(|| unsupported(format!("input `{name}` has no element type")))?;
-            if datum == DatumType::String {
-                return Err(unsupported(format!(
-                    "input `{name}` is BYTES (strings), which the tract backend does not run; \
-                     serve this model with --backend ort"
-                )));
-            }
-            let datatype = datatype(datum).ok_or_else(|| BackendError::UnsupportedType {
-                what: "input",
-                name: name.clone(),
-                found: format!("{datum:?}"),
-            })?;
-            let dims: Vec<Option<i64>> = fact
-                .shape
-                .dims()
-                .map(|d| d.concretize().and_then(|d| d.as_i64()))
-                .collect();
-            if dims.is_empty() {
-                return Err(unsupported(format!(
-                    "input `{name}` has no batch axis (rank 0 or unknown rank)"
-                )));
-            }
-            let mut shape: TVec<TDim> = TVec::new();
-            shape.push(batch.clone());
-            for (axis, dim) in dims.iter().enumerate().skip(1) {
-                let dim = dim.ok_or_else(|| {
-                    unsupported(format!(
-                        "input `{name}` axis {axis} has no fixed size; only the batch axis may vary"
-                    ))
-                })?;
-                shape.push(dim.into());
-            }
-            model
-                .set_input_fact(ix, InferenceFact::dt_shape(datum, shape))
-                .map_err(|e| unsupported(format!("{e:#}")))?;
-            let mut spec_shape = vec![-1];
-            spec_shape.extend(dims.iter().skip(1).map(|d| d.unwrap_or(-1)));
-            inputs.push(TensorSpec {
-                name,
-                datatype,
-                shape: spec_shape,
-            });
-        }
-        let typed = model
-            .into_optimized()
-            .map_err(|e| unsupported(format!("{e:#}")))?;
-        let mut outputs = Vec::new();
-        for (ix, outlet) in typed
-            .output_outlets()
-            .map_err(|e| unsupported(format!("{e:#}")))?
-            .iter()
-            .enumerate()
-        {
-            let name = typed
-                .outlet_label(*outlet)
-                .map(str::to_string)
-                .unwrap_or_else(|| typed.node(outlet.node).name.clone());
-            let fact = typed
-                .output_fact(ix)
-                .map_err(|e| unsupported(format!("{e:#}")))?;
-            let datatype =
-                datatype(fact.datum_type).ok_or_else(|| BackendError::UnsupportedType {
-                    what: "output",
-                    name: name.clone(),
-                    found: format!("{:?}", fact.datum_type),
-                })?;
-            let mut shape: Vec<i64> = fact
-                .shape
-                .iter()
-                .map(|d| d.as_i64().unwrap_or(-1))
-                .collect();
-            if let Some(first) = shape.first_mut() {
-                *first = -1;
-            }
-            outputs.push(TensorSpec {
-                name,
-                datatype,
-                shape,
-            });
-        }
-        let plan = typed
-            .into_runnable()
-            .map_err(|e| unsupported(format!("{e:#}")))?;
+        let inputs = batch_inputs(&mut model, file)?;
+        let typed = model.into_optimized().map_err(|e| unsupported(file, e))?;
+        let outputs = output_specs(&typed, file)?;
+        let plan = typed.into_runnable().map_err(|e| unsupported(file, e))?;
         let concurrency = if options.threads > 0 {
             options.threads
         } else {
@@ -155,6 +54,125 @@ impl TractBackend {
             concurrency,
         })
     }
+}
+
+/// A model tract cannot serve, and why (`message` in its alternate form,
+/// which carries the chain of causes).
+fn unsupported(file: &Path, message: impl std::fmt::Display) -> BackendError {
+    BackendError::Unsupported {
+        backend: "tract",
+        file: file.to_path_buf(),
+        message: format!("{message:#}"),
+    }
+}
+
+/// Gives every input of `model` the symbolic batch axis `N`, keeping the
+/// other axes fixed; returns the inputs' specs.
+fn batch_inputs(model: &mut InferenceModel, file: &Path) -> Result<Vec<TensorSpec>, BackendError> {
+    let batch: TDim = model.symbols.sym("N").into();
+    let count = model
+        .input_outlets()
+        .map_err(|e| unsupported(file, e))?
+        .len();
+    (0..count)
+        .map(|ix| batch_input(model, ix, &batch, file))
+        .collect()
+}
+
+/// [`batch_inputs`] for input `ix`.
+fn batch_input(
+    model: &mut InferenceModel,
+    ix: usize,
+    batch: &TDim,
+    file: &Path,
+) -> Result<TensorSpec, BackendError> {
+    let outlet = model.input_outlets().map_err(|e| unsupported(file, e))?[ix];
+    let name = model.node(outlet.node).name.clone();
+    let fact = model.input_fact(ix).map_err(|e| unsupported(file, e))?;
+    let datum = fact
+        .datum_type
+        .concretize()
+        .ok_or_else(|| unsupported(file, format!("input `{name}` has no element type")))?;
+    if datum == DatumType::String {
+        return Err(unsupported(
+            file,
+            format!(
+                "input `{name}` is BYTES (strings), which the tract backend does not run; \
+                 serve this model with --backend ort"
+            ),
+        ));
+    }
+    let datatype = datatype(datum).ok_or_else(|| BackendError::UnsupportedType {
+        what: "input",
+        name: name.clone(),
+        found: format!("{datum:?}"),
+    })?;
+    let dims: Vec<Option<i64>> = fact
+        .shape
+        .dims()
+        .map(|d| d.concretize().and_then(|d| d.as_i64()))
+        .collect();
+    if dims.is_empty() {
+        return Err(unsupported(
+            file,
+            format!("input `{name}` has no batch axis (rank 0 or unknown rank)"),
+        ));
+    }
+    let mut shape: TVec<TDim> = TVec::new();
+    shape.push(batch.clone());
+    for (axis, dim) in dims.iter().enumerate().skip(1) {
+        let dim = dim.ok_or_else(|| {
+            unsupported(
+                file,
+                format!(
+                    "input `{name}` axis {axis} has no fixed size; only the batch axis may vary"
+                ),
+            )
+        })?;
+        shape.push(dim.into());
+    }
+    model
+        .set_input_fact(ix, InferenceFact::dt_shape(datum, shape))
+        .map_err(|e| unsupported(file, e))?;
+    let mut spec_shape = vec![-1];
+    spec_shape.extend(dims.iter().skip(1).map(|d| d.unwrap_or(-1)));
+    Ok(TensorSpec {
+        name,
+        datatype,
+        shape: spec_shape,
+    })
+}
+
+/// The specs of the optimized model's outputs, the batch axis free.
+fn output_specs(typed: &TypedModel, file: &Path) -> Result<Vec<TensorSpec>, BackendError> {
+    let outlets = typed.output_outlets().map_err(|e| unsupported(file, e))?;
+    let mut outputs = Vec::with_capacity(outlets.len());
+    for (ix, outlet) in outlets.iter().enumerate() {
+        let name = typed
+            .outlet_label(*outlet)
+            .map(str::to_string)
+            .unwrap_or_else(|| typed.node(outlet.node).name.clone());
+        let fact = typed.output_fact(ix).map_err(|e| unsupported(file, e))?;
+        let datatype = datatype(fact.datum_type).ok_or_else(|| BackendError::UnsupportedType {
+            what: "output",
+            name: name.clone(),
+            found: format!("{:?}", fact.datum_type),
+        })?;
+        let mut shape: Vec<i64> = fact
+            .shape
+            .iter()
+            .map(|d| d.as_i64().unwrap_or(-1))
+            .collect();
+        if let Some(first) = shape.first_mut() {
+            *first = -1;
+        }
+        outputs.push(TensorSpec {
+            name,
+            datatype,
+            shape,
+        });
+    }
+    Ok(outputs)
 }
 
 fn datatype(datum: DatumType) -> Option<DataType> {

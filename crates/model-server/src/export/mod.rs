@@ -2,7 +2,7 @@
 //! init container has written the model into `$MODEL_DIR` (an emptyDir the
 //! two share), it uploads every file to the run's output through
 //! `object_store`, verifies what it wrote, writes `run.json` beside the
-//! model, and leaves a compact summary as its termination message.
+//! model, and leaves a compact report ([`ExportReport`]) as its termination message.
 //!
 //! Owns the order of those steps and the exit status: 0 exported (or, with
 //! no output configured, recorded), 1 failed (the reason also in the
@@ -19,12 +19,12 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use clap::Parser;
-use serde_json::Number;
+use modelctl_spec::ExportReport;
 use url::Url;
 
 use crate::config::LogFormat;
 use plan::{Plan, Run};
-use record::{METRICS_FILE, RUN_FILE, RunRecord, Summary};
+use record::{METRICS_FILE, RUN_FILE, RunRecord};
 use upload::{Uploaded, Uploader};
 
 /// Export a trained model from $MODEL_DIR to the run's output and record the run.
@@ -55,7 +55,7 @@ pub struct ExportConfig {
     #[arg(long, env = "JOB_COMPLETION_INDEX")]
     pub index: Option<String>,
 
-    /// Where the summary is written for the pod status.
+    /// Where the report is written for the pod status.
     #[arg(long, env = "TERMINATION_LOG", default_value = "/dev/termination-log")]
     pub termination_log: PathBuf,
 
@@ -85,10 +85,13 @@ pub fn main() -> ExitCode {
     };
     let (run, result) = runtime.block_on(export(&config));
     let (message, code) = match result {
-        Ok(summary) => (summary.to_message(), ExitCode::SUCCESS),
+        Ok(report) => (report.to_message(), ExitCode::SUCCESS),
         Err(error) => {
             tracing::error!(run = %run, error = %error, "export failed");
-            (record::failure_message(&run, &error), ExitCode::from(1))
+            (
+                ExportReport::failure(&run, &error).to_message(),
+                ExitCode::from(1),
+            )
         }
     };
     if let Err(e) = std::fs::write(&config.termination_log, &message) {
@@ -98,8 +101,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the export; returns the run name (for the failure message) and the
-/// summary, or the error as one line.
-pub async fn export(config: &ExportConfig) -> (String, Result<Summary, String>) {
+/// report, or the error as one line.
+pub async fn export(config: &ExportConfig) -> (String, Result<ExportReport, String>) {
     let plan = match std::fs::read_to_string(&config.plan)
         .map_err(|e| e.to_string())
         .and_then(|text| Plan::parse(&text))
@@ -120,7 +123,7 @@ pub async fn export(config: &ExportConfig) -> (String, Result<Summary, String>) 
     (name, export_run(config, &plan, run).await)
 }
 
-async fn export_run(config: &ExportConfig, plan: &Plan, run: Run) -> Result<Summary, String> {
+async fn export_run(config: &ExportConfig, plan: &Plan, run: Run) -> Result<ExportReport, String> {
     let (metrics, metrics_error) = match record::read_metrics(&config.model_dir) {
         Ok(metrics) => (metrics.unwrap_or_default(), None),
         Err(e) => {
@@ -130,50 +133,14 @@ async fn export_run(config: &ExportConfig, plan: &Plan, run: Run) -> Result<Summ
     };
     let Some(output) = run.output.clone() else {
         tracing::info!(run = %run.name, "no output configured: the run is recorded, nothing is uploaded");
-        return Ok(Summary {
-            run: run.name,
-            output: None,
-            model: None,
-            params: run.params,
-            metrics,
-            truncated: false,
+        return Ok(ExportReport {
+            run: Some(run.name),
+            params: Some(run.params),
+            metrics: Some(metrics),
+            ..ExportReport::default()
         });
     };
-    let mut files = upload::list_files(&config.model_dir).map_err(|e| e.to_string())?;
-    if files.iter().any(|f| f == RUN_FILE) {
-        tracing::warn!("{RUN_FILE} in the model directory is replaced by the run record");
-        files.retain(|f| f != RUN_FILE);
-    }
-    if files.is_empty() {
-        return Err(upload::UploadError::Empty {
-            dir: config.model_dir.clone(),
-        }
-        .to_string());
-    }
-    let url = output_url(&output)?;
-    let (store, prefix) =
-        crate::store::open(&url).map_err(|e| format!("output `{output}`: {e}"))?;
-    let uploader = Uploader {
-        store,
-        prefix,
-        uri: output.clone(),
-        retries: config.retries,
-        min_delay: Duration::from_millis(500),
-    };
-    let mut uploaded: Vec<Uploaded> = Vec::with_capacity(files.len());
-    for file in &files {
-        let done = uploader
-            .upload_file(&config.model_dir, file)
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(file = %done.path, bytes = done.size, sha256 = %done.sha256, "uploaded");
-        uploaded.push(done);
-    }
-    uploader
-        .verify(&uploaded)
-        .await
-        .map_err(|e| e.to_string())?;
-
+    let (uploader, uploaded) = upload_model(config, &output).await?;
     let mut code = plan.code.clone();
     if let Some(code) = code.as_mut() {
         code.commit = checkout_commit(&config.workspace.join("code"));
@@ -200,14 +167,58 @@ async fn export_run(config: &ExportConfig, plan: &Plan, run: Run) -> Result<Summ
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(run = %run.name, output = %output, files = uploaded.len(), "exported");
-    Ok(Summary {
+    Ok(ExportReport {
         model: record::single_onnx(&output, &uploaded),
-        run: run.name,
+        run: Some(run.name),
         output: Some(output),
-        params: run.params,
-        metrics: metrics.into_iter().collect::<BTreeMap<String, Number>>(),
-        truncated: false,
+        params: Some(run.params),
+        metrics: Some(metrics),
+        ..ExportReport::default()
     })
+}
+
+/// Uploads every file of the model directory (but a `run.json` of its
+/// own) to `output` and verifies what was written; returns the uploader,
+/// for the run record, and the files.
+async fn upload_model(
+    config: &ExportConfig,
+    output: &str,
+) -> Result<(Uploader, Vec<Uploaded>), String> {
+    let mut files = upload::list_files(&config.model_dir).map_err(|e| e.to_string())?;
+    if files.iter().any(|f| f == RUN_FILE) {
+        tracing::warn!("{RUN_FILE} in the model directory is replaced by the run record");
+        files.retain(|f| f != RUN_FILE);
+    }
+    if files.is_empty() {
+        return Err(upload::UploadError::Empty {
+            dir: config.model_dir.clone(),
+        }
+        .to_string());
+    }
+    let url = output_url(output)?;
+    let (store, prefix) =
+        crate::store::open(&url).map_err(|e| format!("output `{output}`: {e}"))?;
+    let uploader = Uploader {
+        store,
+        prefix,
+        uri: output.to_owned(),
+        retries: config.retries,
+        min_delay: Duration::from_millis(500),
+    };
+    let mut uploaded: Vec<Uploaded> = Vec::with_capacity(files.len());
+    for file in &files {
+        let done = uploader
+            .upload_file(&config.model_dir, file)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(file = %done.path, bytes = done.size, sha256 = %done.sha256, "uploaded");
+        uploaded.push(done);
+    }
+    uploader
+        .verify(&uploaded)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((uploader, uploaded))
 }
 
 /// The output as a URL; a plain absolute path is a `file://` URL.

@@ -1,10 +1,7 @@
-//! What a run leaves behind: the metrics read from `$MODEL_DIR/metrics.json`,
-//! the `run.json` written beside the model, and the compact summary the
-//! `export` container leaves as its termination message.
-//!
-//! Owns the formats of all three. The termination message is read by
-//! `modelctl` from the pod status, which keeps at most 4096 bytes of it, so
-//! metrics are dropped (and `"truncated": true` added) until it fits.
+//! What a run leaves behind: the metrics read from `$MODEL_DIR/metrics.json`
+//! and the `run.json` written beside the model. Owns the formats of both.
+//! The termination message is [`modelctl_spec::ExportReport`], the type
+//! `modelctl runs` reads it with.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,9 +11,6 @@ use serde_json::Number;
 
 use super::plan::CodeRef;
 use super::upload::Uploaded;
-
-/// The most bytes of a termination message Kubernetes keeps.
-pub const TERMINATION_LIMIT: usize = 4096;
 
 /// The file the training code writes its metrics to, inside `$MODEL_DIR`.
 pub const METRICS_FILE: &str = "metrics.json";
@@ -96,68 +90,6 @@ pub struct RunRecord<'a> {
     pub metrics_error: Option<&'a str>,
 }
 
-/// The termination message of a successful export.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub run: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    pub params: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, Number>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub truncated: bool,
-}
-
-impl Summary {
-    /// The compact JSON, at most [`TERMINATION_LIMIT`] bytes: metrics are
-    /// dropped from the last name backwards until it fits (then
-    /// `"truncated": true`); should parameters alone be too long, they go too.
-    pub fn to_message(&self) -> String {
-        let mut summary = self.clone();
-        loop {
-            let text = serde_json::to_string(&summary).expect("strings and numbers serialize");
-            if text.len() <= TERMINATION_LIMIT {
-                return text;
-            }
-            summary.truncated = true;
-            if summary.metrics.pop_last().is_none() && summary.params.pop_last().is_none() {
-                // Only the run, output and model remain; cut the model first.
-                if summary.model.take().is_none() {
-                    summary.output = None;
-                    summary.run.truncate(TERMINATION_LIMIT / 2);
-                }
-            }
-        }
-    }
-}
-
-/// The termination message of a failed export.
-pub fn failure_message(run: &str, error: &str) -> String {
-    #[derive(Serialize)]
-    struct Failure<'a> {
-        run: &'a str,
-        error: &'a str,
-    }
-    let mut error = error.to_owned();
-    loop {
-        let text =
-            serde_json::to_string(&Failure { run, error: &error }).expect("strings serialize");
-        if text.len() <= TERMINATION_LIMIT || error.is_empty() {
-            return text;
-        }
-        let mut cut = error
-            .len()
-            .saturating_sub(text.len() - TERMINATION_LIMIT + 3);
-        while !error.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        error.truncate(cut);
-        error.push('…');
-    }
-}
-
 /// The exported model's URI when the files hold exactly one `*.onnx`.
 pub fn single_onnx(output: &str, files: &[Uploaded]) -> Option<String> {
     let mut onnx = files.iter().filter(|f| f.path.ends_with(".onnx"));
@@ -197,48 +129,6 @@ mod tests {
         std::fs::write(dir.path().join(METRICS_FILE), "{").unwrap();
         let err = read_metrics(dir.path()).unwrap_err();
         assert!(err.contains("metrics.json: not valid JSON"), "{err}");
-    }
-
-    #[test]
-    fn the_summary_drops_metrics_to_fit_and_says_so() {
-        let metrics: BTreeMap<String, Number> = (0..400)
-            .map(|i| (format!("metric_{i:04}"), Number::from(i)))
-            .collect();
-        let summary = Summary {
-            run: "r".into(),
-            output: Some("s3://b/r".into()),
-            model: Some("s3://b/r/model.onnx".into()),
-            params: [("lr".to_owned(), "0.1".to_owned())].into(),
-            metrics,
-            truncated: false,
-        };
-        let text = summary.to_message();
-        assert!(text.len() <= TERMINATION_LIMIT, "{}", text.len());
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value["truncated"], true);
-        assert_eq!(value["metrics"]["metric_0000"], 0);
-        assert_eq!(value["params"]["lr"], "0.1");
-        assert_eq!(value["model"], "s3://b/r/model.onnx");
-
-        let small = Summary {
-            metrics: [("acc".to_owned(), Number::from(1))].into(),
-            ..summary
-        };
-        assert_eq!(
-            small.to_message(),
-            r#"{"run":"r","output":"s3://b/r","model":"s3://b/r/model.onnx","params":{"lr":"0.1"},"metrics":{"acc":1}}"#
-        );
-    }
-
-    #[test]
-    fn a_long_failure_is_cut_to_fit() {
-        let text = failure_message("r", &"é".repeat(5000));
-        assert!(text.len() <= TERMINATION_LIMIT);
-        assert!(text.starts_with(r#"{"run":"r","error":"#), "{text}");
-        assert_eq!(
-            failure_message("r", "boom"),
-            r#"{"run":"r","error":"boom"}"#
-        );
     }
 
     #[test]

@@ -265,6 +265,8 @@ impl Uploader {
             writer.finish().await.map_err(|e| self.classify(e))?
         };
         let digest = hasher.finalize();
+        // Lower-case hex written here: no hex crate is in the lock, and a
+        // `{:02x}` per byte is the whole of it.
         Ok(Uploaded {
             path: relative.to_owned(),
             size,

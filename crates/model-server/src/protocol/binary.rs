@@ -52,16 +52,12 @@ pub fn decode(
         let needed = count.saturating_mul(size);
         if bytes.len() != needed {
             return Err(BadRequest(format!(
-                "{what} has binary_data_size {} but {count} {datatype} elements take {needed} bytes",
+                "{what} has {} bytes of binary data but {count} {datatype} elements take {needed} bytes",
                 bytes.len()
             )));
         }
     }
-    let not_finite = |index: usize| {
-        BadRequest(format!(
-            "{what}: element {index} is not a finite number (NaN or infinite)"
-        ))
-    };
+    let not_finite = |index: usize| not_finite(what, index);
     Ok(match datatype {
         DataType::Bool => TensorData::Bool(
             bytes
@@ -117,6 +113,29 @@ fn finite<T: Copy>(
     }
 }
 
+/// Refuses a NaN or infinite element, as the binary form does; for
+/// elements that arrive already typed (gRPC's typed contents).
+pub fn check_finite<T: Copy + Into<f64>>(values: &[T], what: &str) -> Result<(), BadRequest> {
+    match values.iter().position(|&v| !v.into().is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(not_finite(what, index)),
+    }
+}
+
+/// A NaN or infinite element `index` of `what`.
+fn not_finite(what: &str, index: usize) -> BadRequest {
+    BadRequest(format!(
+        "{what}: element {index} is not a finite number (NaN or infinite)"
+    ))
+}
+
+/// A `BYTES` element `index` of `what` that is not UTF-8.
+pub fn not_utf8(what: &str, index: usize) -> BadRequest {
+    BadRequest(format!(
+        "{what}: BYTES element {index} is not UTF-8 (this server carries BYTES as text)"
+    ))
+}
+
 /// `count` length-prefixed UTF-8 strings filling `bytes` exactly.
 fn strings(bytes: &[u8], count: usize, what: &str) -> Result<Vec<String>, BadRequest> {
     let mut out = Vec::with_capacity(count.min(bytes.len() / 4));
@@ -136,11 +155,7 @@ fn strings(bytes: &[u8], count: usize, what: &str) -> Result<Vec<String>, BadReq
             )));
         }
         let (element, tail) = tail.split_at(length);
-        let text = std::str::from_utf8(element).map_err(|_| {
-            BadRequest(format!(
-                "{what}: BYTES element {index} is not UTF-8 (this server carries BYTES as text)"
-            ))
-        })?;
+        let text = std::str::from_utf8(element).map_err(|_| not_utf8(what, index))?;
         out.push(text.to_owned());
         rest = tail;
     }
@@ -204,7 +219,7 @@ mod tests {
         let err = decode(&[0; 12], DataType::Fp32, 4, "input `x`").unwrap_err();
         assert_eq!(
             err.0,
-            "input `x` has binary_data_size 12 but 4 FP32 elements take 16 bytes"
+            "input `x` has 12 bytes of binary data but 4 FP32 elements take 16 bytes"
         );
         assert!(decode(&[0; 3], DataType::Fp16, 1, "x").is_err());
         assert!(decode(&[], DataType::Fp32, usize::MAX, "x").is_err());

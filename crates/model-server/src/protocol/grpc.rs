@@ -3,17 +3,18 @@
 //! to and from [`Tensor`]s.
 //!
 //! [`decode_request`] checks a `ModelInferRequest` against the model's
-//! signature exactly as the REST decoder does (names, datatypes, shapes
-//! with a free batch axis, element counts, finite floats), taking each
-//! input's elements from `raw_input_contents` or from its typed
-//! `contents`. [`encode_response`] always answers with
+//! signature through [`super::request`], the checks and messages the REST
+//! decoder uses too, taking each input's elements from
+//! `raw_input_contents` or from its typed `contents`. [`encode_response`] always answers with
 //! `raw_output_contents`, as Triton does; every client of the protocol
 //! reads both forms. Nothing here knows about transport or status codes.
 
 use prost::bytes::Bytes;
 
-use super::v2::{DecodedRequest, OutputChoice, check_shape};
-use super::{BadRequest, binary};
+use super::request::{
+    DecodedRequest, Expected, InputData, Inputs, OutputChoice, requested_outputs,
+};
+use super::{BadRequest, Scalar, binary, decode_elements};
 use crate::backend::{Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor, TensorData};
 
@@ -29,7 +30,7 @@ use proto::model_metadata_response::TensorMetadata;
 use proto::{InferTensorContents, ModelInferRequest, ModelInferResponse};
 
 /// Checks `request` against the model's signature and builds its tensors,
-/// in the model's input order.
+/// in the model's input order (see [`super::request`]).
 pub fn decode_request(
     request: ModelInferRequest,
     signature: &Signature,
@@ -41,92 +42,58 @@ pub fn decode_request(
         raw_input_contents,
         ..
     } = request;
-    if !raw_input_contents.is_empty() {
-        if raw_input_contents.len() != inputs.len() {
-            return Err(BadRequest(format!(
-                "raw_input_contents has {} entries but the request has {} inputs; \
-                 give one per input, in the order of `inputs`",
-                raw_input_contents.len(),
-                inputs.len()
-            )));
-        }
-        if let Some(input) = inputs.iter().find(|input| input.contents.is_some()) {
-            return Err(BadRequest(format!(
-                "input `{}` has `contents` but the request also carries raw_input_contents; \
-                 use one or the other",
-                input.name
-            )));
-        }
-    }
+    check_raw_contents(&inputs, &raw_input_contents)?;
     let mut raw = raw_input_contents.into_iter();
-    let mut slots: Vec<Option<Tensor>> = vec![None; signature.inputs.len()];
+    let mut tensors = Inputs::new(signature);
     for input in inputs {
         let raw = raw.next();
-        let index = signature
-            .inputs
-            .iter()
-            .position(|spec| spec.name == input.name)
-            .ok_or_else(|| {
-                BadRequest(format!(
-                    "unknown input `{}`; the model takes {}",
-                    input.name,
-                    names(&signature.inputs)
-                ))
-            })?;
-        if slots[index].is_some() {
-            return Err(BadRequest(format!("input `{}` given twice", input.name)));
-        }
-        slots[index] = Some(decode_input(input, raw, &signature.inputs[index])?);
+        tensors.add(
+            &input.name,
+            &input.datatype,
+            &input.shape,
+            |expected| match raw {
+                Some(bytes) => expected.decode(InputData::Bytes(&bytes)),
+                None => from_contents(input.contents.unwrap_or_default(), expected),
+            },
+        )?;
     }
-    let mut tensors = Vec::with_capacity(slots.len());
-    for (slot, spec) in slots.into_iter().zip(&signature.inputs) {
-        tensors.push(slot.ok_or_else(|| BadRequest(format!("missing input `{}`", spec.name)))?);
-    }
-    if let Some(first) = tensors.first()
-        && let Some(other) = tensors.iter().find(|t| t.rows() != first.rows())
-    {
-        return Err(BadRequest(format!(
-            "inputs disagree on the batch size: `{}` has {} rows, `{}` has {}",
-            first.name,
-            first.rows(),
-            other.name,
-            other.rows()
-        )));
-    }
-    let outputs = if outputs.is_empty() {
-        (0..signature.outputs.len())
-            .map(|index| OutputChoice {
-                index,
-                binary: true,
-            })
-            .collect()
-    } else {
-        outputs
-            .iter()
-            .map(|wanted| {
-                signature
-                    .outputs
-                    .iter()
-                    .position(|spec| spec.name == wanted.name)
-                    .map(|index| OutputChoice {
-                        index,
-                        binary: true,
-                    })
-                    .ok_or_else(|| {
-                        BadRequest(format!(
-                            "unknown output `{}`; the model returns {}",
-                            wanted.name,
-                            names(&signature.outputs)
-                        ))
-                    })
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let inputs = tensors.finish()?;
+    let outputs = requested_outputs(signature, outputs.iter().map(|o| o.name.as_str()))?
+        .into_iter()
+        .map(|index| OutputChoice {
+            index,
+            binary: true,
+        })
+        .collect();
     Ok(DecodedRequest {
         id: (!id.is_empty()).then_some(id),
-        inputs: tensors,
+        inputs,
         outputs,
     })
+}
+
+/// `raw_input_contents`, when given, holds one entry per input and no
+/// input has typed `contents` beside it.
+fn check_raw_contents(inputs: &[InferInputTensor], raw: &[Bytes]) -> Result<(), BadRequest> {
+    if raw.is_empty() {
+        return Ok(());
+    }
+    if raw.len() != inputs.len() {
+        return Err(BadRequest(format!(
+            "raw_input_contents has {} entries but the request has {} inputs; \
+             give one per input, in the order of `inputs`",
+            raw.len(),
+            inputs.len()
+        )));
+    }
+    if let Some(input) = inputs.iter().find(|input| input.contents.is_some()) {
+        return Err(BadRequest(format!(
+            "input `{}` has `contents` but the request also carries raw_input_contents; \
+             use one or the other",
+            input.name
+        )));
+    }
+    Ok(())
 }
 
 /// The response carrying the outputs `wanted` names, as raw bytes (over
@@ -177,169 +144,64 @@ pub fn tensor_metadata(spec: &TensorSpec) -> TensorMetadata {
     }
 }
 
-fn names(specs: &[TensorSpec]) -> String {
-    specs
-        .iter()
-        .map(|s| format!("`{}`", s.name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn decode_input(
-    input: InferInputTensor,
-    raw: Option<Bytes>,
-    spec: &TensorSpec,
-) -> Result<Tensor, BadRequest> {
-    let name = &input.name;
-    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-        BadRequest(format!(
-            "input `{name}` has unsupported datatype `{}`",
-            input.datatype
-        ))
-    })?;
-    if datatype != spec.datatype {
-        return Err(BadRequest(format!(
-            "input `{name}` is {datatype} but the model expects {}",
-            spec.datatype
-        )));
-    }
-    let shape = check_shape(name, &input.shape, spec)?;
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| BadRequest(format!("input `{name}` has too many elements")))?;
-    let data = match raw {
-        Some(bytes) => from_raw(&bytes, datatype, count, &input.shape, name)?,
-        None => from_contents(
-            input.contents.unwrap_or_default(),
-            datatype,
-            count,
-            &input.shape,
-            name,
-        )?,
-    };
-    Ok(Tensor::new(name.clone(), shape, data))
-}
-
-/// Elements from raw little-endian bytes, in the layout of the HTTP binary
-/// form (which [`binary::decode`] reads): a `BYTES` element is a 4-byte
-/// little-endian length followed by its bytes.
-fn from_raw(
-    bytes: &[u8],
-    datatype: DataType,
-    count: usize,
-    shape: &[i64],
-    name: &str,
-) -> Result<TensorData, BadRequest> {
-    // BYTES elements carry their own lengths, which binary::decode checks.
-    if let Some(size) = datatype.element_size()
-        && Some(bytes.len()) != count.checked_mul(size)
-    {
-        return Err(BadRequest(format!(
-            "input `{name}` has {} bytes of raw contents but shape {shape:?} of {datatype} needs {}",
-            bytes.len(),
-            count.saturating_mul(size)
-        )));
-    }
-    binary::decode(bytes, datatype, count, &format!("input `{name}`"))
-}
-
-fn check_finite<T: Copy + Into<f64>>(values: &[T], name: &str) -> Result<(), BadRequest> {
-    match values.iter().position(|&v| !v.into().is_finite()) {
-        None => Ok(()),
-        Some(i) => Err(BadRequest(format!(
-            "input `{name}`: element {i} is {}, expected a finite number",
-            values[i].into()
-        ))),
-    }
-}
-
-/// Elements from the typed field of `contents` that `datatype` uses.
+/// Elements from the typed field of `contents` that `expected.datatype`
+/// uses, with the same checks and messages as the other forms: integers
+/// narrower than their field go through the JSON conversion, floats must
+/// be finite as in the binary form.
 fn from_contents(
     contents: InferTensorContents,
-    datatype: DataType,
-    count: usize,
-    shape: &[i64],
-    name: &str,
+    expected: &Expected,
 ) -> Result<TensorData, BadRequest> {
-    let check = |field: &str, found: usize| {
-        if found == count {
-            Ok(())
-        } else {
-            Err(BadRequest(format!(
-                "input `{name}` has {found} elements in contents.{field} but shape {shape:?} of \
-                 {datatype} needs {count} (or give raw_input_contents)"
-            )))
-        }
+    let InferTensorContents {
+        bool_contents,
+        int_contents,
+        int64_contents,
+        uint_contents,
+        fp32_contents,
+        fp64_contents,
+        bytes_contents,
+        ..
+    } = contents;
+    let what = &expected.what;
+    let narrow = |values: Vec<i64>| {
+        expected.check_count(values.len())?;
+        let scalars: Vec<Scalar> = values.into_iter().map(Scalar::Int).collect();
+        decode_elements(&scalars, expected.datatype, what)
     };
-    let out_of_range = |i: usize, v: i64, what: &str| {
-        BadRequest(format!(
-            "input `{name}`: element {i} is {v}, expected an integer within {what}"
-        ))
-    };
-    Ok(match datatype {
+    Ok(match expected.datatype {
         DataType::Bool => {
-            check("bool_contents", contents.bool_contents.len())?;
-            TensorData::Bool(contents.bool_contents)
+            expected.check_count(bool_contents.len())?;
+            TensorData::Bool(bool_contents)
         }
         DataType::Int64 => {
-            check("int64_contents", contents.int64_contents.len())?;
-            TensorData::Int64(contents.int64_contents)
+            expected.check_count(int64_contents.len())?;
+            TensorData::Int64(int64_contents)
         }
         DataType::Int32 => {
-            check("int_contents", contents.int_contents.len())?;
-            TensorData::Int32(contents.int_contents)
+            expected.check_count(int_contents.len())?;
+            TensorData::Int32(int_contents)
         }
-        DataType::Int8 => {
-            check("int_contents", contents.int_contents.len())?;
-            TensorData::Int8(
-                contents
-                    .int_contents
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        i8::try_from(v).map_err(|_| out_of_range(i, v.into(), "INT8 range"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            )
-        }
-        DataType::Uint8 => {
-            check("uint_contents", contents.uint_contents.len())?;
-            TensorData::Uint8(
-                contents
-                    .uint_contents
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        u8::try_from(v)
-                            .map_err(|_| out_of_range(i, v.into(), "UINT8 range (0..=255)"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            )
-        }
+        DataType::Int8 => narrow(int_contents.into_iter().map(i64::from).collect())?,
+        DataType::Uint8 => narrow(uint_contents.into_iter().map(i64::from).collect())?,
         DataType::Fp32 => {
-            check("fp32_contents", contents.fp32_contents.len())?;
-            check_finite(&contents.fp32_contents, name)?;
-            TensorData::Fp32(contents.fp32_contents)
+            expected.check_count(fp32_contents.len())?;
+            binary::check_finite(&fp32_contents, what)?;
+            TensorData::Fp32(fp32_contents)
         }
         DataType::Fp64 => {
-            check("fp64_contents", contents.fp64_contents.len())?;
-            check_finite(&contents.fp64_contents, name)?;
-            TensorData::Fp64(contents.fp64_contents)
+            expected.check_count(fp64_contents.len())?;
+            binary::check_finite(&fp64_contents, what)?;
+            TensorData::Fp64(fp64_contents)
         }
         DataType::Bytes => {
-            check("bytes_contents", contents.bytes_contents.len())?;
+            expected.check_count(bytes_contents.len())?;
             TensorData::Bytes(
-                contents
-                    .bytes_contents
+                bytes_contents
                     .into_iter()
                     .enumerate()
-                    .map(|(i, element)| {
-                        String::from_utf8(element.to_vec()).map_err(|_| {
-                            BadRequest(format!(
-                                "input `{name}`: BYTES element {i} is not UTF-8 (this server carries BYTES as text)"
-                            ))
-                        })
+                    .map(|(index, element)| {
+                        String::from_utf8(element.to_vec())
+                            .map_err(|_| binary::not_utf8(what, index))
                     })
                     .collect::<Result<_, _>>()?,
             )
@@ -347,7 +209,7 @@ fn from_contents(
         // The protocol has no typed field for half floats.
         DataType::Fp16 => {
             return Err(BadRequest(format!(
-                "input `{name}` is FP16, which has no typed contents field; \
+                "{what} is FP16, which has no typed contents field; \
                  send it in raw_input_contents"
             )));
         }

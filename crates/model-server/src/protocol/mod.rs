@@ -1,7 +1,8 @@
 //! Wire formats: the Open Inference Protocol (KServe V2) in [`v2`] (REST,
 //! JSON) and [`grpc`] (protobuf), and the TF Serving `:predict` format in
-//! [`tf`], all turned into validated [`Tensor`]s that match the model's
-//! signature before they reach the batcher.
+//! [`tf`], all turned into validated [`Tensor`](crate::tensor::Tensor)s
+//! that match the model's signature before they reach the batcher. The
+//! checks both V2 wire forms share, and their messages, are in [`request`].
 //!
 //! This module holds what both formats share: flattening nested JSON arrays
 //! and converting JSON scalars to typed elements with range checks. The
@@ -10,6 +11,7 @@
 
 pub mod binary;
 pub mod grpc;
+pub mod request;
 pub mod tf;
 pub mod v2;
 

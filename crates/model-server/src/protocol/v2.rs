@@ -2,9 +2,9 @@
 //! request and response, model and server metadata.
 //!
 //! [`decode_request`] turns a request into tensors in the model's input
-//! order, checking names, datatypes, shapes (the batch axis is free, the
-//! others fixed by the model) and element counts; anything wrong is a
-//! [`BadRequest`] naming the input. Each input's data is either JSON
+//! order through [`super::request`], which owns the checks on names,
+//! datatypes, shapes and element counts and their messages; this module
+//! owns only what is REST's own. Each input's data is either JSON
 //! (`data`) or binary (`binary_data_size` bytes of the body's binary
 //! section, see [`super::binary`]); each output is returned as JSON or
 //! binary as the `binary_data` and `binary_data_output` parameters ask.
@@ -12,9 +12,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{BadRequest, FlatData, binary, decode_elements};
+pub use super::request::{DecodedRequest, OutputChoice};
+use super::request::{InputData, Inputs, requested_outputs};
+use super::{BadRequest, FlatData};
 use crate::backend::{Signature, TensorSpec};
-use crate::tensor::{DataType, Tensor, TensorData};
+use crate::tensor::{Tensor, TensorData};
 
 /// `POST /v2/models/{m}/infer` body.
 #[derive(Debug, Deserialize)]
@@ -49,24 +51,6 @@ pub struct RequestOutput {
     pub parameters: Option<Value>,
 }
 
-/// A decoded request: inputs in the model's order, and which outputs to return.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecodedRequest {
-    pub id: Option<String>,
-    pub inputs: Vec<Tensor>,
-    /// Outputs in the order asked for.
-    pub outputs: Vec<OutputChoice>,
-}
-
-/// One output to return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputChoice {
-    /// Index into the signature's outputs.
-    pub index: usize,
-    /// Returned as binary data after the JSON rather than in it.
-    pub binary: bool,
-}
-
 /// A parameter's value: `None` when absent; an error when `parameters` is
 /// not an object or the value does not have the type `read` takes.
 fn parameter<T>(
@@ -94,137 +78,33 @@ fn parameter<T>(
     }
 }
 
-/// Checks `request` against the model's signature and builds its tensors.
-/// `binary` is the body's binary section (empty without one): the inputs
-/// with `binary_data_size` take it in turn and must use all of it.
+/// Checks `request` against the model's signature and builds its tensors
+/// (see [`super::request`]). `binary` is the body's binary section (empty
+/// without one): the inputs with `binary_data_size` take it in turn and
+/// must use all of it.
 pub fn decode_request(
     request: InferRequest,
     signature: &Signature,
     binary: &[u8],
 ) -> Result<DecodedRequest, BadRequest> {
-    let mut slots: Vec<Option<Tensor>> = vec![None; signature.inputs.len()];
-    let mut offset = 0usize;
-    for input in request.inputs {
-        let owner = format!("input `{}`", input.name);
-        let size = parameter(
-            input.parameters.as_ref(),
-            "binary_data_size",
-            &owner,
-            "a non-negative integer",
-            Value::as_u64,
-        )?;
-        let source = match (size, input.data.is_some()) {
-            (Some(_), true) => {
-                return Err(BadRequest(format!(
-                    "{owner} has both `data` and `binary_data_size`; send one"
-                )));
-            }
-            (None, false) => {
-                return Err(BadRequest(format!(
-                    "{owner} has neither `data` nor a `binary_data_size` parameter"
-                )));
-            }
-            (None, true) => None,
-            (Some(size), false) => {
-                let end = usize::try_from(size)
-                    .ok()
-                    .and_then(|size| offset.checked_add(size))
-                    .filter(|&end| end <= binary.len())
-                    .ok_or_else(|| {
-                        BadRequest(format!(
-                            "{owner} has binary_data_size {size}, past the end of the binary section \
-                             ({} bytes after the JSON header, {offset} already taken{})",
-                            binary.len(),
-                            if binary.is_empty() {
-                                "; is the Inference-Header-Content-Length header missing?"
-                            } else {
-                                ""
-                            }
-                        ))
-                    })?;
-                let bytes = &binary[offset..end];
-                offset = end;
-                Some(bytes)
-            }
-        };
-        let index = signature
-            .inputs
-            .iter()
-            .position(|spec| spec.name == input.name)
-            .ok_or_else(|| {
-                BadRequest(format!(
-                    "unknown input `{}`; the model takes {}",
-                    input.name,
-                    names(&signature.inputs)
-                ))
-            })?;
-        if slots[index].is_some() {
-            return Err(BadRequest(format!("input `{}` given twice", input.name)));
-        }
-        slots[index] = Some(decode_input(input, source, &signature.inputs[index])?);
-    }
-    if offset != binary.len() {
-        return Err(BadRequest(format!(
-            "the binary section has {} bytes but the inputs' binary_data_size add up to {offset}",
-            binary.len()
-        )));
-    }
-    let mut inputs = Vec::with_capacity(slots.len());
-    for (slot, spec) in slots.into_iter().zip(&signature.inputs) {
-        inputs.push(slot.ok_or_else(|| BadRequest(format!("missing input `{}`", spec.name)))?);
-    }
-    if let Some(first) = inputs.first()
-        && let Some(other) = inputs.iter().find(|t| t.rows() != first.rows())
-    {
-        return Err(BadRequest(format!(
-            "inputs disagree on the batch size: `{}` has {} rows, `{}` has {}",
-            first.name,
-            first.rows(),
-            other.name,
-            other.rows()
-        )));
-    }
-    let all_binary = parameter(
-        request.parameters.as_ref(),
-        "binary_data_output",
-        "the request",
-        "true or false",
-        Value::as_bool,
-    )?
-    .unwrap_or(false);
-    let outputs = match request.outputs {
-        None => (0..signature.outputs.len())
-            .map(|index| OutputChoice {
-                index,
-                binary: all_binary,
-            })
-            .collect(),
-        Some(wanted) => wanted
-            .iter()
-            .map(|o| {
-                let index = signature
-                    .outputs
-                    .iter()
-                    .position(|spec| spec.name == o.name)
-                    .ok_or_else(|| {
-                        BadRequest(format!(
-                            "unknown output `{}`; the model returns {}",
-                            o.name,
-                            names(&signature.outputs)
-                        ))
-                    })?;
-                let binary = parameter(
-                    o.parameters.as_ref(),
-                    "binary_data",
-                    &format!("output `{}`", o.name),
-                    "true or false",
-                    Value::as_bool,
-                )?
-                .unwrap_or(all_binary);
-                Ok(OutputChoice { index, binary })
-            })
-            .collect::<Result<_, BadRequest>>()?,
+    let mut inputs = Inputs::new(signature);
+    let mut section = BinarySection {
+        bytes: binary,
+        taken: 0,
     };
+    for input in &request.inputs {
+        let data = input_data(input, &mut section)?;
+        inputs.add(&input.name, &input.datatype, &input.shape, |expected| {
+            expected.decode(data)
+        })?;
+    }
+    section.check_all_taken()?;
+    let inputs = inputs.finish()?;
+    let outputs = choose_outputs(
+        request.parameters.as_ref(),
+        request.outputs.as_deref().unwrap_or_default(),
+        signature,
+    )?;
     Ok(DecodedRequest {
         id: request.id,
         inputs,
@@ -232,89 +112,115 @@ pub fn decode_request(
     })
 }
 
-fn names(specs: &[TensorSpec]) -> String {
-    specs
-        .iter()
-        .map(|s| format!("`{}`", s.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The binary section of a body, taken by the binary inputs in turn.
+struct BinarySection<'a> {
+    bytes: &'a [u8],
+    taken: usize,
 }
 
-/// Validates the shape of a request tensor against `spec`: same rank, at
-/// least one row, fixed dimensions equal. Returns the shape as `usize`s.
-pub fn check_shape(name: &str, shape: &[i64], spec: &TensorSpec) -> Result<Vec<usize>, BadRequest> {
-    if shape.len() != spec.shape.len() {
-        return Err(BadRequest(format!(
-            "input `{name}` has shape {shape:?} but the model expects rank {} ({:?}, -1 = any)",
-            spec.shape.len(),
-            spec.shape
-        )));
+impl<'a> BinarySection<'a> {
+    /// The next `size` bytes, for `owner`.
+    fn take(&mut self, size: u64, owner: &str) -> Result<&'a [u8], BadRequest> {
+        let (bytes, taken) = (self.bytes, self.taken);
+        let end = usize::try_from(size)
+            .ok()
+            .and_then(|size| taken.checked_add(size))
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| {
+                BadRequest(format!(
+                    "{owner} has binary_data_size {size}, past the end of the binary section \
+                     ({} bytes after the JSON header, {taken} already taken{})",
+                    bytes.len(),
+                    if bytes.is_empty() {
+                        "; is the Inference-Header-Content-Length header missing?"
+                    } else {
+                        ""
+                    }
+                ))
+            })?;
+        self.taken = end;
+        Ok(&bytes[taken..end])
     }
-    let mut dims = Vec::with_capacity(shape.len());
-    for (axis, (&given, &expected)) in shape.iter().zip(&spec.shape).enumerate() {
-        let given = usize::try_from(given).map_err(|_| {
-            BadRequest(format!(
-                "input `{name}` has a negative dimension in shape {shape:?}"
-            ))
-        })?;
-        if axis == 0 && given == 0 {
-            return Err(BadRequest(format!(
-                "input `{name}` is an empty batch (shape {shape:?})"
-            )));
+
+    /// Refuses bytes no input took.
+    fn check_all_taken(&self) -> Result<(), BadRequest> {
+        if self.taken == self.bytes.len() {
+            return Ok(());
         }
-        if expected >= 0 && given as i64 != expected {
-            return Err(BadRequest(format!(
-                "input `{name}` has shape {shape:?} but the model expects {:?} (-1 = any)",
-                spec.shape
-            )));
-        }
-        dims.push(given);
+        Err(BadRequest(format!(
+            "the binary section has {} bytes but the inputs' binary_data_size add up to {}",
+            self.bytes.len(),
+            self.taken
+        )))
     }
-    Ok(dims)
 }
 
-fn decode_input(
-    input: RequestInput,
-    binary: Option<&[u8]>,
-    spec: &TensorSpec,
-) -> Result<Tensor, BadRequest> {
-    let name = &input.name;
-    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-        BadRequest(format!(
-            "input `{name}` has unsupported datatype `{}`",
-            input.datatype
-        ))
-    })?;
-    if datatype != spec.datatype {
-        return Err(BadRequest(format!(
-            "input `{name}` is {datatype} but the model expects {}",
-            spec.datatype
-        )));
+/// Where `input`'s elements are: its JSON `data`, or as many bytes of the
+/// binary section as its `binary_data_size` parameter says.
+fn input_data<'a>(
+    input: &'a RequestInput,
+    section: &mut BinarySection<'a>,
+) -> Result<InputData<'a>, BadRequest> {
+    let owner = format!("input `{}`", input.name);
+    let size = parameter(
+        input.parameters.as_ref(),
+        "binary_data_size",
+        &owner,
+        "a non-negative integer",
+        Value::as_u64,
+    )?;
+    match (size, &input.data) {
+        (Some(_), Some(_)) => Err(BadRequest(format!(
+            "{owner} has both `data` and `binary_data_size`; send one"
+        ))),
+        (None, None) => Err(BadRequest(format!(
+            "{owner} has neither `data` nor a `binary_data_size` parameter"
+        ))),
+        (None, Some(flat)) => Ok(InputData::Scalars(&flat.0)),
+        (Some(size), None) => section.take(size, &owner).map(InputData::Bytes),
     }
-    let shape = check_shape(name, &input.shape, spec)?;
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| BadRequest(format!("input `{name}` has a shape too large: {shape:?}")))?;
-    let what = format!("input `{name}`");
-    let data = match (binary, &input.data) {
-        (Some(bytes), _) => binary::decode(bytes, datatype, count, &what)?,
-        (None, Some(flat)) => {
-            let flat = &flat.0;
-            if flat.len() != count {
-                return Err(BadRequest(format!(
-                    "input `{name}` has {} elements but shape {:?} needs {count}",
-                    flat.len(),
-                    input.shape
-                )));
-            }
-            decode_elements(flat, datatype, &what)?
-        }
-        (None, None) => {
-            return Err(BadRequest(format!("{what} has no data")));
-        }
-    };
-    Ok(Tensor::new(name.clone(), shape, data))
+}
+
+/// The outputs to return (see [`requested_outputs`]), each binary as its
+/// `binary_data` parameter says, else as the request's `binary_data_output`.
+fn choose_outputs(
+    parameters: Option<&Value>,
+    wanted: &[RequestOutput],
+    signature: &Signature,
+) -> Result<Vec<OutputChoice>, BadRequest> {
+    let all_binary = parameter(
+        parameters,
+        "binary_data_output",
+        "the request",
+        "true or false",
+        Value::as_bool,
+    )?
+    .unwrap_or(false);
+    let indexes = requested_outputs(signature, wanted.iter().map(|o| o.name.as_str()))?;
+    if wanted.is_empty() {
+        return Ok(indexes
+            .into_iter()
+            .map(|index| OutputChoice {
+                index,
+                binary: all_binary,
+            })
+            .collect());
+    }
+    indexes
+        .into_iter()
+        .zip(wanted)
+        .map(|(index, o)| {
+            let binary = parameter(
+                o.parameters.as_ref(),
+                "binary_data",
+                &format!("output `{}`", o.name),
+                "true or false",
+                Value::as_bool,
+            )?
+            .unwrap_or(all_binary);
+            Ok(OutputChoice { index, binary })
+        })
+        .collect()
 }
 
 /// `POST /v2/models/{m}/infer` response body.
@@ -433,6 +339,7 @@ pub struct ServerMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::DataType;
     use serde_json::json;
 
     fn signature() -> Signature {
@@ -515,7 +422,7 @@ mod tests {
         let err = with_binary(body, &[0; 4]).unwrap_err();
         assert_eq!(
             err.0,
-            "input `X` has binary_data_size 4 but 2 FP32 elements take 8 bytes"
+            "input `X` has 4 bytes of binary data but 2 FP32 elements take 8 bytes"
         );
     }
 

@@ -1,5 +1,6 @@
 //! Durations written as a whole number and a unit: `2ms`, `30s`, `15m`,
-//! `12h`, `2d`.
+//! `12h`, `2d`. [`parse_duration`] is the grammar, for the spec's values
+//! and for the command-line flags of every binary in the workspace.
 
 use super::{ValueError, quoted, regex, string_value};
 
@@ -37,22 +38,37 @@ fn millis(n: u64, unit: &str) -> Option<u64> {
     n.checked_mul(factor)
 }
 
-fn check_duration(s: &str) -> Result<(), ValueError> {
-    match split(s) {
-        Some((0, _)) => Err(ValueError::new(
-            format!("{} is zero", quoted(s)),
-            "a duration must be greater than zero",
-        )),
-        Some((n, unit)) if millis(n, unit).is_none() => Err(ValueError::new(
-            format!("{} is too long", quoted(s)),
-            "use a duration below 500 million years",
-        )),
-        Some(_) => Ok(()),
-        None => Err(ValueError::new(
+/// Parses a duration in the spec's grammar, a whole number and a unit
+/// (`ms`, `s`, `m`, `h`, `d`), with the spec's messages. Zero is allowed
+/// here (`--drain 0s` turns a wait off); the spec's [`Duration`] refuses it.
+///
+/// This is the one duration grammar of the workspace: the spec's values,
+/// model-server's flags and modelctl's own flags all read durations with it.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, ValueError> {
+    let Some((n, unit)) = split(s) else {
+        return Err(ValueError::new(
             format!("{} is not a duration", quoted(s)),
             duration_hint(s),
-        )),
+        ));
+    };
+    millis(n, unit)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| {
+            ValueError::new(
+                format!("{} is too long", quoted(s)),
+                "use a duration below 500 million years",
+            )
+        })
+}
+
+fn check_duration(s: &str) -> Result<(), ValueError> {
+    if parse_duration(s)?.is_zero() {
+        return Err(ValueError::new(
+            format!("{} is zero", quoted(s)),
+            "a duration must be greater than zero",
+        ));
     }
+    Ok(())
 }
 
 fn duration_hint(s: &str) -> String {
@@ -81,8 +97,8 @@ fn duration_hint(s: &str) -> String {
 impl Duration {
     /// The duration as a `std::time::Duration`.
     pub fn as_std(&self) -> std::time::Duration {
-        let ms = split(self.as_str()).and_then(|(n, unit)| millis(n, unit));
-        std::time::Duration::from_millis(ms.unwrap_or(0))
+        // The text passed `check_duration`, so it parses.
+        parse_duration(self.as_str()).unwrap_or_default()
     }
 }
 
@@ -180,6 +196,28 @@ mod tests {
         ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn flags_parse_with_the_same_grammar_and_may_be_zero() {
+        assert_eq!(parse_duration("0s"), Ok(std::time::Duration::ZERO));
+        assert_eq!(
+            parse_duration("2ms"),
+            Ok(std::time::Duration::from_millis(2))
+        );
+        assert_eq!(
+            parse_duration("15m"),
+            Ok(std::time::Duration::from_secs(900))
+        );
+        let e = parse_duration("30").unwrap_err();
+        assert_eq!(e.message, "`30` is not a duration");
+        assert_eq!(e.help, "add a unit: `30s`, `30m`, `30h`");
+        let e = parse_duration("99999999999999999d").unwrap_err();
+        assert_eq!(e.message, "`99999999999999999d` is too long");
+        assert_eq!(
+            "0s".parse::<Duration>().unwrap_err().message,
+            "`0s` is zero"
+        );
     }
 
     #[test]

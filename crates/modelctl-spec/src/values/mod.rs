@@ -37,7 +37,7 @@ pub use bounded::{
 };
 pub use command::Command;
 pub use digest::Sha256;
-pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS};
+pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS, parse_duration};
 pub use image::ImageRef;
 pub use names::{
     EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,

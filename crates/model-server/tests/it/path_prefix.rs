@@ -3,11 +3,9 @@
 //! does not start with `/` stops the server with a clear message. The
 //! prefix does not depend on the engine, so tract runs these.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Server, client, digits, infer_body, model_path};
+use crate::common::{Server, client, digits, infer_body, model_path};
 use serde_json::Value;
 
 const MLP: &str = "digits-mlp.onnx";

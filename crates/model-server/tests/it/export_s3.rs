@@ -5,13 +5,13 @@
 //! (missing bucket, no credentials, an empty model directory, malformed
 //! metrics). Skipped with one line when moto is not installed.
 
-mod common;
-
+use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::s3::Moto;
-use serde_json::Value;
+use crate::common::s3::Moto;
+use modelctl_spec::ExportReport;
+use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
 /// A model directory as a training run leaves it, and the workspace around it.
@@ -44,8 +44,9 @@ fn plan(dir: &Path, output: &str) {
     std::fs::write(dir.join("export.json"), plan.to_string()).unwrap();
 }
 
-/// Runs `model-export` for index 1 of the plan; returns its output and termination message.
-fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, Value) {
+/// Runs `model-export` for index 1 of the plan; returns its output and its
+/// termination message, read as `modelctl runs` reads it.
+fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, ExportReport) {
     let log = dir.join("termination-log");
     let _ = std::fs::remove_file(&log);
     let mut command = Command::new(env!("CARGO_BIN_EXE_model-export"));
@@ -67,10 +68,9 @@ fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, Value)
     let output = command.output().expect("model-export runs");
     let text = std::fs::read_to_string(&log).expect("a termination message");
     assert!(text.len() <= 4096);
-    (
-        output,
-        serde_json::from_str(&text).expect("the message is JSON"),
-    )
+    let report = ExportReport::parse(&text)
+        .unwrap_or_else(|| panic!("`modelctl runs` cannot read the message {text}"));
+    (output, report)
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -101,13 +101,20 @@ fn the_export_uploads_every_file_and_records_the_run_beside_it() {
     let prefix = format!("tagger/{run}");
     assert_eq!(
         message,
-        serde_json::json!({
-            "run": run,
-            "output": format!("s3://models/{prefix}"),
-            "model": format!("s3://models/{prefix}/model.onnx"),
-            "params": {"learning-rate": "0.2"},
-            "metrics": {"accuracy": 0.91, "epochs": 3},
-        })
+        ExportReport {
+            run: Some(run.to_owned()),
+            output: Some(format!("s3://models/{prefix}")),
+            model: Some(format!("s3://models/{prefix}/model.onnx")),
+            params: Some([("learning-rate".to_owned(), "0.2".to_owned())].into()),
+            metrics: Some(
+                [
+                    ("accuracy".to_owned(), Number::from_f64(0.91).unwrap()),
+                    ("epochs".to_owned(), Number::from(3)),
+                ]
+                .into()
+            ),
+            ..ExportReport::default()
+        }
     );
     let objects = moto.objects("models", &prefix);
     assert_eq!(
@@ -150,8 +157,8 @@ fn a_missing_bucket_fails_the_export_and_says_so() {
     plan(dir.path(), "s3://no-such-bucket/tagger/{{ run }}");
     let (out, message) = export(dir.path(), &moto.env(), &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(message["run"], "tagger-train-0a1b2c3d-1");
-    let error = message["error"].as_str().unwrap();
+    assert_eq!(message.run.as_deref(), Some("tagger-train-0a1b2c3d-1"));
+    let error = message.error.unwrap();
     assert!(error.contains("does not exist"), "{error}");
     assert!(error.contains("NoSuchBucket"), "{error}");
 }
@@ -183,7 +190,7 @@ fn no_credentials_fail_the_export_with_a_hint() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    let error = message["error"].as_str().unwrap();
+    let error = message.error.unwrap();
     assert!(error.contains("no credentials"), "{error}");
     assert!(error.contains("env-from"), "{error}");
     assert!(moto.objects("models", "tagger").is_empty());
@@ -200,7 +207,7 @@ fn an_empty_model_directory_fails_the_export() {
     );
     let (out, message) = export(dir.path(), &[], &[]);
     assert_eq!(out.status.code(), Some(1));
-    let error = message["error"].as_str().unwrap();
+    let error = message.error.unwrap();
     assert!(error.contains("holds no files"), "{error}");
     assert!(!target.exists());
 }
@@ -218,7 +225,7 @@ fn malformed_metrics_are_named_and_the_model_is_still_exported() {
         stderr.contains("metrics.json: metric `accuracy` is a string, expected a number"),
         "{stderr}"
     );
-    assert_eq!(message["metrics"], serde_json::json!({}));
+    assert_eq!(message.metrics, Some(Default::default()));
     let record: Value = serde_json::from_slice(
         &std::fs::read(target.join("tagger-train-0a1b2c3d-1/run.json")).unwrap(),
     )
@@ -240,9 +247,8 @@ async fn the_server_downloads_an_s3_model_with_credentials_from_the_environment(
     else {
         return;
     };
-    moto.create_bucket("serving");
     let model = std::fs::read(common::model_path("digits-mlp.onnx")).unwrap();
-    moto.put("serving", "digits/v1/model.onnx", &model);
+    moto.create_bucket_with("serving", &[("digits/v1/model.onnx", &model)]);
     let server = common::Server::start_with_env(
         "tract",
         "s3://serving/digits/v1/model.onnx",

@@ -3,8 +3,7 @@
 //! on the CPU instead. Runs against the CPU-only ONNX Runtime of the test
 //! environment, which has no CUDA execution provider.
 
-mod common;
-
+use crate::common;
 use std::process::{Command, Output};
 
 fn start(args: &[&str]) -> Output {

@@ -5,9 +5,7 @@
 //! in both forms; a string model answers BYTES in both forms on ONNX
 //! Runtime, and tract refuses it at load, saying why.
 
-mod common;
-
-use common::{Server, client, digits, infer_body, model_path};
+use crate::common::{Server, client, digits, infer_body, model_path};
 use model_server::tensor::f16;
 use serde_json::{Value, json};
 

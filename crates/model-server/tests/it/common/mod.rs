@@ -1,8 +1,7 @@
 //! Shared test support: spawning the real `model-server` binary on
-//! 127.0.0.1 with a random port, reading its JSON logs, the digits
-//! fixtures, and a hand-encoded ONNX model with an operator no engine has.
-
-#![allow(dead_code)]
+//! 127.0.0.1 with a random port (and a gRPC port when asked), reading its
+//! JSON logs, the HTTP and gRPC clients, the digits fixtures, and a
+//! hand-encoded ONNX model with an operator no engine has.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -12,7 +11,9 @@ use std::time::{Duration, Instant};
 
 pub mod s3;
 
+use model_server::protocol::grpc::proto::grpc_inference_service_client::GrpcInferenceServiceClient;
 use serde_json::{Value, json};
+use tonic::transport::{Channel, Endpoint};
 
 /// Directory of the committed test models.
 pub fn models_dir() -> PathBuf {
@@ -325,6 +326,25 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// A server of the test model file `model` with gRPC on a free port, and that port.
+pub fn start_with_grpc(backend: &str, model: &str, extra: &[&str]) -> (Server, u16) {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut args = vec!["--grpc-port", port_arg.as_str()];
+    args.extend_from_slice(extra);
+    (Server::start(backend, &model_path(model), &args), port)
+}
+
+/// The generated gRPC client, connected to 127.0.0.1:`port`.
+pub async fn grpc_client(port: u16) -> GrpcInferenceServiceClient<Channel> {
+    let channel = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("a valid endpoint")
+        .connect()
+        .await
+        .expect("the gRPC port accepts connections");
+    GrpcInferenceServiceClient::new(channel).max_decoding_message_size(64 << 20)
 }
 
 /// An HTTP client for talking to the server (rustls needs its crypto

@@ -1,14 +1,12 @@
 //! A real S3 protocol endpoint for tests: moto's server mode (`moto[server]`,
 //! pinned in ci/requirements-ci.txt) started on a free port of 127.0.0.1 and
-//! stopped when dropped; buckets and objects are written with bare HTTP/1.1
+//! stopped when dropped; buckets and objects are written with bare HTTP/1.0
 //! requests and read back with boto3, never through the code under test.
 //!
 //! `moto_server` is found through `MOTO_SERVER`, a `.venv-ci` in the
 //! current directory or one above it, or `PATH`. When it is missing a test
 //! prints one line and passes, unless `MODELCTL_REQUIRE_MOTO=1` (set by
 //! ci/test.sh), which turns the absence into a failure.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -103,42 +101,43 @@ impl Moto {
 
     /// Creates `bucket`.
     pub fn create_bucket(&self, bucket: &str) {
-        let (status, body) = self
-            .request("PUT", &format!("/{bucket}"), &[])
-            .expect("moto answers");
-        assert_eq!(
-            status,
-            200,
-            "creating bucket {bucket}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        self.create_bucket_with(bucket, &[]);
     }
 
-    /// Writes an object.
-    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
-        let (status, body) = self
-            .request("PUT", &format!("/{bucket}/{key}"), bytes)
-            .expect("moto answers");
-        assert_eq!(
-            status,
-            200,
-            "writing {bucket}/{key}: {}",
-            String::from_utf8_lossy(&body)
+    /// Creates `bucket` holding `objects` (key, bytes).
+    pub fn create_bucket_with(&self, bucket: &str, objects: &[(&str, &[u8])]) {
+        self.put_ok(
+            &format!("/{bucket}"),
+            &[],
+            &format!("creating bucket {bucket}"),
         );
+        for (key, bytes) in objects {
+            self.put_ok(
+                &format!("/{bucket}/{key}"),
+                bytes,
+                &format!("writing {bucket}/{key}"),
+            );
+        }
+    }
+
+    /// A PUT of `path` that must answer 200; `what` names it if not.
+    fn put_ok(&self, path: &str, bytes: &[u8], what: &str) {
+        let (status, body) = self.request("PUT", path, bytes).expect("moto answers");
+        assert_eq!(status, 200, "{what}: {}", String::from_utf8_lossy(&body));
     }
 
     /// Every object in `bucket` below `prefix`, read with boto3 from moto's
     /// own environment (moto refuses unsigned reads of objects).
     pub fn objects(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
         const SCRIPT: &str = r#"
-import base64, json, sys, boto3
+import json, sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                   aws_access_key_id="testing", aws_secret_access_key="testing")
 out = {}
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):
     for item in page.get("Contents", []):
         body = s3.get_object(Bucket=sys.argv[2], Key=item["Key"])["Body"].read()
-        out[item["Key"]] = base64.b64encode(body).decode()
+        out[item["Key"]] = list(body)
 print(json.dumps(out))
 "#;
         let output = Command::new(&self.python)
@@ -150,20 +149,17 @@ print(json.dumps(out))
             "reading s3://{bucket}/{prefix}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let map: BTreeMap<String, String> =
-            serde_json::from_slice(&output.stdout).expect("the reader prints JSON");
-        map.into_iter()
-            .map(|(k, v)| (k, base64_decode(&v)))
-            .collect()
+        serde_json::from_slice(&output.stdout).expect("the reader prints JSON")
     }
 
-    /// One unsigned HTTP/1.1 request; moto does not check signatures.
+    /// One unsigned HTTP/1.0 request; moto does not check signatures, and
+    /// an HTTP/1.0 answer is never chunked: its body runs to the close.
     fn request(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.port,
             body.len()
         )?;
@@ -180,47 +176,8 @@ print(json.dumps(out))
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other("no status"))?;
-        let mut payload = response[split + 4..].to_vec();
-        if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            payload = dechunk(&payload);
-        }
-        Ok((status, payload))
+        Ok((status, response[split + 4..].to_vec()))
     }
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut bits, mut count) = (0u32, 0);
-    for byte in text.bytes().filter(|b| *b != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == byte).expect("base64") as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    out
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
-    }
-    out
 }
 
 impl Drop for Moto {

@@ -3,11 +3,9 @@
 //! in-process results, 4xx handling, batching without mix-ups, the TF
 //! `:predict` route, the precompute cache, int8 models and accuracy.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Server, client, digits, infer_body, model_path};
+use crate::common::{Server, client, digits, infer_body, model_path};
 use model_server::backend::{self, BackendKind, LoadOptions};
 use model_server::tensor::{Tensor, TensorData};
 use serde_json::{Value, json};

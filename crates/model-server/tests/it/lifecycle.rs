@@ -4,13 +4,11 @@
 //! reason, SIGTERM during a burst loses no accepted request, and each
 //! lifecycle step logs one JSON line.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Server, client, digits, infer_body, model_path, model_with_unknown_operator};
+use crate::common::{Server, client, digits, infer_body, model_path, model_with_unknown_operator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

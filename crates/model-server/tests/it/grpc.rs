@@ -5,13 +5,12 @@
 //! message size limit, readiness while loading fails and while draining,
 //! metrics, and gRPC and HTTP requests joining the same batches.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Server, client, digits, free_port, infer_body, model_path};
-use model_server::protocol::grpc::proto::grpc_inference_service_client::GrpcInferenceServiceClient;
+use crate::common::{
+    Server, client, digits, free_port, grpc_client, infer_body, model_path, start_with_grpc,
+};
 use model_server::protocol::grpc::proto::model_infer_request::{
     InferInputTensor, InferRequestedOutputTensor,
 };
@@ -21,30 +20,10 @@ use model_server::protocol::grpc::proto::{
 };
 use serde_json::Value;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 const MLP: &str = "digits-mlp.onnx";
 const CNN: &str = "digits-cnn.onnx";
-
-type Client = GrpcInferenceServiceClient<Channel>;
-
-/// A server with gRPC on a free port, and that port.
-fn start(backend: &str, model: &str, extra: &[&str]) -> (Server, u16) {
-    let port = free_port();
-    let port_arg = port.to_string();
-    let mut args = vec!["--grpc-port", port_arg.as_str()];
-    args.extend_from_slice(extra);
-    (Server::start(backend, &model_path(model), &args), port)
-}
-
-async fn connect(port: u16) -> Client {
-    let channel = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("a valid endpoint")
-        .connect()
-        .await
-        .expect("the gRPC port accepts connections");
-    Client::new(channel).max_decoding_message_size(64 << 20)
-}
 
 fn shape(model: &str, rows: usize) -> Vec<i64> {
     if model.contains("cnn") {
@@ -183,9 +162,9 @@ async fn metrics(server: &Server) -> String {
 }
 
 async fn health_and_metadata(backend: &str) {
-    let (server, port) = start(backend, CNN, &[]);
+    let (server, port) = start_with_grpc(backend, CNN, &[]);
     server.wait_ready().await;
-    let mut grpc = connect(port).await;
+    let mut grpc = grpc_client(port).await;
     let live = grpc.server_live(ServerLiveRequest {}).await.unwrap();
     assert!(live.get_ref().live);
     let ready = grpc.server_ready(ServerReadyRequest {}).await.unwrap();
@@ -252,9 +231,10 @@ async fn health_and_metadata(backend: &str) {
 }
 
 async fn raw_and_typed_inputs_give_the_http_answer(backend: &str, model: &str) {
-    let (server, port) = start(backend, model, &["--max-batch", "8", "--max-delay", "1ms"]);
+    let (server, port) =
+        start_with_grpc(backend, model, &["--max-batch", "8", "--max-delay", "1ms"]);
     server.wait_ready().await;
-    let mut grpc = connect(port).await;
+    let mut grpc = grpc_client(port).await;
     let rows = &digits().inputs[..16];
     let http = rows_of_json(&post_json(&server, &infer_body(model, rows)).await);
 
@@ -300,9 +280,9 @@ async fn raw_and_typed_inputs_give_the_http_answer(backend: &str, model: &str) {
 }
 
 async fn held_out_accuracy_is_at_least_95_percent(backend: &str, model: &str) {
-    let (server, port) = start(backend, model, &[]);
+    let (server, port) = start_with_grpc(backend, model, &[]);
     server.wait_ready().await;
-    let mut grpc = connect(port).await;
+    let mut grpc = grpc_client(port).await;
     let digits = digits();
     let response = grpc
         .model_infer(raw_request(model, &digits.inputs))
@@ -320,9 +300,9 @@ async fn held_out_accuracy_is_at_least_95_percent(backend: &str, model: &str) {
 }
 
 async fn errors_get_their_status_codes_and_serving_continues(backend: &str) {
-    let (server, port) = start(backend, MLP, &["--max-body", "64KiB"]);
+    let (server, port) = start_with_grpc(backend, MLP, &["--max-body", "64KiB"]);
     server.wait_ready().await;
-    let mut grpc = connect(port).await;
+    let mut grpc = grpc_client(port).await;
     let row = digits().inputs[0].clone();
     let good = || raw_request(MLP, std::slice::from_ref(&row));
 
@@ -368,7 +348,7 @@ async fn errors_get_their_status_codes_and_serving_continues(backend: &str) {
         "raw bytes short of the shape",
         request,
         Code::InvalidArgument,
-        "has 255 bytes of raw contents but shape [1, 64] of FP32 needs 256",
+        "has 255 bytes of binary data but 64 FP32 elements take 256 bytes",
     ));
     let mut request = good();
     request.raw_input_contents.push(vec![0u8; 4].into());
@@ -397,7 +377,7 @@ async fn errors_get_their_status_codes_and_serving_continues(backend: &str) {
         "typed contents short of the shape",
         request,
         Code::InvalidArgument,
-        "has 63 elements in contents.fp32_contents",
+        "has 63 elements but shape [1, 64] needs 64",
     ));
     let mut nan = row.clone();
     nan[5] = f32::NAN;
@@ -504,7 +484,7 @@ async fn not_ready_while_the_model_cannot_load(backend: &str) {
         &["--grpc-port", &port_arg, "--download-retries", "0"],
     );
     server.wait_not_ready_with("failed").await;
-    let mut grpc = connect(port).await;
+    let mut grpc = grpc_client(port).await;
     assert!(
         grpc.server_live(ServerLiveRequest {})
             .await
@@ -540,7 +520,7 @@ async fn not_ready_while_the_model_cannot_load(backend: &str) {
 }
 
 async fn sigterm_turns_not_ready_and_finishes_calls_in_flight(backend: &str, threads: &str) {
-    let (mut server, port) = start(
+    let (mut server, port) = start_with_grpc(
         backend,
         MLP,
         &[
@@ -555,7 +535,7 @@ async fn sigterm_turns_not_ready_and_finishes_calls_in_flight(backend: &str, thr
         ],
     );
     server.wait_ready().await;
-    let grpc = connect(port).await;
+    let grpc = grpc_client(port).await;
     let rows: Vec<Vec<f32>> = digits().inputs[..24].to_vec();
     let calls: Vec<_> = rows
         .iter()
@@ -612,7 +592,7 @@ fn batch_counts(metrics: &str, le: &str) -> (f64, f64) {
 
 async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
     const EACH: usize = 24;
-    let (server, port) = start(
+    let (server, port) = start_with_grpc(
         backend,
         "digits-cnn-wide.onnx",
         // 48 requests never fill a batch of 64: each batch waits the whole
@@ -628,7 +608,7 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
     );
     let rows: Vec<Vec<f32>> = digits().inputs[..2 * EACH].to_vec();
     server.wait_ready().await;
-    let grpc = connect(port).await;
+    let grpc = grpc_client(port).await;
     let expected = rows_of(
         &grpc
             .clone()
@@ -705,7 +685,7 @@ async fn grpc_and_http_requests_join_the_same_batches(backend: &str) {
 async fn load_gauges_rise_under_load_and_fall_back() {
     // Two threads: the engine runs off the runtime, so /metrics answers
     // while batches run.
-    let (server, port) = start(
+    let (server, port) = start_with_grpc(
         "tract",
         CNN,
         &["--max-batch", "128", "--max-delay", "1ms", "--threads", "2"],
@@ -719,7 +699,7 @@ async fn load_gauges_rise_under_load_and_fall_back() {
     let text = metrics(&server).await;
     assert_eq!(gauge(&text, "model_server_requests_in_flight"), Some(0.0));
     assert_eq!(gauge(&text, "model_server_queue_depth"), Some(0.0));
-    let grpc = connect(port).await;
+    let grpc = grpc_client(port).await;
     let rows: Vec<Vec<f32>> = digits().inputs[..64].to_vec();
     let calls: Vec<_> = (0..64)
         .map(|_| {
@@ -766,7 +746,7 @@ async fn load_gauges_rise_under_load_and_fall_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_rpcs_are_unimplemented_with_a_message() {
-    let (server, port) = start("tract", MLP, &[]);
+    let (server, port) = start_with_grpc("tract", MLP, &[]);
     server.wait_ready().await;
     let channel = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -799,7 +779,7 @@ async fn other_rpcs_are_unimplemented_with_a_message() {
         );
     }
     // Served RPCs are unaffected.
-    let mut client = connect(port).await;
+    let mut client = grpc_client(port).await;
     assert!(
         client
             .server_live(ServerLiveRequest {})
