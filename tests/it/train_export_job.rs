@@ -12,7 +12,7 @@
 //! (skipped with one line otherwise, unless `MODELCTL_REQUIRE_MOTO=1`).
 
 use crate::render_support;
-#[path = "../../crates/model-server/tests/common/s3.rs"]
+#[path = "../../crates/model-server/tests/it/common/s3.rs"]
 mod s3;
 
 use std::fs;
