@@ -12,10 +12,21 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use modelctl_spec::{Source, check_sources, read_repo};
 
-use crate::cli::NewArgs;
+/// What `new` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The model's name.
+    pub model: String,
+    /// Write a `[serve]` section.
+    pub serve: bool,
+    /// Write a `[train]` section.
+    pub train: bool,
+    /// The host name routed to the served model.
+    pub route: Option<String>,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     let name = args.model.as_str();
     if name.is_empty()
         || !name
@@ -32,8 +43,7 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<ExitCode> {
             relative.display()
         );
     }
-    let serve = args.serve || args.route.is_some() || !args.train;
-    let text = spec_text(name, serve, args.train, args.route.as_deref());
+    let text = spec_text(name, args.serve, args.train, args.route.as_deref());
     check(root, &relative, &text)?;
     std::fs::create_dir_all(root.join("models")).context("creating models/")?;
     let mut file = OpenOptions::new()
@@ -123,8 +133,8 @@ pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> S
         match route {
             Some(host) => text.push_str(&format!(
                 "# The host and path the model is reachable at.\n\
-                 route = {{ host = \"{}\", path = \"/\" }}\n",
-                host.replace('\\', "\\\\").replace('"', "\\\"")
+                 route = {{ host = {}, path = \"/\" }}\n",
+                toml_edit::Value::from(host)
             )),
             None => text.push_str(&format!(
                 "# To reach the model from outside the cluster:\n\

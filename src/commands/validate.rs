@@ -12,10 +12,31 @@ use modelctl_spec::diag::{github, human, json};
 use modelctl_spec::read::model_files;
 use modelctl_spec::{Report, Source, check_sources, read_source};
 
-use crate::cli::{ValidateArgs, ValidateFormat};
+/// What `validate` checks and how it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Files to check (default: `modelctl.toml` and `models/*.toml`); a file
+    /// named `modelctl.toml` is read as the repository settings.
+    pub paths: Vec<PathBuf>,
+    /// Repository settings the specs are checked against.
+    pub config: Option<PathBuf>,
+    /// How the diagnostics are written.
+    pub format: Format,
+}
+
+/// How `validate` writes its diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// rustc-style frames on stderr.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+    /// GitHub Actions `::error` annotations on stdout.
+    Github,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     let mut report = Report::new();
     let (config_path, model_paths) = inputs(root, args, &mut report);
     let read = |path: &Path, report: &mut Report| match read_source(root, path) {
@@ -35,7 +56,7 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     report.sort();
 
     match args.format {
-        ValidateFormat::Human => {
+        Format::Human => {
             let color = crate::term::colour(&std::io::stderr());
             eprint!("{}", human::render(&report, color));
             if report.is_empty() {
@@ -44,8 +65,8 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("error: {}", report.summary());
             }
         }
-        ValidateFormat::Json => crate::term::out(&format!("{}\n", json::render(&report))),
-        ValidateFormat::Github => crate::term::out(&github::render(&report)),
+        Format::Json => crate::term::out(&format!("{}\n", json::render(&report))),
+        Format::Github => crate::term::out(&github::render(&report)),
     }
     Ok(if report.has_io_errors() {
         ExitCode::from(2)
@@ -57,11 +78,7 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The settings file (if any) and the model files to check, as given.
-fn inputs(
-    root: &Path,
-    args: &ValidateArgs,
-    report: &mut Report,
-) -> (Option<PathBuf>, Vec<PathBuf>) {
+fn inputs(root: &Path, args: &Settings, report: &mut Report) -> (Option<PathBuf>, Vec<PathBuf>) {
     let default_config = || {
         let p = PathBuf::from("modelctl.toml");
         root.join(&p).is_file().then_some(p)
