@@ -506,3 +506,109 @@ impl NewArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(args: &[&str]) -> Command {
+        let argv = std::iter::once("modelctl").chain(args.iter().copied());
+        Cli::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+    }
+
+    #[test]
+    fn new_serves_unless_only_train_is_asked_for() {
+        let serves = |args: &[&str]| match command(args) {
+            Command::New(args) => args.settings().serve,
+            other => panic!("{other:?}"),
+        };
+        assert!(serves(&["new", "m"]));
+        assert!(!serves(&["new", "m", "--train"]));
+        assert!(serves(&["new", "m", "--train", "--route", "m.example.com"]));
+        assert!(serves(&["new", "m", "--train", "--serve"]));
+    }
+
+    #[test]
+    fn rbac_binds_the_modelctl_service_account_unless_told_otherwise() {
+        let subject = |args: &[&str]| match command(args) {
+            Command::Rbac(args) => args.settings().subject,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            subject(&["rbac"]),
+            Subject::ServiceAccount("modelctl".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--service-account", "ci"]),
+            Subject::ServiceAccount("ci".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--user", "ana"]),
+            Subject::User("ana".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--group", "ml"]),
+            Subject::Group("ml".into())
+        );
+    }
+
+    #[test]
+    fn promote_takes_a_named_run_or_the_best() {
+        let choice = |args: &[&str]| match command(args) {
+            Command::Promote(args) => args.settings().run,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            choice(&["promote", "m", "--run", "r-1"]),
+            promote::Choice::Run("r-1".into())
+        );
+        assert_eq!(choice(&["promote", "m", "--best"]), promote::Choice::Best);
+    }
+
+    #[test]
+    fn diff_with_a_base_reads_git_and_without_one_the_cluster() {
+        match command(&["diff", "--base", "main", "--env", "staging"]) {
+            Command::Diff(args) => {
+                let settings = args.base_settings().expect("diff --base");
+                assert_eq!(settings.base, "main");
+                assert_eq!(settings.env.as_deref(), Some("staging"));
+                assert_eq!(settings.format, ReportFormat::Text);
+            }
+            other => panic!("{other:?}"),
+        }
+        match command(&["diff", "--env", "staging", "--format", "json"]) {
+            Command::Diff(args) => {
+                let settings = args
+                    .base_settings()
+                    .expect_err("diff against the cluster")
+                    .cluster_settings();
+                assert_eq!(settings.target.env.as_deref(), Some("staging"));
+                assert_eq!(settings.format, ReportFormat::Json);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn render_writes_under_the_root_by_default() {
+        let out = |args: &[&str]| match command(args) {
+            Command::Render(args) => args.settings(Path::new("/repo")).out,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(out(&["render"]), PathBuf::from("/repo/generated"));
+        assert_eq!(out(&["render", "--out", "/tmp/x"]), PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn schema_reference_check_or_write() {
+        let mode = |args: &[&str]| match command(args) {
+            Command::Schema(args) => args.settings().mode,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mode(&["schema"]), schema::Mode::Write);
+        assert_eq!(mode(&["schema", "--check"]), schema::Mode::Check);
+        assert_eq!(mode(&["schema", "--reference"]), schema::Mode::Reference);
+    }
+}

@@ -307,3 +307,70 @@ fn remove_empty_dirs(dir: &Path) {
     // Fails, as intended, when the directory still holds something.
     let _ = fs::remove_dir(dir);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(entries: &[(&str, &str)]) -> Files {
+        entries
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_writes_what_changed_and_removes_what_is_no_longer_rendered() {
+        let desired = files(&[("s/a.yaml", "new"), ("s/b.yaml", "same"), ("s/c.yaml", "c")]);
+        let existing = files(&[("s/a.yaml", "old"), ("s/b.yaml", "same"), ("s/z.yaml", "z")]);
+        let plan = Plan::new(Path::new("out"), 1, desired, existing, vec!["s".into()]);
+        assert_eq!(plan.write, [PathBuf::from("s/a.yaml"), "s/c.yaml".into()]);
+        assert_eq!(plan.remove, [PathBuf::from("s/z.yaml")]);
+        assert_eq!(plan.unchanged, 1);
+        assert!(!plan.is_clean());
+        let stale: Vec<_> = plan
+            .stale()
+            .iter()
+            .map(|f| (f.path.to_path_buf(), f.old, f.new))
+            .collect();
+        assert_eq!(
+            stale,
+            [
+                ("s/a.yaml".into(), Some("old"), Some("new")),
+                ("s/c.yaml".into(), None, Some("c")),
+                ("s/z.yaml".into(), Some("z"), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn writing_keeps_hand_written_files_and_drops_empty_directories() {
+        let out = tempfile::tempdir().unwrap();
+        let generated = format!("{HEADER_PREFIX} from models/x.toml; do not edit.\n");
+        for (path, text) in [
+            ("s/x/old.yaml", generated.as_str()),
+            ("s/x/notes.md", "hand-written"),
+            ("s/y/gone.yaml", generated.as_str()),
+        ] {
+            let full = out.path().join(path);
+            fs::create_dir_all(full.parent().unwrap()).unwrap();
+            fs::write(full, text).unwrap();
+        }
+        let mut existing = Files::new();
+        collect_generated(out.path(), Path::new("s"), &mut existing).unwrap();
+        assert_eq!(
+            existing.keys().collect::<Vec<_>>(),
+            [Path::new("s/x/old.yaml"), Path::new("s/y/gone.yaml")]
+        );
+        let desired = files(&[("s/x/new.yaml", "text")]);
+        let plan = Plan::new(out.path(), 1, desired, existing, vec!["s".into()]);
+        plan.write().unwrap();
+        assert_eq!(
+            fs::read_to_string(out.path().join("s/x/new.yaml")).unwrap(),
+            "text"
+        );
+        assert!(out.path().join("s/x/notes.md").exists());
+        assert!(!out.path().join("s/x/old.yaml").exists());
+        assert!(!out.path().join("s/y").exists());
+    }
+}
