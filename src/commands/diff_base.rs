@@ -27,15 +27,15 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let rev = args.base.as_str();
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let rev = settings.base.as_str();
     let base = read_revision(root, rev)?;
     let base = load_sources(&base.config, &base.models)
         .map_err(|e| anyhow::anyhow!("{e}").context(format!("the specs at `{rev}` are invalid")))?;
     let head = load_repo(root)
         .map_err(|e| anyhow::anyhow!("{e}").context("the specs in the work tree are invalid"))?;
 
-    let envs = environments(&base, &head, args.env.as_deref())?;
+    let envs = environments(&base, &head, settings.env.as_deref())?;
     let mut report = DiffReport::new(rev, "work tree");
     for env in &envs {
         // An environment only one side defines is added or removed whole.
@@ -48,7 +48,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
         report.add_renders(env, &old, &new);
     }
 
-    print_report(&report, args.format);
+    print_report(&report, settings.format);
     Ok(if report.has_changes() {
         ExitCode::from(1)
     } else {

@@ -28,10 +28,10 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let options = DiffOptions {
-        exact: args.exact,
+        exact: settings.exact,
         ..DiffOptions::default()
     };
     let report = runtime()?.block_on(async {
@@ -40,7 +40,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
             diff_counted(&cluster, &prepared.target, &prepared.objects(), &options)
                 .await
                 .with_context(|| format!("diffing environment `{}`", prepared.target.env))?;
-        if args.verbose {
+        if settings.verbose {
             if let Some(scan) = &scan {
                 eprintln!("{}", scan_line(scan));
             }
@@ -48,8 +48,8 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(report)
     })?;
-    print_report(&report, args.format);
-    if args.format != ReportFormat::Text {
+    print_report(&report, settings.format);
+    if settings.format != ReportFormat::Text {
         eprintln!("{}", summary(&report));
     }
     Ok(if report.has_errors() {

@@ -26,8 +26,8 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let name = args.model.as_str();
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let name = settings.model.as_str();
     if name.is_empty()
         || !name
             .bytes()
@@ -43,7 +43,12 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
             relative.display()
         );
     }
-    let text = spec_text(name, args.serve, args.train, args.route.as_deref());
+    let text = spec_text(
+        name,
+        settings.serve,
+        settings.train,
+        settings.route.as_deref(),
+    );
     check(root, &relative, &text)?;
     std::fs::create_dir_all(root.join("models")).context("creating models/")?;
     let mut file = OpenOptions::new()

@@ -37,19 +37,19 @@ pub enum Format {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
-    let objective = prepared.objectives.get(&args.model).cloned();
-    if args.best && objective.is_none() {
-        bail!("{}", no_objective(&args.model));
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
+    let objective = prepared.objectives.get(&settings.model).cloned();
+    if settings.best && objective.is_none() {
+        bail!("{}", no_objective(&settings.model));
     }
     let namespace = &prepared.target.namespace;
-    let runs = fetch_runs(&prepared, &args.model)?;
+    let runs = fetch_runs(&prepared, &settings.model)?;
     let shown: Vec<RunRecord> = match &objective {
-        Some(o) if args.best => match best(&runs, o.metric.as_str(), o.goal) {
+        Some(o) if settings.best => match best(&runs, o.metric.as_str(), o.goal) {
             Some(run) => vec![run.clone()],
             None => {
-                eprintln!("{}", no_best(&args.model, o, &runs));
+                eprintln!("{}", no_best(&settings.model, o, &runs));
                 return Ok(ExitCode::from(1));
             }
         },
@@ -58,10 +58,10 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     if shown.is_empty() {
         eprintln!(
             "no training runs of `{}` in namespace {namespace}",
-            args.model
+            settings.model
         );
     }
-    match args.format {
+    match settings.format {
         Format::Json => {
             crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
         }

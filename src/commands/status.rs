@@ -21,8 +21,8 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let objects: Vec<(String, serde_json::Value)> = prepared
         .manifests
         .iter()
@@ -39,7 +39,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
                 )
             })
     })?;
-    match args.format {
+    match settings.format {
         ReportFormat::Json => {
             crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))
         }

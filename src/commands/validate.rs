@@ -36,9 +36,9 @@ pub enum Format {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut report = Report::new();
-    let (config_path, model_paths) = inputs(root, args, &mut report);
+    let (config_path, model_paths) = inputs(root, settings, &mut report);
     let read = |path: &Path, report: &mut Report| match read_source(root, path) {
         Ok(src) => Some(src),
         Err(r) => {
@@ -55,7 +55,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     report.extend(checked);
     report.sort();
 
-    match args.format {
+    match settings.format {
         Format::Human => {
             let color = crate::term::colour(&std::io::stderr());
             eprint!("{}", human::render(&report, color));
@@ -78,32 +78,36 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// The settings file (if any) and the model files to check, as given.
-fn inputs(root: &Path, args: &Settings, report: &mut Report) -> (Option<PathBuf>, Vec<PathBuf>) {
+fn inputs(
+    root: &Path,
+    settings: &Settings,
+    report: &mut Report,
+) -> (Option<PathBuf>, Vec<PathBuf>) {
     let default_config = || {
         let p = PathBuf::from("modelctl.toml");
         root.join(&p).is_file().then_some(p)
     };
-    if args.paths.is_empty() {
+    if settings.paths.is_empty() {
         let models = model_files(root).unwrap_or_else(|r| {
             report.extend(r);
             Vec::new()
         });
-        let config = args
+        let config = settings
             .config
             .clone()
             .or_else(|| Some(PathBuf::from("modelctl.toml")));
         return (config, models);
     }
     let is_config = |p: &PathBuf| p.file_name().is_some_and(|n| n == "modelctl.toml");
-    let named = args.paths.iter().find(|p| is_config(p)).cloned();
-    let models = args
+    let named = settings.paths.iter().find(|p| is_config(p)).cloned();
+    let models = settings
         .paths
         .iter()
         .filter(|p| !is_config(p))
         .cloned()
         .collect();
     (
-        args.config.clone().or(named).or_else(default_config),
+        settings.config.clone().or(named).or_else(default_config),
         models,
     )
 }
