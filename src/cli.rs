@@ -1,12 +1,19 @@
-//! The command line: clap definitions and dispatch. Each command lives in
-//! [`crate::commands`]; this file only parses and maps results to exit codes.
+//! The command line: the clap definitions, their resolution into each
+//! command's settings, and the dispatch. A command in [`crate::commands`]
+//! sees only its own `Settings`, never a clap type; this file never prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
+use crate::commands::shared::ReportFormat;
+use crate::commands::{
+    apply, diff_base, diff_cluster, logs, new, promote, rbac, render, runs, schema, status, train,
+    validate,
+};
+use crate::environment::Selection;
+use crate::reconcile::rbac::Subject;
 
 /// Compile per-model TOML specs into Kubernetes manifests, diff and apply them.
 #[derive(Debug, Parser)]
@@ -260,19 +267,6 @@ pub struct PromoteArgs {
     pub target: TargetArgs,
 }
 
-/// Parses the command line, runs the command and maps the result to an exit code.
-/// Errors print as `error: …` with their causes, and exit 2.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match commands::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// Arguments of `modelctl rbac`.
 #[derive(Debug, Clone, Args)]
 pub struct RbacArgs {
@@ -304,4 +298,317 @@ pub struct NewArgs {
     /// Route this host name to the served model (implies `--serve`).
     #[arg(long, value_name = "HOST")]
     pub route: Option<String>,
+}
+
+/// Resolves the command line into the chosen command's settings and runs it.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let root = cli.root.as_path();
+    match cli.command {
+        Command::Validate(args) => validate::run(root, &args.settings()),
+        Command::Schema(args) => schema::run(root, &args.settings()),
+        Command::Render(args) => render::run(root, &args.settings(root)),
+        Command::Diff(args) => match args.base_settings() {
+            Ok(settings) => diff_base::run(root, &settings),
+            Err(args) => diff_cluster::run(root, &args.cluster_settings()),
+        },
+        Command::Apply(args) => apply::run(root, &args.settings()),
+        Command::Status(args) => status::run(root, &args.settings()),
+        Command::Train(args) => train::run(root, &args.settings()),
+        Command::Logs(args) => logs::run(root, &args.settings()),
+        Command::Runs(args) => runs::run(root, &args.settings()),
+        Command::Promote(args) => promote::run(root, &args.settings()),
+        Command::Rbac(args) => rbac::run(root, &args.settings()),
+        Command::New(args) => new::run(root, &args.settings()),
+    }
+}
+
+impl From<OutputFormat> for ReportFormat {
+    fn from(format: OutputFormat) -> ReportFormat {
+        match format {
+            OutputFormat::Text => ReportFormat::Text,
+            OutputFormat::Markdown => ReportFormat::Markdown,
+            OutputFormat::Json => ReportFormat::Json,
+        }
+    }
+}
+
+impl TargetArgs {
+    fn selection(self) -> Selection {
+        Selection {
+            env: self.env,
+            context: self.context,
+        }
+    }
+}
+
+impl ValidateArgs {
+    fn settings(self) -> validate::Settings {
+        validate::Settings {
+            paths: self.paths,
+            config: self.config,
+            format: match self.format {
+                ValidateFormat::Human => validate::Format::Human,
+                ValidateFormat::Json => validate::Format::Json,
+                ValidateFormat::Github => validate::Format::Github,
+            },
+        }
+    }
+}
+
+impl SchemaArgs {
+    fn settings(self) -> schema::Settings {
+        schema::Settings {
+            mode: if self.reference {
+                schema::Mode::Reference
+            } else if self.check {
+                schema::Mode::Check
+            } else {
+                schema::Mode::Write
+            },
+        }
+    }
+}
+
+impl RenderArgs {
+    fn settings(self, root: &Path) -> render::Settings {
+        render::Settings {
+            out: self.out.unwrap_or_else(|| root.join("generated")),
+            env: self.env,
+            check: self.check,
+        }
+    }
+}
+
+impl DiffArgs {
+    /// With `--base`, the settings of `diff --base`; without, the arguments
+    /// back, for a diff against the cluster.
+    fn base_settings(self) -> Result<diff_base::Settings, DiffArgs> {
+        match self.base {
+            Some(base) => Ok(diff_base::Settings {
+                base,
+                env: self.target.env,
+                format: self.format.into(),
+            }),
+            None => Err(self),
+        }
+    }
+
+    fn cluster_settings(self) -> diff_cluster::Settings {
+        diff_cluster::Settings {
+            target: self.target.selection(),
+            format: self.format.into(),
+            exact: self.exact,
+            verbose: self.verbose,
+        }
+    }
+}
+
+impl ApplyArgs {
+    fn settings(self) -> apply::Settings {
+        apply::Settings {
+            target: self.target.selection(),
+            prune: self.prune,
+            wait: self.wait,
+            wait_training: self.wait_training,
+            timeout: self.timeout,
+            dry_run: self.dry_run,
+            force_conflicts: self.force_conflicts,
+            exact: self.exact,
+            verbose: self.verbose,
+        }
+    }
+}
+
+impl StatusArgs {
+    fn settings(self) -> status::Settings {
+        status::Settings {
+            target: self.target.selection(),
+            format: self.format.into(),
+        }
+    }
+}
+
+impl TrainArgs {
+    fn settings(self) -> train::Settings {
+        train::Settings {
+            model: self.model,
+            target: self.target.selection(),
+            follow: self.follow,
+        }
+    }
+}
+
+impl LogsArgs {
+    fn settings(self) -> logs::Settings {
+        logs::Settings {
+            model: self.model,
+            target: self.target.selection(),
+            follow: self.follow,
+        }
+    }
+}
+
+impl RunsArgs {
+    fn settings(self) -> runs::Settings {
+        runs::Settings {
+            model: self.model,
+            target: self.target.selection(),
+            format: match self.format {
+                RunsFormat::Text => runs::Format::Text,
+                RunsFormat::Json => runs::Format::Json,
+            },
+            best: self.best,
+        }
+    }
+}
+
+impl PromoteArgs {
+    /// `--run` and `--best` are one required choice (the `which` group).
+    fn settings(self) -> promote::Settings {
+        promote::Settings {
+            model: self.model,
+            run: match self.run {
+                Some(run) => promote::Choice::Run(run),
+                None => promote::Choice::Best,
+            },
+            canary: self.canary,
+            target: self.target.selection(),
+        }
+    }
+}
+
+impl RbacArgs {
+    /// The subject: `--user`, `--group`, else the ServiceAccount (`modelctl`
+    /// unless named).
+    fn settings(self) -> rbac::Settings {
+        let subject = match (self.service_account, self.user, self.group) {
+            (_, Some(user), _) => Subject::User(user),
+            (_, _, Some(group)) => Subject::Group(group),
+            (sa, None, None) => {
+                Subject::ServiceAccount(sa.unwrap_or_else(|| "modelctl".to_owned()))
+            }
+        };
+        rbac::Settings {
+            env: self.env,
+            subject,
+        }
+    }
+}
+
+impl NewArgs {
+    /// Serves unless only `--train` is given; `--route` implies `--serve`.
+    fn settings(self) -> new::Settings {
+        new::Settings {
+            serve: self.serve || self.route.is_some() || !self.train,
+            train: self.train,
+            model: self.model,
+            route: self.route,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(args: &[&str]) -> Command {
+        let argv = std::iter::once("modelctl").chain(args.iter().copied());
+        Cli::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+    }
+
+    #[test]
+    fn new_serves_unless_only_train_is_asked_for() {
+        let serves = |args: &[&str]| match command(args) {
+            Command::New(args) => args.settings().serve,
+            other => panic!("{other:?}"),
+        };
+        assert!(serves(&["new", "m"]));
+        assert!(!serves(&["new", "m", "--train"]));
+        assert!(serves(&["new", "m", "--train", "--route", "m.example.com"]));
+        assert!(serves(&["new", "m", "--train", "--serve"]));
+    }
+
+    #[test]
+    fn rbac_binds_the_modelctl_service_account_unless_told_otherwise() {
+        let subject = |args: &[&str]| match command(args) {
+            Command::Rbac(args) => args.settings().subject,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            subject(&["rbac"]),
+            Subject::ServiceAccount("modelctl".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--service-account", "ci"]),
+            Subject::ServiceAccount("ci".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--user", "ana"]),
+            Subject::User("ana".into())
+        );
+        assert_eq!(
+            subject(&["rbac", "--group", "ml"]),
+            Subject::Group("ml".into())
+        );
+    }
+
+    #[test]
+    fn promote_takes_a_named_run_or_the_best() {
+        let choice = |args: &[&str]| match command(args) {
+            Command::Promote(args) => args.settings().run,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            choice(&["promote", "m", "--run", "r-1"]),
+            promote::Choice::Run("r-1".into())
+        );
+        assert_eq!(choice(&["promote", "m", "--best"]), promote::Choice::Best);
+    }
+
+    #[test]
+    fn diff_with_a_base_reads_git_and_without_one_the_cluster() {
+        match command(&["diff", "--base", "main", "--env", "staging"]) {
+            Command::Diff(args) => {
+                let settings = args.base_settings().expect("diff --base");
+                assert_eq!(settings.base, "main");
+                assert_eq!(settings.env.as_deref(), Some("staging"));
+                assert_eq!(settings.format, ReportFormat::Text);
+            }
+            other => panic!("{other:?}"),
+        }
+        match command(&["diff", "--env", "staging", "--format", "json"]) {
+            Command::Diff(args) => {
+                let settings = args
+                    .base_settings()
+                    .expect_err("diff against the cluster")
+                    .cluster_settings();
+                assert_eq!(settings.target.env.as_deref(), Some("staging"));
+                assert_eq!(settings.format, ReportFormat::Json);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn render_writes_under_the_root_by_default() {
+        let out = |args: &[&str]| match command(args) {
+            Command::Render(args) => args.settings(Path::new("/repo")).out,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(out(&["render"]), PathBuf::from("/repo/generated"));
+        assert_eq!(out(&["render", "--out", "/tmp/x"]), PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn schema_reference_check_or_write() {
+        let mode = |args: &[&str]| match command(args) {
+            Command::Schema(args) => args.settings().mode,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mode(&["schema"]), schema::Mode::Write);
+        assert_eq!(mode(&["schema", "--check"]), schema::Mode::Check);
+        assert_eq!(mode(&["schema", "--reference"]), schema::Mode::Reference);
+    }
 }

@@ -11,16 +11,38 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::cluster_events::apply_line;
-use super::target::{prepare, runtime};
+use super::shared::{connect, scan_line};
 use super::wait_display::WaitDisplay;
-use crate::cli::ApplyArgs;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
-use crate::cluster::scan::ScanCounts;
 use crate::cluster::wait::{to_wait_for, wait};
+use crate::environment::{Selection, prepare, runtime};
+
+/// What `apply` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The environment and cluster.
+    pub target: Selection,
+    /// Delete managed objects that are no longer rendered.
+    pub prune: bool,
+    /// Wait for the serving Deployments' rollouts.
+    pub wait: bool,
+    /// Wait for the training Jobs to complete as well (implies `wait`).
+    pub wait_training: bool,
+    /// How long a wait may take, as written on the command line (`5m`).
+    pub timeout: String,
+    /// Ask the server to validate everything, change nothing.
+    pub dry_run: bool,
+    /// Take over fields another field manager owns.
+    pub force_conflicts: bool,
+    /// Send every object, not only those that are new or differ.
+    pub exact: bool,
+    /// Say how the cluster was read and what was sent.
+    pub verbose: bool,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     let timeout =
         parse_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
     let prepared = prepare(root, &args.target)?;
@@ -33,7 +55,7 @@ pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     let env = prepared.target.env.clone();
     runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
+        let cluster = connect(&prepared).await?;
         let progress = |event| eprintln!("{}", apply_line(&event));
         let outcome = apply(
             &cluster,
@@ -83,23 +105,6 @@ pub fn run(root: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `compared 700 objects locally (2 list pages): 693 unchanged, 7 differ, 0 not found`.
-/// and one line per object that differs, saying why.
-pub(crate) fn scan_line(scan: &ScanCounts) -> String {
-    let mut out = format!(
-        "compared {} object(s) locally ({} list page(s)): {} unchanged, {} differ, {} not found",
-        scan.same + scan.flagged + scan.unlisted,
-        scan.pages,
-        scan.same,
-        scan.flagged,
-        scan.unlisted
-    );
-    for reason in &scan.reasons {
-        out.push_str(&format!("\n  differs: {reason}"));
-    }
-    out
 }
 
 /// `90`, `30s`, `5m`, `1h`, `1h30m`.

@@ -11,23 +11,31 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use modelctl_spec::{Repo, Source, load_repo, load_sources};
 
-use super::diff_output::print_report;
-use crate::cli::DiffArgs;
+use super::shared::{ReportFormat, print_report};
 use crate::compile::render_env;
 use crate::manifest_diff::DiffReport;
 
+/// What `diff --base` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The Git revision to compare the work tree with.
+    pub base: String,
+    /// Only this environment (default: every environment of either side).
+    pub env: Option<String>,
+    /// How the report is written.
+    pub format: ReportFormat,
+}
+
 /// Runs the command.
-pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let Some(rev) = args.base.as_deref() else {
-        bail!("`--base REV` is required to diff against a Git revision");
-    };
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let rev = settings.base.as_str();
     let base = read_revision(root, rev)?;
     let base = load_sources(&base.config, &base.models)
         .map_err(|e| anyhow::anyhow!("{e}").context(format!("the specs at `{rev}` are invalid")))?;
     let head = load_repo(root)
         .map_err(|e| anyhow::anyhow!("{e}").context("the specs in the work tree are invalid"))?;
 
-    let envs = environments(&base, &head, args.target.env.as_deref())?;
+    let envs = environments(&base, &head, settings.env.as_deref())?;
     let mut report = DiffReport::new(rev, "work tree");
     for env in &envs {
         // An environment only one side defines is added or removed whole.
@@ -40,7 +48,7 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
         report.add_renders(env, &old, &new);
     }
 
-    print_report(&report, args.format);
+    print_report(&report, settings.format);
     Ok(if report.has_changes() {
         ExitCode::from(1)
     } else {

@@ -9,27 +9,38 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::apply::scan_line;
-use super::diff_output::print_report;
-use super::target::{prepare, runtime};
-use crate::cli::{DiffArgs, OutputFormat};
+use super::shared::{ReportFormat, connect, print_report, scan_line};
 use crate::cluster::diff::{DiffOptions, diff_counted};
+use crate::environment::{Selection, prepare, runtime};
 use crate::manifest_diff::summary;
 
+/// What `diff` against a cluster does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The environment and cluster.
+    pub target: Selection,
+    /// How the report is written.
+    pub format: ReportFormat,
+    /// Dry-run every object instead of only those that differ.
+    pub exact: bool,
+    /// Say how the cluster was read.
+    pub verbose: bool,
+}
+
 /// Runs the command.
-pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let options = DiffOptions {
-        exact: args.exact,
+        exact: settings.exact,
         ..DiffOptions::default()
     };
     let report = runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
+        let cluster = connect(&prepared).await?;
         let (report, scan) =
             diff_counted(&cluster, &prepared.target, &prepared.objects(), &options)
                 .await
                 .with_context(|| format!("diffing environment `{}`", prepared.target.env))?;
-        if args.verbose {
+        if settings.verbose {
             if let Some(scan) = &scan {
                 eprintln!("{}", scan_line(scan));
             }
@@ -37,8 +48,8 @@ pub fn run(root: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(report)
     })?;
-    print_report(&report, args.format);
-    if args.format != OutputFormat::Text {
+    print_report(&report, settings.format);
+    if settings.format != ReportFormat::Text {
         eprintln!("{}", summary(&report));
     }
     Ok(if report.has_errors() {

@@ -10,18 +10,28 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use super::cluster_events::log_line;
-use super::target::{prepare, runtime};
-use super::train::exit_code;
-use crate::cli::LogsArgs;
+use super::shared::{connect, job_end};
 use crate::cluster::logs::stream_logs;
 use crate::cluster::train::latest_run;
+use crate::environment::{Selection, prepare, runtime};
+
+/// What `logs` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The model.
+    pub model: String,
+    /// The environment and cluster.
+    pub target: Selection,
+    /// Keep streaming until the run ends.
+    pub follow: bool,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     let prepared = prepare(root, &args.target)?;
     let namespace = prepared.target.namespace.clone();
     runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
+        let cluster = connect(&prepared).await?;
         let job = latest_run(&cluster, &namespace, &args.model)
             .await?
             .ok_or_else(|| {
@@ -43,6 +53,6 @@ pub fn run(root: &Path, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("reading the logs of Job {namespace}/{name}"))?;
-        Ok(exit_code(&end, &format!("Job {namespace}/{name}")))
+        Ok(job_end(&end, &format!("Job {namespace}/{name}")))
     })
 }

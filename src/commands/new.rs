@@ -12,11 +12,22 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use modelctl_spec::{Source, check_sources, read_repo};
 
-use crate::cli::NewArgs;
+/// What `new` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The model's name.
+    pub model: String,
+    /// Write a `[serve]` section.
+    pub serve: bool,
+    /// Write a `[train]` section.
+    pub train: bool,
+    /// The host name routed to the served model.
+    pub route: Option<String>,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<ExitCode> {
-    let name = args.model.as_str();
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let name = settings.model.as_str();
     if name.is_empty()
         || !name
             .bytes()
@@ -32,8 +43,12 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<ExitCode> {
             relative.display()
         );
     }
-    let serve = args.serve || args.route.is_some() || !args.train;
-    let text = spec_text(name, serve, args.train, args.route.as_deref());
+    let text = spec_text(
+        name,
+        settings.serve,
+        settings.train,
+        settings.route.as_deref(),
+    );
     check(root, &relative, &text)?;
     std::fs::create_dir_all(root.join("models")).context("creating models/")?;
     let mut file = OpenOptions::new()
@@ -123,8 +138,8 @@ pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> S
         match route {
             Some(host) => text.push_str(&format!(
                 "# The host and path the model is reachable at.\n\
-                 route = {{ host = \"{}\", path = \"/\" }}\n",
-                host.replace('\\', "\\\\").replace('"', "\\\"")
+                 route = {{ host = {}, path = \"/\" }}\n",
+                toml_edit::Value::from(host)
             )),
             None => text.push_str(&format!(
                 "# To reach the model from outside the cluster:\n\

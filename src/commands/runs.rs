@@ -8,38 +8,48 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use modelctl_spec::model::Objective;
+use anyhow::bail;
 
-use super::target::{Prepared, prepare, runtime};
-use crate::cli::{RunsArgs, RunsFormat};
-use crate::cluster::run_history::{TrainingRun, best, list_runs};
+use super::shared::{fetch_runs, no_best, no_objective};
+use crate::cluster::run_history::{RunStatus, TrainingRun, best};
+use crate::environment::{Selection, prepare};
 
-/// Every run of `model` in the target's namespace, newest first.
-pub(super) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<TrainingRun>> {
-    let namespace = &prepared.target.namespace;
-    runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
-        list_runs(&cluster, namespace, model)
-            .await
-            .with_context(|| format!("listing the runs of `{model}` in {namespace}"))
-    })
+/// What `runs` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The model.
+    pub model: String,
+    /// The environment and cluster.
+    pub target: Selection,
+    /// How the runs are written.
+    pub format: Format,
+    /// Only the best succeeded run by the spec's `[train] objective`.
+    pub best: bool,
+}
+
+/// How `runs` writes the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns.
+    Text,
+    /// Machine-readable JSON.
+    Json,
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &RunsArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
-    let objective = prepared.objectives.get(&args.model).cloned();
-    if args.best && objective.is_none() {
-        bail!("{}", no_objective(&args.model));
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
+    let objective = prepared.objectives.get(&settings.model).cloned();
+    if settings.best && objective.is_none() {
+        bail!("{}", no_objective(&settings.model));
     }
     let namespace = &prepared.target.namespace;
-    let runs = fetch_runs(&prepared, &args.model)?;
+    let runs = fetch_runs(&prepared, &settings.model)?;
     let shown: Vec<TrainingRun> = match &objective {
-        Some(o) if args.best => match best(&runs, o.metric.as_str(), o.goal) {
+        Some(o) if settings.best => match best(&runs, o.metric.as_str(), o.goal) {
             Some(run) => vec![run.clone()],
             None => {
-                eprintln!("{}", no_best(&args.model, o, &runs));
+                eprintln!("{}", no_best(&settings.model, o, &runs));
                 return Ok(ExitCode::from(1));
             }
         },
@@ -48,39 +58,16 @@ pub fn run(root: &Path, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     if shown.is_empty() {
         eprintln!(
             "no training runs of `{}` in namespace {namespace}",
-            args.model
+            settings.model
         );
     }
-    match args.format {
-        RunsFormat::Json => {
+    match settings.format {
+        Format::Json => {
             crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
         }
-        RunsFormat::Text => crate::term::out(&table(&shown)),
+        Format::Text => crate::term::out(&table(&shown)),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Why `--best` cannot choose: no objective.
-pub(crate) fn no_objective(model: &str) -> String {
-    format!(
-        "models/{model}.toml declares no objective to rank runs by; add \
-         `objective = {{ metric = \"val_accuracy\", goal = \"max\" }}` to its [train] section \
-         (a key of the metrics.json your code writes), or name the run with --run"
-    )
-}
-
-/// Why `--best` cannot choose: no succeeded run reported the metric.
-pub(crate) fn no_best(model: &str, objective: &Objective, runs: &[TrainingRun]) -> String {
-    let succeeded = runs
-        .iter()
-        .filter(|r| r.status == crate::cluster::run_history::RunStatus::Succeeded)
-        .count();
-    format!(
-        "no succeeded run of `{model}` reported `{}` ({} run(s), {succeeded} succeeded); \
-         the objective ranks by a key of the metrics.json the training code writes",
-        objective.metric,
-        runs.len()
-    )
 }
 
 /// `1h02m`, `45s`.
@@ -111,7 +98,7 @@ fn table(rows: &[TrainingRun]) -> String {
         .iter()
         .map(|r| {
             let status = match &r.error {
-                Some(why) if r.status == crate::cluster::run_history::RunStatus::Failed => {
+                Some(why) if r.status == RunStatus::Failed => {
                     format!("failed ({why})")
                 }
                 _ => r.status.to_string(),

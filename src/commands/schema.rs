@@ -9,11 +9,28 @@ use std::process::ExitCode;
 use anyhow::Context;
 use modelctl_spec::schema::{SchemaKind, schema_text};
 
-use crate::cli::SchemaArgs;
+/// What `schema` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Write, check or print.
+    pub mode: Mode,
+}
+
+/// Whether `schema` writes `schemas/`, checks it or prints the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Write the stale schema files.
+    Write,
+    /// Write nothing; exit 1 with a diff when `schemas/` is stale.
+    Check,
+    /// Print the spec reference (Markdown) to stdout; write nothing.
+    Reference,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
-    if args.reference {
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let check = settings.mode == Mode::Check;
+    if settings.mode == Mode::Reference {
         crate::term::out(&modelctl_spec::reference::markdown());
         return Ok(ExitCode::SUCCESS);
     }
@@ -31,7 +48,7 @@ pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
         if have.as_deref() == Some(want.as_str()) {
             continue;
         }
-        if args.check {
+        if check {
             stale += 1;
             let old = have.unwrap_or_default();
             let diff = similar::TextDiff::from_lines(old.as_str(), want.as_str());
@@ -55,7 +72,7 @@ pub fn run(root: &Path, args: &SchemaArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {stale} schema file(s) in schemas/ are stale; run `modelctl schema`");
         return Ok(ExitCode::from(1));
     }
-    if args.check {
+    if check {
         eprintln!("ok: schemas/ is up to date");
     }
     Ok(ExitCode::SUCCESS)

@@ -7,20 +7,29 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::target::{prepare, runtime};
-use crate::cli::{OutputFormat, StatusArgs};
+use super::shared::{ReportFormat, connect};
 use crate::cluster::status::{ModelStatus, status};
+use crate::environment::{Selection, prepare, runtime};
+
+/// What `status` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The environment and cluster.
+    pub target: Selection,
+    /// A table (text or Markdown) or JSON.
+    pub format: ReportFormat,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let objects: Vec<(String, serde_json::Value)> = prepared
         .manifests
         .iter()
         .map(|m| (m.model.clone(), m.object.clone()))
         .collect();
     let rows = runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
+        let cluster = connect(&prepared).await?;
         status(&cluster, &prepared.target.namespace, &objects)
             .await
             .with_context(|| {
@@ -30,12 +39,12 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 )
             })
     })?;
-    match args.format {
-        OutputFormat::Json => {
+    match settings.format {
+        ReportFormat::Json => {
             crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))
         }
-        OutputFormat::Markdown => crate::term::out(&table(&rows, true)),
-        OutputFormat::Text => crate::term::out(&table(&rows, false)),
+        ReportFormat::Markdown => crate::term::out(&table(&rows, true)),
+        ReportFormat::Text => crate::term::out(&table(&rows, false)),
     }
     Ok(ExitCode::SUCCESS)
 }

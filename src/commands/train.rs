@@ -10,16 +10,26 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::cluster_events::log_line;
-use super::target::{prepare, runtime};
-use crate::cli::TrainArgs;
+use super::shared::{connect, job_end};
 use crate::cluster::logs::stream_logs;
 use crate::cluster::train::{
     adhoc_job, apply_run_inputs, mounted_config_maps, start_run, unique_suffix,
 };
-use crate::cluster::wait::Progress;
+use crate::environment::{Selection, prepare, runtime};
+
+/// What `train` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The model.
+    pub model: String,
+    /// The environment and cluster.
+    pub target: Selection,
+    /// Stream the run's logs until it ends; exit with its result.
+    pub follow: bool,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
     let prepared = prepare(root, &args.target)?;
     let Some(rendered) = prepared
         .manifests
@@ -38,7 +48,7 @@ pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let inputs = mounted_config_maps(&job, &objects);
     let namespace = prepared.target.namespace.clone();
     runtime()?.block_on(async {
-        let cluster = prepared.connect().await?;
+        let cluster = connect(&prepared).await?;
         apply_run_inputs(&cluster, &inputs)
             .await
             .context("applying the training run's start script")?;
@@ -60,21 +70,6 @@ pub fn run(root: &Path, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("following {key}"))?;
-        Ok(exit_code(&end, &key.to_string()))
+        Ok(job_end(&end, &key.to_string()))
     })
-}
-
-/// 0 when the Job completed, 1 when it failed.
-pub(crate) fn exit_code(end: &Progress, what: &str) -> ExitCode {
-    match end {
-        Progress::Failed(why) => {
-            eprintln!("{what} failed: {why}");
-            ExitCode::from(1)
-        }
-        Progress::Ready => {
-            eprintln!("{what} completed");
-            ExitCode::SUCCESS
-        }
-        Progress::Pending { .. } => ExitCode::SUCCESS,
-    }
 }

@@ -12,12 +12,33 @@ use modelctl_spec::diag::{github, human, json};
 use modelctl_spec::read::model_files;
 use modelctl_spec::{Report, Source, check_sources, read_source};
 
-use crate::cli::{ValidateArgs, ValidateFormat};
+/// What `validate` checks and how it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Files to check (default: `modelctl.toml` and `models/*.toml`); a file
+    /// named `modelctl.toml` is read as the repository settings.
+    pub paths: Vec<PathBuf>,
+    /// Repository settings the specs are checked against.
+    pub config: Option<PathBuf>,
+    /// How the diagnostics are written.
+    pub format: Format,
+}
+
+/// How `validate` writes its diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// rustc-style frames on stderr.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+    /// GitHub Actions `::error` annotations on stdout.
+    Github,
+}
 
 /// Runs the command.
-pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut report = Report::new();
-    let (config_path, model_paths) = inputs(root, args, &mut report);
+    let (config_path, model_paths) = inputs(root, settings, &mut report);
     let read = |path: &Path, report: &mut Report| match read_source(root, path) {
         Ok(src) => Some(src),
         Err(r) => {
@@ -34,8 +55,8 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     report.extend(checked);
     report.sort();
 
-    match args.format {
-        ValidateFormat::Human => {
+    match settings.format {
+        Format::Human => {
             let color = crate::term::colour(&std::io::stderr());
             eprint!("{}", human::render(&report, color));
             if report.is_empty() {
@@ -44,8 +65,8 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("error: {}", report.summary());
             }
         }
-        ValidateFormat::Json => crate::term::out(&format!("{}\n", json::render(&report))),
-        ValidateFormat::Github => crate::term::out(&github::render(&report)),
+        Format::Json => crate::term::out(&format!("{}\n", json::render(&report))),
+        Format::Github => crate::term::out(&github::render(&report)),
     }
     Ok(if report.has_io_errors() {
         ExitCode::from(2)
@@ -59,34 +80,34 @@ pub fn run(root: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
 /// The settings file (if any) and the model files to check, as given.
 fn inputs(
     root: &Path,
-    args: &ValidateArgs,
+    settings: &Settings,
     report: &mut Report,
 ) -> (Option<PathBuf>, Vec<PathBuf>) {
     let default_config = || {
         let p = PathBuf::from("modelctl.toml");
         root.join(&p).is_file().then_some(p)
     };
-    if args.paths.is_empty() {
+    if settings.paths.is_empty() {
         let models = model_files(root).unwrap_or_else(|r| {
             report.extend(r);
             Vec::new()
         });
-        let config = args
+        let config = settings
             .config
             .clone()
             .or_else(|| Some(PathBuf::from("modelctl.toml")));
         return (config, models);
     }
     let is_config = |p: &PathBuf| p.file_name().is_some_and(|n| n == "modelctl.toml");
-    let named = args.paths.iter().find(|p| is_config(p)).cloned();
-    let models = args
+    let named = settings.paths.iter().find(|p| is_config(p)).cloned();
+    let models = settings
         .paths
         .iter()
         .filter(|p| !is_config(p))
         .cloned()
         .collect();
     (
-        args.config.clone().or(named).or_else(default_config),
+        settings.config.clone().or(named).or_else(default_config),
         models,
     )
 }

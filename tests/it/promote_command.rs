@@ -213,12 +213,12 @@ async fn an_edit_that_would_not_validate_is_refused() {
         "{stderr}"
     );
     assert_eq!(repo.spec(), before);
-    assert!(
-        !repo
-            .root()
-            .join("models/.image-tagging.toml.promote.tmp")
-            .exists()
-    );
+    let leftovers: Vec<_> = std::fs::read_dir(repo.root().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".promote.tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

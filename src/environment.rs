@@ -1,6 +1,9 @@
 //! What every cluster command does first: load and render the repo for one
 //! environment (`--env`), pick the kubeconfig context (`--context`, else the
 //! environment's), and connect. Invalid specs stop here, before any request.
+//!
+//! Returns data; saying which environment a command connects to is the
+//! commands' (`commands::shared::connect`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,12 +12,20 @@ use anyhow::{Context, anyhow, bail};
 use modelctl_spec::load_repo;
 use modelctl_spec::model::Objective;
 
-use crate::cli::TargetArgs;
 use crate::cluster::{Cluster, Target};
 use crate::compile::{Manifest, render_env};
 
+/// The environment and cluster a command asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The environment of `modelctl.toml`; may be left out when there is only one.
+    pub env: Option<String>,
+    /// The kubeconfig context, overriding the environment's `context`.
+    pub context: Option<String>,
+}
+
 /// One environment, rendered and ready to talk to its cluster.
-pub(crate) struct Prepared {
+pub struct Prepared {
     /// Environment name and namespace.
     pub target: Target,
     /// The kubeconfig context (`--context`, else the environment's).
@@ -27,12 +38,12 @@ pub(crate) struct Prepared {
 
 /// Loads the repo and renders environment `env` (or the only one there is).
 /// Fails, before any cluster call, when the specs are invalid.
-pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared> {
+pub fn prepare(root: &Path, selection: &Selection) -> anyhow::Result<Prepared> {
     let repo = load_repo(root).map_err(|report| {
         anyhow!("{report}\nthe specs are invalid; nothing was sent to the cluster")
     })?;
     let names: Vec<&str> = repo.config.env_names().collect();
-    let name = match (args.env.as_deref(), names.as_slice()) {
+    let name = match (selection.env.as_deref(), names.as_slice()) {
         (Some(env), _) => env,
         (None, [only]) => only,
         (None, _) => bail!(
@@ -56,7 +67,7 @@ pub(crate) fn prepare(root: &Path, args: &TargetArgs) -> anyhow::Result<Prepared
             env: settings.name.clone(),
             namespace: settings.namespace.to_string(),
         },
-        context: args.context.clone().or(settings.context.clone()),
+        context: selection.context.clone().or(settings.context.clone()),
         manifests,
         objectives,
     })
@@ -70,12 +81,6 @@ impl Prepared {
 
     /// Connects to the environment's cluster.
     pub async fn connect(&self) -> anyhow::Result<Cluster> {
-        eprintln!(
-            "environment `{}`: namespace {}, kubeconfig context {}",
-            self.target.env,
-            self.target.namespace,
-            self.context.as_deref().unwrap_or("(current)")
-        );
         Cluster::connect(self.context.as_deref())
             .await
             .with_context(|| {
@@ -88,7 +93,7 @@ impl Prepared {
 }
 
 /// A runtime for one command.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,153 @@
+//! What more than one command says or prints, worded once: the diff report
+//! on stdout (`diff --base`, `diff`, `promote`), the line naming the cluster
+//! a command connects to, how the cluster was read (`diff` and `apply
+//! --verbose`), how a training Job ended (`train --follow`, `logs`), why
+//! `--best` cannot choose (`runs`, `promote`), and what a render of
+//! `generated/` did (`render`, `promote`).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use modelctl_spec::model::Objective;
+
+use crate::cluster::Cluster;
+use crate::cluster::run_history::{RunStatus, TrainingRun, list_runs};
+use crate::cluster::scan::ScanCounts;
+use crate::cluster::wait::Progress;
+use crate::environment::{Prepared, runtime};
+use crate::generated_dir::{Conflicted, Plan};
+use crate::manifest_diff::{ColorChoice, DiffReport, Format, render};
+
+/// How a diff report (`diff`) or a table (`status`) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Unified diff or aligned columns, coloured on a terminal.
+    Text,
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// Machine-readable JSON.
+    Json,
+}
+
+/// The renderer's format for `format`, colouring text for stdout.
+fn format_for_stdout(format: ReportFormat) -> Format {
+    match format {
+        ReportFormat::Text => {
+            Format::Text(ColorChoice::from(crate::term::colour(&std::io::stdout())))
+        }
+        ReportFormat::Markdown => Format::Markdown,
+        ReportFormat::Json => Format::Json,
+    }
+}
+
+/// Prints the report to stdout in `format`, through the one renderer in
+/// [`crate::manifest_diff`], coloured only on a terminal without `NO_COLOR`.
+pub(crate) fn print_report(report: &DiffReport, format: ReportFormat) {
+    crate::term::out(&render(report, format_for_stdout(format)));
+}
+
+/// Says which environment, namespace and context, then connects.
+pub(crate) async fn connect(prepared: &Prepared) -> anyhow::Result<Cluster> {
+    eprintln!(
+        "environment `{}`: namespace {}, kubeconfig context {}",
+        prepared.target.env,
+        prepared.target.namespace,
+        prepared.context.as_deref().unwrap_or("(current)")
+    );
+    prepared.connect().await
+}
+
+/// Every run of `model` in the target's namespace, newest first.
+pub(crate) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<TrainingRun>> {
+    let namespace = &prepared.target.namespace;
+    runtime()?.block_on(async {
+        let cluster = connect(prepared).await?;
+        list_runs(&cluster, namespace, model)
+            .await
+            .with_context(|| format!("listing the runs of `{model}` in {namespace}"))
+    })
+}
+
+/// `compared 700 objects locally (2 list pages): 693 unchanged, 7 differ, 0 not found`.
+/// and one line per object that differs, saying why.
+pub(crate) fn scan_line(scan: &ScanCounts) -> String {
+    let mut out = format!(
+        "compared {} object(s) locally ({} list page(s)): {} unchanged, {} differ, {} not found",
+        scan.same + scan.flagged + scan.unlisted,
+        scan.pages,
+        scan.same,
+        scan.flagged,
+        scan.unlisted
+    );
+    for reason in &scan.reasons {
+        out.push_str(&format!("\n  differs: {reason}"));
+    }
+    out
+}
+
+/// Says how a training Job ended: 0 when it completed, 1 when it failed.
+pub(crate) fn job_end(end: &Progress, what: &str) -> ExitCode {
+    match end {
+        Progress::Failed(why) => {
+            eprintln!("{what} failed: {why}");
+            ExitCode::from(1)
+        }
+        Progress::Ready => {
+            eprintln!("{what} completed");
+            ExitCode::SUCCESS
+        }
+        Progress::Pending { .. } => ExitCode::SUCCESS,
+    }
+}
+
+/// Why `--best` cannot choose: no objective.
+pub(crate) fn no_objective(model: &str) -> String {
+    format!(
+        "models/{model}.toml declares no objective to rank runs by; add \
+         `objective = {{ metric = \"val_accuracy\", goal = \"max\" }}` to its [train] section \
+         (a key of the metrics.json your code writes), or name the run with --run"
+    )
+}
+
+/// Why `--best` cannot choose: no succeeded run reported the metric.
+pub(crate) fn no_best(model: &str, objective: &Objective, runs: &[TrainingRun]) -> String {
+    let succeeded = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Succeeded)
+        .count();
+    format!(
+        "no succeeded run of `{model}` reported `{}` ({} run(s), {succeeded} succeeded); \
+         the objective ranks by a key of the metrics.json the training code writes",
+        objective.metric,
+        runs.len()
+    )
+}
+
+/// Refuses a render whose models would overwrite each other's objects:
+/// names each object and its specs, and exits 2; nothing was rendered.
+pub(crate) fn refuse_conflicts(conflicted: &Conflicted) -> ExitCode {
+    for c in &conflicted.conflicts {
+        let sources: Vec<String> = c.sources.iter().map(|s| s.display().to_string()).collect();
+        eprintln!(
+            "error: {} in environment `{}` is rendered by {}",
+            c.object,
+            conflicted.env,
+            sources.join(" and ")
+        );
+    }
+    eprintln!("error: rename one of the models so their objects differ; nothing was rendered");
+    ExitCode::from(2)
+}
+
+/// `rendered 2 environment(s) into generated: 3 file(s) written, 0 removed, 40 unchanged`.
+pub(crate) fn say_rendered(plan: &Plan, shown: &Path) {
+    eprintln!(
+        "rendered {} environment(s) into {}: {} file(s) written, {} removed, {} unchanged",
+        plan.environments,
+        shown.display(),
+        plan.write.len(),
+        plan.remove.len(),
+        plan.unchanged
+    );
+}
