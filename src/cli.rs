@@ -172,9 +172,10 @@ pub struct ApplyArgs {
     /// a training run may take hours: raise `--timeout`).
     #[arg(long)]
     pub wait_training: bool,
-    /// How long `--wait` waits (`5m`).
-    #[arg(long, default_value = "5m")]
-    pub timeout: String,
+    /// How long `--wait` waits: a whole number and a unit (`ms`, `s`, `m`,
+    /// `h`, `d`), as durations are written in specs (`5m`, `90s`, `2h`).
+    #[arg(long, default_value = "5m", value_parser = timeout)]
+    pub timeout: std::time::Duration,
     /// Ask the server to validate everything, change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -403,6 +404,11 @@ impl DiffArgs {
     }
 }
 
+/// `--timeout`: the spec's duration grammar, greater than zero.
+fn timeout(text: &str) -> Result<std::time::Duration, modelctl_spec::values::ValueError> {
+    Ok(text.parse::<modelctl_spec::values::Duration>()?.as_std())
+}
+
 impl ApplyArgs {
     fn settings(self) -> apply::Settings {
         apply::Settings {
@@ -610,5 +616,33 @@ mod tests {
         assert_eq!(mode(&["schema"]), schema::Mode::Write);
         assert_eq!(mode(&["schema", "--check"]), schema::Mode::Check);
         assert_eq!(mode(&["schema", "--reference"]), schema::Mode::Reference);
+    }
+
+    #[test]
+    fn apply_timeout_is_a_spec_duration_above_zero() {
+        let timeout = |args: &[&str]| match command(args) {
+            Command::Apply(args) => args.settings().timeout,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(timeout(&["apply"]), std::time::Duration::from_secs(300));
+        assert_eq!(
+            timeout(&["apply", "--timeout", "90s"]),
+            std::time::Duration::from_secs(90)
+        );
+        assert_eq!(
+            timeout(&["apply", "--timeout", "2h"]),
+            std::time::Duration::from_secs(7200)
+        );
+        let refused = |value: &str| {
+            let argv = ["modelctl", "apply", "--timeout", value];
+            Cli::try_parse_from(argv)
+                .err()
+                .unwrap_or_else(|| panic!("--timeout {value} was accepted"))
+                .to_string()
+        };
+        assert!(refused("0s").contains("is zero"), "{}", refused("0s"));
+        assert!(refused("45").contains("add a unit"), "{}", refused("45"));
+        assert!(refused("1h30m").contains("is not a duration"));
+        assert!(refused("99999999999999999d").contains("is too long"));
     }
 }

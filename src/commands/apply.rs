@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::cluster_events::apply_line;
 use super::shared::{connect, scan_line};
@@ -29,8 +29,8 @@ pub struct Settings {
     pub wait: bool,
     /// Wait for the training Jobs to complete as well (implies `wait`).
     pub wait_training: bool,
-    /// How long a wait may take, as written on the command line (`5m`).
-    pub timeout: String,
+    /// How long a wait may take.
+    pub timeout: Duration,
     /// Ask the server to validate everything, change nothing.
     pub dry_run: bool,
     /// Take over fields another field manager owns.
@@ -43,8 +43,7 @@ pub struct Settings {
 
 /// Runs the command.
 pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let timeout =
-        parse_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
+    let timeout = args.timeout;
     let prepared = prepare(root, &args.target)?;
     let options = ApplyOptions {
         dry_run: args.dry_run,
@@ -105,49 +104,4 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `90`, `30s`, `5m`, `1h`, `1h30m`.
-pub(crate) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => bail!("unknown unit {c:?}: write durations like 90s, 5m or 1h30m"),
-        };
-        let n: u64 = number
-            .parse()
-            .with_context(|| format!("a number must come before {c:?}"))?;
-        total += n * unit;
-        number.clear();
-    }
-    if !number.is_empty() || text.is_empty() {
-        bail!("a unit must follow the number: write durations like 90s, 5m or 1h30m");
-    }
-    Ok(Duration::from_secs(total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("5m3").is_err());
-    }
 }
