@@ -136,9 +136,16 @@ impl PathPrefix {
     /// `/` does not count (`/bidding/` is `/bidding`) and `/` alone means no
     /// prefix.
     pub fn parse(text: &str) -> Result<PathPrefix, String> {
+        // The grammar refuses this too; the flag's most common mistake keeps
+        // the wording the README and the usage-error test show.
+        if !text.starts_with('/') {
+            return Err(format!(
+                "path prefix `{text}` must start with `/` (e.g. `/{text}`)"
+            ));
+        }
         let path: UrlPath = text
             .parse()
-            .map_err(|e: ValueError| format!("path prefix: {}; {}", e.message, e.help))?;
+            .map_err(|e: ValueError| format!("path prefix {}; {}", e.message, e.help))?;
         Ok(PathPrefix(path.prefix().to_owned()))
     }
 
@@ -298,7 +305,7 @@ mod tests {
         let err = PathPrefix::parse("bidding").unwrap_err();
         assert_eq!(
             err,
-            "path prefix: `bidding` is not a URL path; start the path with `/`: `/bidding`"
+            "path prefix `bidding` must start with `/` (e.g. `/bidding`)"
         );
         assert!(PathPrefix::parse("").is_err());
     }
@@ -310,7 +317,10 @@ mod tests {
             assert!(err.contains("empty segment"), "{doubled}: {err}");
         }
         let err = PathPrefix::parse("/a?b").unwrap_err();
-        assert!(err.contains("no query or fragment"), "{err}");
+        assert_eq!(
+            err,
+            "path prefix `/a?b` is not a URL path; a route path has no query or fragment"
+        );
         assert!(PathPrefix::parse("/a b").is_err());
     }
 
@@ -340,7 +350,7 @@ mod tests {
         assert_eq!(config.path_prefix.as_str(), "/x");
         let err = Config::try_parse_from(base.iter().copied().chain(["--path-prefix=x"]))
             .expect_err("a prefix without `/` is refused");
-        assert!(err.to_string().contains("start the path with `/`"), "{err}");
+        assert!(err.to_string().contains("must start with `/`"), "{err}");
     }
 
     #[test]
