@@ -201,8 +201,8 @@ impl DataInputs {
                 });
                 inputs.mounts.push(mount(&volume, &path, data.read_only));
             }
-            let uri = (data.hdfs.as_ref().map(|h| h.as_str()))
-                .or(data.uri.as_ref().map(|u| u.as_str()));
+            let uri =
+                (data.hdfs.as_ref().map(|h| h.as_str())).or(data.uri.as_ref().map(|u| u.as_str()));
             if let Some(uri) = uri {
                 let name = data
                     .env

@@ -120,7 +120,10 @@ mod tests {
             assert_eq!(c.read_only_root_filesystem, Some(true), "{kind:?}");
             assert_eq!(c.run_as_non_root, Some(true), "{kind:?}");
         }
-        assert_eq!(container(ContainerKind::Export).run_as_user, Some(RUN_AS_USER));
+        assert_eq!(
+            container(ContainerKind::Export).run_as_user,
+            Some(RUN_AS_USER)
+        );
         let user = container(ContainerKind::UserImage);
         assert_eq!(user.read_only_root_filesystem, None);
         assert_eq!(user.run_as_non_root, None);

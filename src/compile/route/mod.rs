@@ -47,4 +47,3 @@ pub(crate) fn render(
         }
     }
 }
-
