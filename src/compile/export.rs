@@ -5,7 +5,8 @@
 //!
 //! Owns `export.json` (the plan `model-export` reads from the ConfigMap:
 //! per completion index, the parameters and the output with `{{ run }}`
-//! left to fill in) and the container's flags, mounts and security context.
+//! left to fill in) and the container's flags and mounts; its security
+//! context is [`super::security`]'s `Export` variant.
 //! The plan's format is `model_server::export::plan`'s.
 
 use std::collections::BTreeMap;
