@@ -1,7 +1,8 @@
 //! The serving Deployment: `model-server` with the model URI, batching,
-//! warm-up and the route's path prefix as arguments, health probes, a security context that passes the
-//! Pod Security "restricted" profile, rolling updates that never take a
-//! ready pod away, and pods spread across nodes.
+//! warm-up and the route's path prefix as arguments, health probes, a
+//! security context that passes the Pod Security "restricted" profile (see
+//! [`super::security`]), rolling updates that never take a ready pod away,
+//! and pods spread across nodes.
 //!
 //! Owns the pod template of serving pods, for the main and the canary track.
 
@@ -11,9 +12,9 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvFromSource, HTTPGetAction,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecretEnvSource, SecurityContext, TopologySpreadConstraint, Volume,
+    Container, ContainerPort, EnvFromSource, HTTPGetAction, PersistentVolumeClaimVolumeSource,
+    PodSpec, PodTemplateSpec, Probe, SecretEnvSource, TopologySpreadConstraint, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -23,19 +24,15 @@ use modelctl_spec::model::{Serve, ServeBackend};
 use super::Ctx;
 use super::env_from::{env_from, service_account};
 use super::labels::{self, Component, Track};
+use super::ports::{GRPC_PORT, SERVER_PORT};
 use super::resources::{requirements, tolerations};
+use super::security::{self, ContainerKind, PodKind};
 use super::volumes::{empty_dir, mount};
 
-/// The port `model-server` listens on (named `http`).
-pub const SERVER_PORT: i32 = 8080;
-/// The port `model-server` serves gRPC on (named `grpc`; `--grpc-port`).
-pub const GRPC_PORT: i32 = 8081;
 /// Where the model is downloaded to (an emptyDir; the root filesystem is read-only).
 pub const CACHE_DIR: &str = "/var/cache/model-server";
 /// Where a `pvc://<claim>/<path>` model's claim is mounted read-only.
 pub const PVC_MODEL_DIR: &str = "/mnt/models";
-/// The non-root user serving pods run as.
-pub const RUN_AS_USER: i64 = 65532;
 
 /// The Deployment of one track serving `model_uri`, with `replicas` pods
 /// (`None` when an autoscaler owns the count).
@@ -86,34 +83,113 @@ fn pod_spec(
     model_uri: &str,
     selector: BTreeMap<String, String>,
 ) -> PodSpec {
+    let store = ModelStore::of(model_uri);
     let mut volumes = vec![empty_dir("model-cache"), empty_dir("tmp")];
+    volumes.extend(store.volume);
     let mut mounts = vec![
         mount("model-cache", CACHE_DIR, false),
         mount("tmp", "/tmp", false),
     ];
-    let uri = match model_uri
-        .strip_prefix("pvc://")
-        .and_then(|r| r.split_once('/'))
-    {
-        Some((claim, path)) => {
-            volumes.push(Volume {
+    mounts.extend(store.mount);
+    let account = service_account(
+        serve.service_account.as_ref(),
+        ctx.env.service_accounts.serve.as_ref(),
+    );
+    PodSpec {
+        automount_service_account_token: account.is_none().then_some(false),
+        containers: vec![server_container(ctx, serve, &store.uri, mounts)],
+        security_context: Some(security::pod(PodKind::Serving)),
+        service_account_name: account,
+        termination_grace_period_seconds: Some(30),
+        tolerations: tolerations(&serve.resources, &ctx.env.gpu),
+        topology_spread_constraints: Some(vec![spread_across_nodes(selector)]),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    }
+}
+
+/// Where the server reads the model from: the URI as given, or for a
+/// `pvc://<claim>/<path>` model, the path under the claim mounted read-only
+/// at [`PVC_MODEL_DIR`]`/<claim>`, with that volume and mount.
+struct ModelStore {
+    /// The `--model-uri` the server gets.
+    uri: String,
+    /// The claim's volume, for a `pvc://` model.
+    volume: Option<Volume>,
+    /// The claim's mount, for a `pvc://` model.
+    mount: Option<VolumeMount>,
+}
+
+impl ModelStore {
+    fn of(model_uri: &str) -> ModelStore {
+        let Some((claim, path)) = model_uri
+            .strip_prefix("pvc://")
+            .and_then(|r| r.split_once('/'))
+        else {
+            return ModelStore {
+                uri: model_uri.to_owned(),
+                volume: None,
+                mount: None,
+            };
+        };
+        ModelStore {
+            uri: format!("{PVC_MODEL_DIR}/{claim}/{}", path.trim_start_matches('/')),
+            volume: Some(Volume {
                 name: "model-store".to_owned(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                     claim_name: claim.to_owned(),
                     read_only: Some(true),
                 }),
                 ..Volume::default()
-            });
-            mounts.push(mount(
+            }),
+            mount: Some(mount(
                 "model-store",
                 &format!("{PVC_MODEL_DIR}/{claim}"),
                 true,
-            ));
-            format!("{PVC_MODEL_DIR}/{claim}/{}", path.trim_start_matches('/'))
+            )),
         }
-        None => model_uri.to_owned(),
-    };
+    }
+}
 
+/// The `server` container serving the model at `uri`, with `mounts`.
+fn server_container(
+    ctx: &Ctx<'_>,
+    serve: &Serve,
+    uri: &str,
+    mounts: Vec<VolumeMount>,
+) -> Container {
+    let (image, args) = server_args(ctx, serve, uri);
+    let mut sources = vec![EnvFromSource {
+        secret_ref: Some(SecretEnvSource {
+            name: format!("{}-model-store", ctx.name()),
+            optional: Some(true),
+        }),
+        ..EnvFromSource::default()
+    }];
+    sources.extend(env_from(&serve.env_from));
+    Container {
+        name: "server".to_owned(),
+        image: Some(image.to_owned()),
+        args: Some(args),
+        env_from: Some(sources),
+        ports: Some(vec![
+            container_port("http", SERVER_PORT),
+            container_port("grpc", GRPC_PORT),
+        ]),
+        resources: requirements(&serve.resources, &ctx.env.gpu),
+        startup_probe: Some(probe("/v2/health/ready", 2, 150)),
+        readiness_probe: Some(probe("/v2/health/ready", 5, 2)),
+        liveness_probe: Some(probe("/v2/health/live", 10, 3)),
+        security_context: Some(security::container(ContainerKind::Server)),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }
+}
+
+/// The server's image and its arguments: the model, ports and cache,
+/// batching, warm-up, backend, the GPU (from the GPU image) and the
+/// route's path prefix.
+fn server_args<'a>(ctx: &'a Ctx<'_>, serve: &Serve, uri: &str) -> (&'a str, Vec<String>) {
     let mut args = vec![
         format!("--model-name={}", ctx.name()),
         format!("--model-uri={uri}"),
@@ -140,91 +216,38 @@ fn pod_spec(
         }
         _ => &ctx.env.server_image,
     };
-
     // Every route kind forwards its path prefix unchanged, so the server
-    // answers under it as well as at the root (where the probes are).
-    if let Some(prefix) = serve.route.as_ref().map(super::route::path)
-        && prefix != "/"
-    {
-        args.push(format!("--path-prefix={prefix}"));
+    // answers under it as well as at the root (where the probes are). The
+    // path goes as written; the server drops a trailing `/` by the same
+    // rule ([`modelctl_spec::values::UrlPath::prefix`]).
+    if let Some(route) = serve.route.as_ref().filter(|r| !r.is_root()) {
+        args.push(format!("--path-prefix={}", route.path_or_root()));
     }
+    (image.as_str(), args)
+}
 
-    let mut sources = vec![EnvFromSource {
-        secret_ref: Some(SecretEnvSource {
-            name: format!("{}-model-store", ctx.name()),
-            optional: Some(true),
-        }),
-        ..EnvFromSource::default()
-    }];
-    sources.extend(env_from(&serve.env_from));
-    let account = service_account(
-        serve.service_account.as_ref(),
-        ctx.env.service_accounts.serve.as_ref(),
-    );
+/// A named TCP port of the server container.
+fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: port,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
 
-    PodSpec {
-        automount_service_account_token: account.is_none().then_some(false),
-        containers: vec![Container {
-            name: "server".to_owned(),
-            image: Some(image.as_str().to_owned()),
-            args: Some(args),
-            env_from: Some(sources),
-            ports: Some(vec![
-                ContainerPort {
-                    name: Some("http".to_owned()),
-                    container_port: SERVER_PORT,
-                    protocol: Some("TCP".to_owned()),
-                    ..ContainerPort::default()
-                },
-                ContainerPort {
-                    name: Some("grpc".to_owned()),
-                    container_port: GRPC_PORT,
-                    protocol: Some("TCP".to_owned()),
-                    ..ContainerPort::default()
-                },
-            ]),
-            resources: requirements(&serve.resources, &ctx.env.gpu),
-            startup_probe: Some(probe("/v2/health/ready", 2, 150)),
-            readiness_probe: Some(probe("/v2/health/ready", 5, 2)),
-            liveness_probe: Some(probe("/v2/health/live", 10, 3)),
-            security_context: Some(SecurityContext {
-                allow_privilege_escalation: Some(false),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".to_owned()]),
-                    ..Capabilities::default()
-                }),
-                read_only_root_filesystem: Some(true),
-                run_as_non_root: Some(true),
-                seccomp_profile: Some(runtime_default()),
-                ..SecurityContext::default()
-            }),
-            volume_mounts: Some(mounts),
-            ..Container::default()
-        }],
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS_USER),
-            run_as_group: Some(RUN_AS_USER),
-            fs_group: Some(RUN_AS_USER),
-            seccomp_profile: Some(runtime_default()),
-            ..PodSecurityContext::default()
+/// Spreads the pods of `selector` across nodes, as far as the scheduler can.
+fn spread_across_nodes(selector: BTreeMap<String, String>) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "kubernetes.io/hostname".to_owned(),
+        when_unsatisfiable: "ScheduleAnyway".to_owned(),
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector),
+            ..LabelSelector::default()
         }),
-        service_account_name: account,
-        termination_grace_period_seconds: Some(30),
-        tolerations: tolerations(&serve.resources, &ctx.env.gpu),
-        topology_spread_constraints: Some(vec![TopologySpreadConstraint {
-            max_skew: 1,
-            topology_key: "kubernetes.io/hostname".to_owned(),
-            when_unsatisfiable: "ScheduleAnyway".to_owned(),
-            label_selector: Some(LabelSelector {
-                match_labels: Some(selector),
-                ..LabelSelector::default()
-            }),
-            match_label_keys: Some(vec!["pod-template-hash".to_owned()]),
-            ..TopologySpreadConstraint::default()
-        }]),
-        volumes: Some(volumes),
-        ..PodSpec::default()
+        match_label_keys: Some(vec!["pod-template-hash".to_owned()]),
+        ..TopologySpreadConstraint::default()
     }
 }
 
@@ -253,12 +276,5 @@ fn probe(path: &str, period: i32, failures: i32) -> Probe {
         period_seconds: Some(period),
         failure_threshold: Some(failures),
         ..Probe::default()
-    }
-}
-
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile {
-        type_: "RuntimeDefault".to_owned(),
-        ..SeccompProfile::default()
     }
 }

@@ -5,22 +5,22 @@
 //!
 //! Owns `export.json` (the plan `model-export` reads from the ConfigMap:
 //! per completion index, the parameters and the output with `{{ run }}`
-//! left to fill in) and the container's flags, mounts and security context.
+//! left to fill in) and the container's flags and mounts; its security
+//! context is [`super::security`]'s `Export` variant.
 //! The plan's format is `model_server::export::plan`'s.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvFromSource, EnvVar, ResourceRequirements, SecretEnvSource,
-    SecurityContext,
+    Container, EnvFromSource, EnvVar, ResourceRequirements, SecretEnvSource,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use modelctl_spec::model::{CodeFetch, Train};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::deployment::RUN_AS_USER;
 use super::script::output_for_export;
+use super::security::{self, ContainerKind};
 use super::sweep::trials;
 use super::volumes::mount;
 
@@ -117,18 +117,7 @@ pub(crate) fn container(
             limits: Some([("memory".to_owned(), quantity("512Mi"))].into()),
             ..ResourceRequirements::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                ..Capabilities::default()
-            }),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS_USER),
-            run_as_group: Some(RUN_AS_USER),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(security::container(ContainerKind::Export)),
         termination_message_policy: Some("File".to_owned()),
         volume_mounts: Some(vec![
             mount("code", WORKSPACE, true),

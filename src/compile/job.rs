@@ -13,9 +13,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    SeccompProfile, SecurityContext, Volume,
+    ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Train;
@@ -25,6 +24,7 @@ use super::env_from::{env_from, service_account};
 use super::fetch::fetch_container;
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
+use super::security::{self, ContainerKind, PodKind};
 use super::sweep::trials;
 use super::volumes::{empty_dir, mount};
 use crate::object::labels::SWEEP;
@@ -95,72 +95,27 @@ fn trials_annotation(trials: &[BTreeMap<String, String>]) -> String {
 }
 
 fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
-    let mut volumes = vec![
-        empty_dir("code"),
-        Volume {
-            name: "scripts".to_owned(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map.to_owned(),
-                default_mode: Some(0o555),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-    ];
+    let data = DataInputs::of(train);
+    let mut volumes = vec![empty_dir("code"), scripts_volume(config_map)];
+    volumes.extend(data.volumes);
     let mut mounts = vec![
         mount("code", "/workspace", false),
         mount("scripts", SCRIPTS_DIR, true),
     ];
+    mounts.extend(data.mounts);
     let mut env = vec![
         value_env("MODELCTL_MODEL", ctx.name()),
         value_env("MODELCTL_ENV", &ctx.env.name),
         value_env("MODELCTL_NAMESPACE", ctx.namespace()),
         run_env(),
     ];
-    for (index, data) in train.data.iter().enumerate() {
-        if let Some(claim) = &data.pvc {
-            let volume = format!("data-{index}");
-            let path = data
-                .mount
-                .as_ref()
-                .map_or_else(|| format!("/data/{claim}"), |m| m.as_str().to_owned());
-            volumes.push(Volume {
-                name: volume.clone(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: claim.as_str().to_owned(),
-                    read_only: data.read_only.then_some(true),
-                }),
-                ..Volume::default()
-            });
-            mounts.push(mount(&volume, &path, data.read_only));
-        }
-        let uri =
-            (data.hdfs.as_ref().map(|h| h.as_str())).or(data.uri.as_ref().map(|u| u.as_str()));
-        if let Some(uri) = uri {
-            let name = data
-                .env
-                .as_ref()
-                .map_or_else(|| format!("DATA_{index}"), |e| e.as_str().to_owned());
-            env.push(value_env(&name, uri));
-        }
-    }
+    env.extend(data.env);
     for (name, value) in &train.env {
         env.push(value_env(name.as_str(), value));
     }
 
-    let mut init_containers = Vec::new();
-    if let Some(fetch) = train.code.as_ref().and_then(|code| {
-        let base = Container {
-            security_context: Some(no_escalation()),
-            volume_mounts: Some(vec![mount("code", "/workspace", false)]),
-            ..Container::default()
-        };
-        fetch_container(code, ctx.env.git_image.as_str(), CODE_DIR, base)
-    }) {
-        init_containers.push(fetch);
-    }
-
     let sources = env_from(&train.env_from);
+    let mut init_containers: Vec<Container> = fetch_code(ctx, train).into_iter().collect();
     init_containers.push(Container {
         name: "train".to_owned(),
         image: Some(train.image.as_str().to_owned()),
@@ -171,7 +126,7 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         env: Some(env),
         env_from: (!sources.is_empty()).then(|| sources.clone()),
         resources: requirements(&train.resources, &ctx.env.gpu),
-        security_context: Some(no_escalation()),
+        security_context: Some(security::container(ContainerKind::UserImage)),
         volume_mounts: Some(mounts),
         ..Container::default()
     });
@@ -191,18 +146,84 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
             run_env(),
             sources,
         )],
-        security_context: Some(PodSecurityContext {
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_owned(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        }),
+        security_context: Some(security::pod(PodKind::Training)),
         service_account_name: account,
         tolerations: tolerations(&train.resources, &ctx.env.gpu),
         volumes: Some(volumes),
         ..PodSpec::default()
     }
+}
+
+/// The ConfigMap's files (`start.sh`, the sweep files, `export.json`),
+/// executable.
+fn scripts_volume(config_map: &str) -> Volume {
+    Volume {
+        name: "scripts".to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.to_owned(),
+            default_mode: Some(0o555),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// What `train.data` adds to the training container, in the order of its
+/// entries: a claim's volume and mount, or a URI's environment variable
+/// (`DATA_<index>` unless `env` names it).
+struct DataInputs {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+    env: Vec<EnvVar>,
+}
+
+impl DataInputs {
+    fn of(train: &Train) -> DataInputs {
+        let mut inputs = DataInputs {
+            volumes: Vec::new(),
+            mounts: Vec::new(),
+            env: Vec::new(),
+        };
+        for (index, data) in train.data.iter().enumerate() {
+            if let Some(claim) = &data.pvc {
+                let volume = format!("data-{index}");
+                let path = data
+                    .mount
+                    .as_ref()
+                    .map_or_else(|| format!("/data/{claim}"), |m| m.as_str().to_owned());
+                inputs.volumes.push(Volume {
+                    name: volume.clone(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: claim.as_str().to_owned(),
+                        read_only: data.read_only.then_some(true),
+                    }),
+                    ..Volume::default()
+                });
+                inputs.mounts.push(mount(&volume, &path, data.read_only));
+            }
+            let uri =
+                (data.hdfs.as_ref().map(|h| h.as_str())).or(data.uri.as_ref().map(|u| u.as_str()));
+            if let Some(uri) = uri {
+                let name = data
+                    .env
+                    .as_ref()
+                    .map_or_else(|| format!("DATA_{index}"), |e| e.as_str().to_owned());
+                inputs.env.push(value_env(&name, uri));
+            }
+        }
+        inputs
+    }
+}
+
+/// The `fetch-code` init container, when the code is fetched in the pod.
+fn fetch_code(ctx: &Ctx<'_>, train: &Train) -> Option<Container> {
+    let code = train.code.as_ref()?;
+    let base = Container {
+        security_context: Some(security::container(ContainerKind::UserImage)),
+        volume_mounts: Some(vec![mount("code", "/workspace", false)]),
+        ..Container::default()
+    };
+    fetch_container(code, ctx.env.git_image.as_str(), CODE_DIR, base)
 }
 
 /// `MODELCTL_RUN`: the Job's name, from the pod's label.
@@ -217,17 +238,6 @@ fn run_env() -> EnvVar {
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
-    }
-}
-
-fn no_escalation() -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".to_owned()]),
-            ..Capabilities::default()
-        }),
-        ..SecurityContext::default()
     }
 }
 

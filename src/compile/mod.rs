@@ -25,21 +25,19 @@ mod deployment;
 mod env_from;
 mod export;
 mod fetch;
-mod grpcroute;
 mod hash;
 mod hpa;
-mod httproute;
-mod ingress;
 mod job;
-mod openshift_route;
 mod parallel;
 mod pdb;
 mod podmonitor;
+mod ports;
 mod random;
 mod resources;
 mod route;
 mod scaledobject;
 mod script;
+mod security;
 mod service;
 mod serving;
 pub mod sweep;
@@ -53,7 +51,7 @@ pub use files::{
 };
 pub use hash::hash8;
 pub use hpa::{INFLIGHT_METRIC, QUEUE_METRIC};
-pub use sweep::{combinations, param_env_name};
+pub use sweep::combinations;
 pub use yaml::to_yaml;
 
 /// One rendered object and where it is written.

@@ -1,19 +1,15 @@
 //! The Service in front of one serving track: port 80 to the server's `http`
 //! port, and port 8081 (`appProtocol: kubernetes.io/h2c`) to its `grpc` port.
 //!
-//! Owns the Service's port layout; HTTP routes point at port
-//! [`SERVICE_PORT`], GRPCRoutes at [`GRPC_SERVICE_PORT`].
+//! Owns the Service's shape; the port numbers are [`super::ports`]'s, where
+//! the routes read them too.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Ctx;
 use super::labels::{self, Component, Track};
-
-/// The port routes send traffic to.
-pub const SERVICE_PORT: i32 = 80;
-/// The port gRPC (cleartext HTTP/2) is served at.
-pub const GRPC_SERVICE_PORT: i32 = super::deployment::GRPC_PORT;
+use super::ports::{GRPC_SERVICE_PORT, SERVICE_PORT};
 
 /// The Service selecting the pods of `track`.
 pub(crate) fn build(ctx: &Ctx<'_>, track: Track, version: &str) -> Service {

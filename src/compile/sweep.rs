@@ -1,5 +1,5 @@
 //! Hyperparameter sweeps: the trials (the grid's combinations, or a random
-//! search's samples) and their environment names.
+//! search's samples) and the files that pass them to the code.
 //!
 //! Owns the order of combinations (the index an Indexed Job pod gets) and the
 //! files each index reads: `sweep.json` (every combination) and
@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use modelctl_spec::model::Sweep;
+use modelctl_spec::values::env_var_name;
 
 use super::script::sh_quote;
 
@@ -43,31 +44,11 @@ pub fn combinations<K: AsRef<str>, V: AsRef<[String]>>(
     out
 }
 
-/// The environment variable a parameter reaches the code as: upper snake case
-/// (`learning-rate` becomes `LEARNING_RATE`); any character other than an
-/// ASCII letter or digit becomes `_`, and a leading digit gets a `_` prefix.
-pub fn param_env_name(param: &str) -> String {
-    let mut out: String = param
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
 /// `sweep.json`: the list of combinations, each as environment name to value.
 pub(crate) fn sweep_json(combinations: &[BTreeMap<String, String>]) -> String {
     let list: Vec<BTreeMap<String, &String>> = combinations
         .iter()
-        .map(|c| c.iter().map(|(k, v)| (param_env_name(k), v)).collect())
+        .map(|c| c.iter().map(|(k, v)| (env_var_name(k), v)).collect())
         .collect();
     // A list of string maps always serializes.
     let mut text = serde_json::to_string_pretty(&list).expect("string maps serialize to JSON");
@@ -81,7 +62,7 @@ pub(crate) fn sweep_env(combination: &BTreeMap<String, String>, output: Option<&
     let mut text = String::new();
     for (name, value) in combination {
         text.push_str("export ");
-        text.push_str(&param_env_name(name));
+        text.push_str(&env_var_name(name));
         text.push('=');
         text.push_str(&sh_quote(value));
         text.push('\n');
@@ -120,13 +101,6 @@ mod tests {
     #[test]
     fn parameter_without_values_has_no_combination() {
         assert!(combinations(&grid(&[("a", &["1"]), ("b", &[])])).is_empty());
-    }
-
-    #[test]
-    fn param_names_become_upper_snake_case() {
-        assert_eq!(param_env_name("learning-rate"), "LEARNING_RATE");
-        assert_eq!(param_env_name("batch.size"), "BATCH_SIZE");
-        assert_eq!(param_env_name("2nd"), "_2ND");
     }
 
     #[test]

@@ -146,7 +146,7 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
             for (by_name, by_env) in annotated.iter().zip(&list) {
                 let renamed: BTreeMap<String, String> = by_name
                     .iter()
-                    .map(|(k, v)| (modelctl::compile::sweep::param_env_name(k), v.clone()))
+                    .map(|(k, v)| (modelctl_spec::values::env_var_name(k), v.clone()))
                     .collect();
                 assert_eq!(&renamed, by_env, "{name}");
             }

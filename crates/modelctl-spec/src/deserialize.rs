@@ -200,25 +200,10 @@ fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     choices
         .iter()
-        .map(|c| (edit_distance(word, c), *c))
+        .map(|c| (strsim::levenshtein(word, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance (transpositions cost 2).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Path to the innermost entry whose key or value covers `span`.
@@ -372,6 +357,5 @@ mod tests {
     fn suggests_close_keys() {
         let (_, help) = explain("unknown field `imgae`, expected one of `image`, `code`");
         assert_eq!(help, "did you mean `image`?");
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

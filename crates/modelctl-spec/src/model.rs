@@ -455,6 +455,25 @@ pub struct Route {
     pub grpc: bool,
 }
 
+impl Route {
+    /// The path as written, `/` when left out: what a route object matches.
+    pub fn path_or_root(&self) -> &str {
+        self.path.as_ref().map_or("/", UrlPath::as_str)
+    }
+
+    /// The prefix the route stands for ([`UrlPath::prefix`]): `""` for the
+    /// root, whether the path is left out or `/`; a trailing `/` does not
+    /// count. Two routes with the same host and prefix are the same route.
+    pub fn prefix(&self) -> &str {
+        self.path.as_ref().map_or("", UrlPath::prefix)
+    }
+
+    /// True when the route is at the root (no path, or `/`).
+    pub fn is_root(&self) -> bool {
+        self.prefix().is_empty()
+    }
+}
+
 /// A canary version of the served model.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -492,5 +511,23 @@ mod tests {
         let err =
             toml::from_str::<Serve>("model = \"m.onnx\"\nreplicas = { min = 1 }").unwrap_err();
         assert_eq!(err.message(), "missing field `max`");
+    }
+
+    #[test]
+    fn a_route_without_a_path_is_at_the_root() {
+        let route = |text: &str| toml::from_str::<Route>(text).unwrap();
+        let cases = [
+            ("host = \"a.example.com\"", "/", ""),
+            ("host = \"a.example.com\"\npath = \"/\"", "/", ""),
+            ("host = \"a.example.com\"\npath = \"/x\"", "/x", "/x"),
+            ("host = \"a.example.com\"\npath = \"/x/\"", "/x/", "/x"),
+        ];
+        for (text, written, prefix) in cases {
+            let r = route(text);
+            assert_eq!(r.path_or_root(), written, "{text}");
+            assert_eq!(r.prefix(), prefix, "{text}");
+            assert_eq!(r.is_root(), prefix.is_empty(), "{text}");
+        }
+        assert!(toml::from_str::<Route>("host = \"a.example.com\"\npath = \"/x//\"").is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! file into one [`Report`] and returns a [`Repo`] only when there are none.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::DeTable;
@@ -20,6 +20,7 @@ use crate::merge;
 use crate::model::ModelSpec;
 use crate::read::Source;
 use crate::repo::{Model, Repo};
+use crate::rules::repo::RouteClaim;
 use crate::rules::{self, Checker};
 use crate::schema::{self, SchemaKind};
 use crate::values::ModelName;
@@ -84,16 +85,6 @@ fn check_config(src: &Source, report: &mut Report) -> Option<Config> {
     (report.len() == before).then_some(config)
 }
 
-/// Where a model's route is claimed, for the cross-file duplicate check.
-pub(crate) struct RouteClaim {
-    pub model: String,
-    pub file: PathBuf,
-    pub env: String,
-    pub host: String,
-    pub path: String,
-    pub span: std::ops::Range<usize>,
-}
-
 fn check_model(
     src: &Source,
     env_names: Option<&[String]>,
@@ -106,27 +97,7 @@ fn check_model(
     let name = check_name(&src.path, report);
     let tree = document::parse(&src.path, &src.text, report)?;
     rules::env::check_env_keys(&src.path, &tree, env_names, report);
-    let spec: ModelSpec = match deserialize_pruned(&src.path, &tree, report) {
-        Outcome::Valid(spec) => spec,
-        Outcome::Pruned { value, broken } => {
-            // Still check the sections that are well formed.
-            let mut spec: ModelSpec = value;
-            if broken.contains("train") {
-                spec.train = None;
-            }
-            if broken.contains("serve") {
-                spec.serve = None;
-            }
-            let mut c = Checker {
-                file: &src.path,
-                tree: tree.get_ref(),
-                report,
-            };
-            rules::model::check_sections(&mut c, &spec);
-            return None;
-        }
-        Outcome::Invalid => return None,
-    };
+    let spec = deserialize_model(src, &tree, report)?;
     schema_check(&src.path, SchemaKind::Model, &tree, report);
     rules::model::check(
         &mut Checker {
@@ -183,6 +154,36 @@ fn check_model(
     })
 }
 
+/// The model's spec as written, when it deserializes. When only some
+/// sections are broken, the well-formed ones are still checked (and `None`
+/// returned), so one run reports as much as it can.
+fn deserialize_model(
+    src: &Source,
+    tree: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+) -> Option<ModelSpec> {
+    match deserialize_pruned(&src.path, tree, report) {
+        Outcome::Valid(spec) => Some(spec),
+        Outcome::Pruned { value, broken } => {
+            let mut spec: ModelSpec = value;
+            if broken.contains("train") {
+                spec.train = None;
+            }
+            if broken.contains("serve") {
+                spec.serve = None;
+            }
+            let mut c = Checker {
+                file: &src.path,
+                tree: tree.get_ref(),
+                report,
+            };
+            rules::model::check_sections(&mut c, &spec);
+            None
+        }
+        Outcome::Invalid => None,
+    }
+}
+
 /// The rules between `spec`, resolved for `env`, and that environment's
 /// settings (when a config is given); located in `tree`.
 fn check_in_env(
@@ -225,12 +226,7 @@ fn claim_route(
         file: src.path.clone(),
         env: env.to_owned(),
         host: route.host.to_string(),
-        path: route
-            .path
-            .as_ref()
-            .map_or("/", |p| p.as_str())
-            .trim_end_matches('/')
-            .to_owned(),
+        prefix: route.prefix().to_owned(),
         span: locate(tree.get_ref(), &["serve", "route", "host"], Target::Value),
     });
 }
@@ -275,6 +271,8 @@ fn schema_check(file: &Path, kind: SchemaKind, tree: &Spanned<DeTable<'_>>, repo
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     const CONFIG: &str = "[defaults]\nnamespace = \"ml\"\nserver-image = \"r.example.com/s:1\"\nroute = { kind = \"ingress\" }\n[environments.staging]\n[environments.production]\n";

@@ -3,7 +3,9 @@
 //! provider with what it needs.
 
 use super::Checker;
-use crate::config::{AutoscalingProvider, Config, RouteConfig, RouteKind, TolerationOperator};
+use crate::config::{
+    AutoscalingProvider, Config, GpuConfig, RouteConfig, RouteKind, TolerationOperator,
+};
 use crate::locate::Target::{Key, Value};
 use crate::values::names::{check_dns_label, check_dns_subdomain};
 use crate::values::regex;
@@ -22,6 +24,25 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
         );
     }
     check_route(c, &["defaults", "route"], &config.defaults.route);
+    check_environments(c, config);
+    check_autoscaling(c, config);
+    check_gpu(c, &config.defaults.gpu);
+    if let Some(p) = &config.defaults.part_of {
+        let ok = p.len() <= 63 && regex!(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").is_match(p);
+        if !ok {
+            c.error(
+                &["defaults", "part-of"],
+                Value,
+                format!("`{p}` is not a label value"),
+                "use at most 63 letters, digits, `-`, `_` and `.`",
+            );
+        }
+    }
+}
+
+/// Each environment's route settings fit their kind, and its `context`, when
+/// given, names something.
+fn check_environments(c: &mut Checker<'_, '_>, config: &Config) {
     for (name, env) in &config.environments {
         if let Some(route) = &env.route {
             check_route(c, &["environments", name.as_str(), "route"], route);
@@ -39,8 +60,11 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
             );
         }
     }
-    check_autoscaling(c, config);
-    let gpu = &config.defaults.gpu;
+}
+
+/// The GPU resource is an extended resource name, and each toleration is
+/// one Kubernetes accepts.
+fn check_gpu(c: &mut Checker<'_, '_>, gpu: &GpuConfig) {
     if !regex!(RESOURCE_NAME).is_match(&gpu.resource) || gpu.resource.len() > 253 {
         c.error(
             &["defaults", "gpu", "resource"],
@@ -83,17 +107,6 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
                 Value,
                 "toleration `key` is empty".to_owned(),
                 "name the taint's key, e.g. `nvidia.com/gpu`",
-            );
-        }
-    }
-    if let Some(p) = &config.defaults.part_of {
-        let ok = p.len() <= 63 && regex!(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").is_match(p);
-        if !ok {
-            c.error(
-                &["defaults", "part-of"],
-                Value,
-                format!("`{p}` is not a label value"),
-                "use at most 63 letters, digits, `-`, `_` and `.`",
             );
         }
     }

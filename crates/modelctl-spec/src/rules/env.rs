@@ -7,7 +7,6 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::deserialize::edit_distance;
 use crate::diag::{Diagnostic, Report, Stage};
 
 /// Each `[env.<name>]` must name an environment of `modelctl.toml`.
@@ -28,8 +27,8 @@ pub(crate) fn check_env_keys(
         if names.iter().any(|n| n == k) {
             continue;
         }
-        let help = match names.iter().min_by_key(|n| edit_distance(k, n)) {
-            Some(n) if edit_distance(k, n) <= 2 => {
+        let help = match names.iter().min_by_key(|n| strsim::levenshtein(k, n)) {
+            Some(n) if strsim::levenshtein(k, n) <= 2 => {
                 format!("did you mean `{n}`?")
             }
             _ if names.is_empty() => "add it under `[environments]` in `modelctl.toml`".to_owned(),

@@ -318,13 +318,40 @@ fn check_data_source<'p>(
 }
 
 fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: &BTreeSet<&str>) {
+    check_param_names(c, sweep, env_names);
+    for (name, range) in &sweep.ranges {
+        check_range(c, name.as_str(), range);
+    }
+    let Some(trials) = trial_count(c, sweep) else {
+        return;
+    };
+    // The API server refuses `maxFailedIndexes` above `completions`.
+    if let Some(max) = sweep.max_failed_trials
+        && u64::from(max.get()) > trials
+    {
+        c.error(
+            &["train", "sweep", "max-failed-trials"],
+            Value,
+            format!("`max-failed-trials` is {max}, more than the sweep's {trials} trials"),
+            format!("write at most {trials}, or leave it out to run every trial"),
+        );
+    }
+}
+
+/// Each parameter sets its own variable (none that `train.env` sets) and
+/// is in one table only.
+fn check_param_names(
+    c: &mut Checker<'_, '_>,
+    sweep: &crate::model::Sweep,
+    env_names: &BTreeSet<&str>,
+) {
     let grid = sweep.grid.as_ref().map(|g| g.as_map());
     let params = grid
         .into_iter()
         .flat_map(|g| g.keys().map(|k| ("grid", k)))
         .chain(sweep.ranges.keys().map(|k| ("ranges", k)));
     for (table, name) in params {
-        let var = name.as_str().to_ascii_uppercase().replace('-', "_");
+        let var = name.env_var();
         if env_names.contains(var.as_str()) {
             c.error(
                 &["train", "sweep", table, name.as_str()],
@@ -344,66 +371,55 @@ fn check_sweep(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep, env_names: 
             );
         }
     }
-    for (name, range) in &sweep.ranges {
-        check_range(c, name.as_str(), range);
+}
+
+/// How many trials the sweep runs: `random`'s count, or the grid's
+/// combinations (at most [`MAX_SWEEP_COMBINATIONS`]). `None` when the sweep
+/// has neither.
+fn trial_count(c: &mut Checker<'_, '_>, sweep: &crate::model::Sweep) -> Option<u64> {
+    let grid = sweep.grid.as_ref().map(|g| g.as_map());
+    if let Some(n) = sweep.random {
+        if sweep.ranges.is_empty() && grid.is_none() {
+            c.error(
+                &["train", "sweep", "random"],
+                Value,
+                "`random` has nothing to sample".to_owned(),
+                "add `ranges = { learning-rate = { min = 0.0001, max = 0.1, log = true } }`",
+            );
+        }
+        return Some(u64::from(n.get()));
     }
-    let trials: u64 = match (sweep.random, grid) {
-        (Some(n), _) => {
-            if sweep.ranges.is_empty() && grid.is_none() {
-                c.error(
-                    &["train", "sweep", "random"],
-                    Value,
-                    "`random` has nothing to sample".to_owned(),
-                    "add `ranges = { learning-rate = { min = 0.0001, max = 0.1, log = true } }`",
-                );
-            }
-            u64::from(n.get())
-        }
-        (None, grid) => {
-            if !sweep.ranges.is_empty() {
-                c.error(
-                    &["train", "sweep", "ranges"],
-                    Key,
-                    "`ranges` are sampled only by a random search".to_owned(),
-                    "add `random = N`, the number of trials to sample",
-                );
-            }
-            let Some(grid) = grid else {
-                c.error(
-                    &["train", "sweep"],
-                    Value,
-                    "the sweep has neither `grid` nor `random`".to_owned(),
-                    "add `grid = { learning-rate = [\"0.001\", \"0.01\"] }`, or `random = N` with `ranges`",
-                );
-                return;
-            };
-            let combinations = grid
-                .values()
-                .fold(1u64, |n, v| n.saturating_mul(v.len() as u64));
-            if combinations > MAX_SWEEP_COMBINATIONS {
-                c.error(
-                    &["train", "sweep", "grid"],
-                    Value,
-                    format!(
-                        "the sweep grid has {combinations} combinations, more than {MAX_SWEEP_COMBINATIONS}"
-                    ),
-                    "each combination is a training pod; trim the grid or split the sweep",
-                );
-            }
-            combinations
-        }
-    };
-    // The API server refuses `maxFailedIndexes` above `completions`.
-    if let Some(max) = sweep.max_failed_trials
-        && u64::from(max.get()) > trials
-    {
+    if !sweep.ranges.is_empty() {
         c.error(
-            &["train", "sweep", "max-failed-trials"],
-            Value,
-            format!("`max-failed-trials` is {max}, more than the sweep's {trials} trials"),
-            format!("write at most {trials}, or leave it out to run every trial"),
+            &["train", "sweep", "ranges"],
+            Key,
+            "`ranges` are sampled only by a random search".to_owned(),
+            "add `random = N`, the number of trials to sample",
         );
     }
+    let Some(grid) = grid else {
+        c.error(
+            &["train", "sweep"],
+            Value,
+            "the sweep has neither `grid` nor `random`".to_owned(),
+            "add `grid = { learning-rate = [\"0.001\", \"0.01\"] }`, or `random = N` with `ranges`",
+        );
+        return None;
+    };
+    let combinations = grid
+        .values()
+        .fold(1u64, |n, v| n.saturating_mul(v.len() as u64));
+    if combinations > MAX_SWEEP_COMBINATIONS {
+        c.error(
+            &["train", "sweep", "grid"],
+            Value,
+            format!(
+                "the sweep grid has {combinations} combinations, more than {MAX_SWEEP_COMBINATIONS}"
+            ),
+            "each combination is a training pod; trim the grid or split the sweep",
+        );
+    }
+    Some(combinations)
 }
 
 /// One range of a random search: finite, ordered, positive when sampled

@@ -2,10 +2,28 @@
 //! model's canary, one model per host and path.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
 
 use crate::diag::{Diagnostic, Report, Stage};
-use crate::pipeline::RouteClaim;
 use crate::repo::Model;
+
+/// Where a model's route is claimed, for the one-model-per-host-and-path
+/// check: the pipeline collects one per model and environment.
+pub(crate) struct RouteClaim {
+    /// The model (the file stem when the name is invalid).
+    pub model: String,
+    /// Its spec file.
+    pub file: PathBuf,
+    /// The environment (`""` when checked without a config).
+    pub env: String,
+    /// The route's host.
+    pub host: String,
+    /// The route's prefix ([`crate::model::Route::prefix`]): `""` for the root.
+    pub prefix: String,
+    /// The `host` value in the file.
+    pub span: Range<usize>,
+}
 
 /// Checks the rules that relate several models.
 pub(crate) fn check(models: &[Model], claims: &[RouteClaim], report: &mut Report) {
@@ -52,13 +70,13 @@ pub(crate) fn check(models: &[Model], claims: &[RouteClaim], report: &mut Report
     }
     let mut seen: BTreeMap<(&str, &str, &str), &RouteClaim> = BTreeMap::new();
     for c in claims {
-        let key = (c.env.as_str(), c.host.as_str(), c.path.as_str());
+        let key = (c.env.as_str(), c.host.as_str(), c.prefix.as_str());
         match seen.get(&key) {
             Some(first) if first.model != c.model => {
-                let path = if c.path.is_empty() {
+                let path = if c.prefix.is_empty() {
                     "/"
                 } else {
-                    c.path.as_str()
+                    c.prefix.as_str()
                 };
                 let env = if c.env.is_empty() {
                     String::new()

@@ -40,7 +40,7 @@ pub use digest::Sha256;
 pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS, parse_duration};
 pub use image::ImageRef;
 pub use names::{
-    EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
+    EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName, env_var_name,
 };
 pub use objective::{Goal, MetricName};
 pub use paths::{CodeDir, MountPath, UrlPath};

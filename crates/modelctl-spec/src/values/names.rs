@@ -160,11 +160,13 @@ fn host_part(s: &str) -> &str {
     s.split(['/', ':']).next().unwrap_or(s)
 }
 
-fn check_env_var(s: &str) -> Result<(), ValueError> {
-    if regex!(ENV_VAR).is_match(s) {
-        return Ok(());
-    }
-    let fixed: String = s
+/// The environment variable a name reaches the code as, and the spelling
+/// suggested for a name that is not one: upper snake case (`learning-rate`
+/// becomes `LEARNING_RATE`); any character other than an ASCII letter or
+/// digit becomes `_`, and a leading digit (or nothing at all) gets a `_`
+/// in front. The result always passes [`EnvVarName`]'s grammar.
+pub fn env_var_name(name: &str) -> String {
+    let mut out: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -174,6 +176,17 @@ fn check_env_var(s: &str) -> Result<(), ValueError> {
             }
         })
         .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn check_env_var(s: &str) -> Result<(), ValueError> {
+    if regex!(ENV_VAR).is_match(s) {
+        return Ok(());
+    }
+    let fixed = env_var_name(s);
     Err(ValueError::new(
         format!("{} is not an environment variable name", quoted(s)),
         format!("use letters, digits and `_`, not starting with a digit, e.g. `{fixed}`"),
@@ -248,6 +261,18 @@ mod tests {
         assert!("_x1".parse::<EnvVarName>().is_ok());
         let err = "learning-rate".parse::<EnvVarName>().unwrap_err();
         assert!(err.help.contains("`LEARNING_RATE`"));
-        assert!("1X".parse::<EnvVarName>().is_err());
+        let err = "1X".parse::<EnvVarName>().unwrap_err();
+        assert!(err.help.contains("`_1X`"), "{}", err.help);
+    }
+
+    #[test]
+    fn names_become_upper_snake_case_variables() {
+        assert_eq!(env_var_name("learning-rate"), "LEARNING_RATE");
+        assert_eq!(env_var_name("batch.size"), "BATCH_SIZE");
+        assert_eq!(env_var_name("2nd"), "_2ND");
+        assert_eq!(env_var_name(""), "_");
+        for name in ["learning-rate", "2nd", "a b", "é"] {
+            assert!(env_var_name(name).parse::<EnvVarName>().is_ok(), "{name}");
+        }
     }
 }

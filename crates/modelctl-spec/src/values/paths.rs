@@ -1,6 +1,12 @@
 //! Paths: where data is mounted in the training container (`MountPath`), the
 //! directory of the fetched training code to run from (`CodeDir`) and the path
 //! prefix a model is routed at (`UrlPath`).
+//!
+//! `UrlPath` also owns the route-path rule every layer applies (validation's
+//! one-model-per-host-and-path check, the rendered server flag, and
+//! `model-server --path-prefix`): a trailing `/` does not count, so `/` is
+//! the root and `/bidding/` is `/bidding`. That a route without a path is
+//! at `/` is [`crate::model::Route`]'s.
 
 use super::{ValueError, quoted, regex, string_value};
 
@@ -43,6 +49,21 @@ string_value!(
     max = 1024,
     desc = "A URL path prefix starting with `/`, such as `/` or `/bidding`."
 );
+
+impl UrlPath {
+    /// The prefix this path stands for: the path without its trailing `/`,
+    /// so `/` is `""` (the root) and `/bidding/` is `/bidding`. The grammar
+    /// allows one trailing `/` at most, so no other spelling remains.
+    pub fn prefix(&self) -> &str {
+        let path = self.as_str();
+        path.strip_suffix('/').unwrap_or(path)
+    }
+
+    /// True for `/`: the root, no prefix at all.
+    pub fn is_root(&self) -> bool {
+        self.prefix().is_empty()
+    }
+}
 
 fn check_mount_path(s: &str) -> Result<(), ValueError> {
     let what = || format!("{} is not a mount path", quoted(s));
@@ -196,6 +217,21 @@ mod tests {
             assert!(ok.parse::<UrlPath>().is_ok(), "{ok}");
         }
         for bad in ["", "bidding", "/a?b", "//", "/a//b", "/a b", "/../x"] {
+            assert!(bad.parse::<UrlPath>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_trailing_slash_does_not_count() {
+        let prefix = |s: &str| s.parse::<UrlPath>().unwrap().prefix().to_owned();
+        assert_eq!(prefix("/"), "");
+        assert_eq!(prefix("/x"), "/x");
+        assert_eq!(prefix("/x/"), "/x");
+        assert_eq!(prefix("/x/y/"), "/x/y");
+        assert!("/".parse::<UrlPath>().unwrap().is_root());
+        assert!(!"/x/".parse::<UrlPath>().unwrap().is_root());
+        // No spelling with more than one trailing `/` gets as far as a prefix.
+        for bad in ["//", "/x//", "/x///"] {
             assert!(bad.parse::<UrlPath>().is_err(), "{bad}");
         }
     }

@@ -26,6 +26,14 @@ string_value!(
     desc = "A sweep parameter name such as `learning-rate`: a letter, then letters, digits, `-` and `_`."
 );
 
+impl ParamName {
+    /// The environment variable the parameter reaches the code as
+    /// (`learning-rate` is `LEARNING_RATE`; see [`super::env_var_name`]).
+    pub fn env_var(&self) -> String {
+        super::env_var_name(self.as_str())
+    }
+}
+
 fn check_param_name(s: &str) -> Result<(), ValueError> {
     if regex!(PARAM_NAME).is_match(s) {
         return Ok(());

@@ -1,17 +1,19 @@
 //! Gateway API `gateway.networking.k8s.io/v1` HTTPRoute, as small typed
 //! structs (the kind is not in `k8s-openapi`).
 //!
-//! Owns the HTTPRoute's shape. Every field the CRD would default is written
+//! Owns the HTTPRoute's shape; the parent Gateway and backend references
+//! are [`super::gateway`]'s. Every field the CRD would default is written
 //! out, so a server-side apply dry run returns the spec as sent.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Route;
 use serde::Serialize;
 
-use super::Ctx;
-use super::labels::{self, Component, Track};
-use super::route::{Backend, path};
-use super::service::SERVICE_PORT;
+use super::backend::Backend;
+use super::gateway::{BackendRef, ParentRef, backend_refs, parent_refs};
+use crate::compile::Ctx;
+use crate::compile::labels::{self, Component, Track};
+use crate::compile::ports::SERVICE_PORT;
 
 /// An HTTPRoute.
 #[derive(Debug, Clone, Serialize)]
@@ -38,21 +40,6 @@ pub struct HttpRouteSpec {
     pub hostnames: Vec<String>,
     /// Rules: matches and the backends they send to.
     pub rules: Vec<Rule>,
-}
-
-/// A reference to a Gateway.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ParentRef {
-    /// `gateway.networking.k8s.io`.
-    pub group: &'static str,
-    /// `Gateway`.
-    pub kind: &'static str,
-    /// The Gateway's name.
-    pub name: String,
-    /// The Gateway's namespace (the route's own when left out).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
 }
 
 /// One rule.
@@ -84,37 +71,6 @@ pub struct PathMatch {
     pub value: String,
 }
 
-/// A weighted Service backend.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackendRef {
-    /// `""` (the core group).
-    pub group: &'static str,
-    /// `Service`.
-    pub kind: &'static str,
-    /// The Service.
-    pub name: String,
-    /// The Service port.
-    pub port: i32,
-    /// The relative weight.
-    pub weight: u32,
-}
-
-/// The Gateway of the environment's route settings, as the parent of a route.
-pub(crate) fn parent_refs(ctx: &Ctx<'_>) -> Vec<ParentRef> {
-    let config = &ctx.env.route;
-    config
-        .gateway
-        .iter()
-        .map(|gateway| ParentRef {
-            group: "gateway.networking.k8s.io",
-            kind: "Gateway",
-            name: gateway.clone(),
-            namespace: config.gateway_namespace.clone(),
-        })
-        .collect()
-}
-
 /// The HTTPRoute of `route` sending to `backends`.
 pub(crate) fn build(
     ctx: &Ctx<'_>,
@@ -137,19 +93,10 @@ pub(crate) fn build(
                 matches: vec![Match {
                     path: PathMatch {
                         type_: "PathPrefix",
-                        value: path(route),
+                        value: route.path_or_root().to_owned(),
                     },
                 }],
-                backend_refs: backends
-                    .iter()
-                    .map(|b| BackendRef {
-                        group: "",
-                        kind: "Service",
-                        name: b.service.clone(),
-                        port: SERVICE_PORT,
-                        weight: b.weight,
-                    })
-                    .collect(),
+                backend_refs: backend_refs(backends, SERVICE_PORT),
             }],
         },
     }

@@ -3,18 +3,18 @@
 //! through the same Gateway as the HTTPRoute, to the Services' `grpc` port
 //! with the same canary weights.
 //!
-//! Owns the GRPCRoute's shape; the parent Gateway and backend references are
-//! the HTTPRoute's types.
+//! Owns the GRPCRoute's shape; the parent Gateway and backend references
+//! are [`super::gateway`]'s, shared with the HTTPRoute.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Route;
 use serde::Serialize;
 
-use super::Ctx;
-use super::httproute::{BackendRef, ParentRef, parent_refs};
-use super::labels::{self, Component, Track};
-use super::route::Backend;
-use super::service::GRPC_SERVICE_PORT;
+use super::backend::Backend;
+use super::gateway::{BackendRef, ParentRef, backend_refs, parent_refs};
+use crate::compile::Ctx;
+use crate::compile::labels::{self, Component, Track};
+use crate::compile::ports::GRPC_SERVICE_PORT;
 
 /// A GRPCRoute.
 #[derive(Debug, Clone, Serialize)]
@@ -70,16 +70,7 @@ pub(crate) fn build(
             parent_refs: parent_refs(ctx),
             hostnames: vec![route.host.as_str().to_owned()],
             rules: vec![GrpcRule {
-                backend_refs: backends
-                    .iter()
-                    .map(|b| BackendRef {
-                        group: "",
-                        kind: "Service",
-                        name: b.service.clone(),
-                        port: GRPC_SERVICE_PORT,
-                        weight: b.weight,
-                    })
-                    .collect(),
+                backend_refs: backend_refs(backends, GRPC_SERVICE_PORT),
             }],
         },
     }

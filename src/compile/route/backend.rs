@@ -1,14 +1,5 @@
-//! `serve.route` to the route object of the configured kind: Gateway API
-//! HTTPRoute (and GRPCRoute with `grpc = true`), OpenShift Route or Ingress,
-//! with weighted backends when a canary runs.
-//!
-//! Owns the choice of kind and the traffic split; each kind's shape lives
-//! in its own file.
-
-use modelctl_spec::RouteKind;
-use modelctl_spec::model::Route;
-
-use super::{Ctx, Manifest, grpcroute, httproute, ingress, openshift_route};
+//! The traffic split of a route: which Services receive its requests, and
+//! what share each gets. A leaf that every route kind reads.
 
 /// One Service receiving a share of the route's traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,40 +27,6 @@ pub(crate) fn backends(model: &str, canary: Option<(String, u32)>) -> Vec<Backen
                 },
                 Backend { service, weight },
             ]
-        }
-    }
-}
-
-/// The path a route matches (`/` when left out).
-pub(crate) fn path(route: &Route) -> String {
-    route
-        .path
-        .as_ref()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
-}
-
-/// Appends the route objects to `out`.
-pub(crate) fn render(
-    ctx: &Ctx<'_>,
-    route: &Route,
-    backends: &[Backend],
-    version: &str,
-    out: &mut Vec<Manifest>,
-) {
-    match ctx.env.route.kind {
-        RouteKind::Gateway => {
-            out.push(ctx.manifest(&httproute::build(ctx, route, backends, version)));
-            if route.grpc {
-                out.push(ctx.manifest(&grpcroute::build(ctx, route, backends, version)));
-            }
-        }
-        RouteKind::Openshift => {
-            out.push(ctx.manifest(&openshift_route::build(ctx, route, backends, version)));
-        }
-        RouteKind::Ingress => {
-            for ingress in ingress::build(ctx, route, backends, version) {
-                out.push(ctx.manifest(&ingress));
-            }
         }
     }
 }

@@ -8,9 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modelctl_spec::model::Route;
 use serde::Serialize;
 
-use super::Ctx;
-use super::labels::{self, Component, Track};
-use super::route::{Backend, path};
+use super::backend::Backend;
+use crate::compile::Ctx;
+use crate::compile::labels::{self, Component, Track};
 
 /// An OpenShift Route.
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +109,7 @@ pub(crate) fn build(
         ),
         spec: RouteSpec {
             host: route.host.as_str().to_owned(),
-            path: path(route),
+            path: route.path_or_root().to_owned(),
             to,
             alternate_backends: alternates,
             port: RoutePort {

@@ -12,9 +12,9 @@ use k8s_openapi::api::networking::v1::{
 };
 use modelctl_spec::model::Route;
 
-use super::Ctx;
-use super::labels::{self, Component, Track};
-use super::route::{Backend, path};
+use super::backend::Backend;
+use crate::compile::Ctx;
+use crate::compile::labels::{self, Component, Track};
 
 /// The Ingresses of `route`: one per backend, the canary's annotated with its weight.
 pub(crate) fn build(
@@ -54,7 +54,7 @@ pub(crate) fn build(
                     host: Some(route.host.as_str().to_owned()),
                     http: Some(HTTPIngressRuleValue {
                         paths: vec![HTTPIngressPath {
-                            path: Some(path(route)),
+                            path: Some(route.path_or_root().to_owned()),
                             path_type: "Prefix".to_owned(),
                             backend: IngressBackend {
                                 service: Some(IngressServiceBackend {
