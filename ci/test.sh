@@ -28,21 +28,13 @@ if [ "${SKIP_IMAGE:-0}" != 1 ] && [ ${#need[@]} -gt 0 ]; then
     buildah podman runc uidmap debootstrap wrk curl binutils ca-certificates >/dev/null
 fi
 
-step "Python tools (.venv-ci)"
-if [ ! -x .venv-ci/bin/python ]; then
-  python3 -m venv .venv-ci
-fi
-.venv-ci/bin/pip install -q --disable-pip-version-check \
-  -r ci/requirements-serve.txt -r ci/requirements-ci.txt -r ci/requirements-models.txt
 export PATH="$ROOT/.venv-ci/bin:$PATH"
-ORT_DIR="$(python -c 'import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))')"
-ORT_DYLIB_PATH="$(ls "$ORT_DIR"/libonnxruntime.so* | sort | tail -n 1)"
-export ORT_DYLIB_PATH
-echo "ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
 
 # The Dockerfile test spends much of its time on downloads, debootstrap and
 # copies into image layers rather than on the CPU, so it runs beside the
 # checks below instead of after them; its log is shown when it is waited for.
+# It starts before the Python tools are installed: the image check it ends
+# with runs python3 from .venv-ci (on PATH from here on) minutes later.
 DOCKERFILE_PID=
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   DOCKERFILE_LOG="$(mktemp "${TMPDIR:-/tmp}/modelctl-dockerfile-test.XXXXXX")"
@@ -51,6 +43,17 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   DOCKERFILE_PID=$!
   trap '[ -z "$DOCKERFILE_PID" ] || kill -- -"$DOCKERFILE_PID" 2>/dev/null || true' EXIT
 fi
+
+step "Python tools (.venv-ci)"
+if [ ! -x .venv-ci/bin/python ]; then
+  python3 -m venv .venv-ci
+fi
+.venv-ci/bin/pip install -q --disable-pip-version-check \
+  -r ci/requirements-serve.txt -r ci/requirements-ci.txt -r ci/requirements-models.txt
+ORT_DIR="$(python -c 'import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))')"
+ORT_DYLIB_PATH="$(ls "$ORT_DIR"/libonnxruntime.so* | sort | tail -n 1)"
+export ORT_DYLIB_PATH
+echo "ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
 
 step "test models: committed files match their manifest; the script still makes good ones"
 (cd tests/fixtures/models && sha256sum --check --strict SHA256SUMS)
