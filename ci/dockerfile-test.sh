@@ -2,6 +2,7 @@
 # Builds ci/Dockerfile itself, every stage, and runs the image it makes.
 #
 #   ci/dockerfile-test.sh
+#   EXPORT_BINARIES=DIR ci/dockerfile-test.sh   also leave the image's two binaries in DIR
 #
 # ci/image-test.sh proves the runtime file tree; this script proves the
 # Dockerfile that users build: its COPY paths, the `cargo build --locked`
@@ -143,3 +144,16 @@ log "image config: $config"
 [[ "$config" == *ORT_DYLIB_PATH=/usr/local/lib/libonnxruntime.so* ]] || die "ORT_DYLIB_PATH is not set: $config"
 
 "$ROOT/ci/image-test.sh" check "$IMAGE"
+
+# EXPORT_BINARIES=DIR: leave the image's model-server and model-export in
+# DIR, so the served tests can run the binaries the image ships instead of
+# building their own.
+if [[ -n "${EXPORT_BINARIES:-}" ]]; then
+  mkdir -p "$EXPORT_BINARIES"
+  ctr="$("${BUILDAH[@]}" from --pull=never "$IMAGE")"
+  mnt="$("${BUILDAH[@]}" mount "$ctr")"
+  install -m 0755 "$mnt/usr/local/bin/model-server" "$mnt/usr/local/bin/model-export" "$EXPORT_BINARIES/"
+  "${BUILDAH[@]}" umount "$ctr" >/dev/null
+  "${BUILDAH[@]}" rm "$ctr" >/dev/null
+  log "left model-server and model-export in $EXPORT_BINARIES"
+fi

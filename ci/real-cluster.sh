@@ -30,7 +30,9 @@ else
 fi
 
 # Build before the bed starts, so it does not idle through the compile.
-cargo test --locked --test it --no-run
+# --workspace: the features ci/test.sh's `cargo test --workspace` built with, so
+# nothing compiles again (model-server's `it` runs too and has no such test).
+cargo test --locked --workspace --test it --no-run
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-real-cluster.XXXXXX")"
 export KUBE_BED_STATE="$WORK/bed"
@@ -91,5 +93,5 @@ eval "$exports"
 export KUBECONFIG
 unset MODELCTL_TEST_CONTEXT
 
-cargo test --locked --test it "${REAL_CLUSTER_FILTER:-real_cluster::}" -- --ignored --test-threads 1
+cargo test --locked --workspace --test it "${REAL_CLUSTER_FILTER:-real_cluster::}" -- --ignored --test-threads 1
 ok=1

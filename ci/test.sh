@@ -32,14 +32,16 @@ export PATH="$ROOT/.venv-ci/bin:$PATH"
 
 # The Dockerfile test spends much of its time on downloads, debootstrap and
 # copies into image layers rather than on the CPU, so it runs beside the
-# checks below instead of after them; its log is shown when it is waited for.
+# checks below instead of after them; its log is shown when it is waited for,
+# and the binaries its image ships are what the served tests run.
 # It starts before the Python tools are installed: the image check it ends
 # with runs python3 from .venv-ci (on PATH from here on) minutes later.
 DOCKERFILE_PID=
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   DOCKERFILE_LOG="$(mktemp "${TMPDIR:-/tmp}/modelctl-dockerfile-test.XXXXXX")"
+  SHIPPED_BIN="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-shipped.XXXXXX")"
   step "ci/Dockerfile: every stage built with buildah, the image run under podman (in the background, log $DOCKERFILE_LOG)"
-  setsid ci/dockerfile-test.sh >"$DOCKERFILE_LOG" 2>&1 &
+  EXPORT_BINARIES="$SHIPPED_BIN" setsid ci/dockerfile-test.sh >"$DOCKERFILE_LOG" 2>&1 &
   DOCKERFILE_PID=$!
   trap '[ -z "$DOCKERFILE_PID" ] || kill -- -"$DOCKERFILE_PID" 2>/dev/null || true' EXIT
 fi
@@ -75,6 +77,8 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Every cargo command below selects the whole workspace (--workspace), so
+# all of them resolve the same features and reuse one build.
 step "cargo test (workspace)"
 # The S3 tests run against moto from .venv-ci; here its absence is a failure.
 MODELCTL_REQUIRE_MOTO=1 cargo test --workspace --locked
@@ -84,10 +88,12 @@ ci/real-cluster.sh
 
 step "OpenAPI check of every generated object (kubernetes-validate)"
 KUBERNETES_VALIDATE="$(command -v kubernetes-validate)" \
-  cargo test --locked --test it render_kubectl:: -- --ignored
+  cargo test --locked --workspace --test it render_kubectl:: -- --ignored
 
 step "modelctl validate / schema --check / render --check on the example repo"
-cargo build --locked -p modelctl
+# The binary `cargo test --workspace` built: building `-p modelctl` alone
+# would resolve other features and compile half the dependencies again.
+cargo test --locked --workspace --no-run
 ./target/debug/modelctl validate
 ./target/debug/modelctl schema --check
 ./target/debug/modelctl render --check
@@ -102,14 +108,9 @@ for env in generated/*/; do
   echo "ok: $env"
 done
 
-step "model-server: served tests with tritonclient[http] on both backends"
-cargo build --locked --release -p model-server
-MODEL_SERVER="$ROOT/target/release/model-server" python -m pytest -q tests/python
-
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
-  step "model-server image: build with buildah, run under podman"
-  MODEL_SERVER="$ROOT/target/release/model-server" ci/image-test.sh
-
+  # The served tests and the image test run the binaries the Dockerfile's
+  # image ships (the `server` profile), so nothing builds model-server twice.
   step "ci/Dockerfile: waiting for the background build"
   status=0
   wait "$DOCKERFILE_PID" || status=$?
@@ -117,6 +118,20 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   cat "$DOCKERFILE_LOG"
   rm -f "$DOCKERFILE_LOG"
   [ "$status" -eq 0 ] || { echo "ci/dockerfile-test.sh failed (exit $status)" >&2; exit "$status"; }
+  SERVER_BIN="$SHIPPED_BIN/model-server"
+else
+  step "model-server: release build for the served tests"
+  cargo build --locked --release -p model-server
+  SERVER_BIN="$ROOT/target/release/model-server"
+fi
+
+step "model-server: served tests with tritonclient[http] on both backends ($SERVER_BIN)"
+MODEL_SERVER="$SERVER_BIN" python -m pytest -q tests/python
+
+if [ "${SKIP_IMAGE:-0}" != 1 ]; then
+  step "model-server image: assembled from those binaries with buildah, run under podman"
+  MODEL_SERVER="$SERVER_BIN" ci/image-test.sh
+  rm -rf "$SHIPPED_BIN"
 fi
 
 step "all checks passed"

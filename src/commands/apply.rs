@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::cluster_events::apply_line;
-use super::shared::{connect, scan_line};
+use super::shared::{connect, requests_line, scan_line};
 use super::wait_display::WaitDisplay;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
@@ -79,7 +79,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
             if let Some(scan) = &outcome.scan {
                 eprintln!("{}", scan_line(scan));
             }
-            eprintln!("sent {}", cluster.requests());
+            eprintln!("{}", requests_line(&cluster.requests()));
         }
         if (args.wait || args.wait_training) && !args.dry_run {
             let applied: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::shared::{ReportFormat, connect, print_report, scan_line};
+use super::shared::{ReportFormat, connect, print_report, requests_line, scan_line};
 use crate::cluster::diff::{DiffOptions, diff_counted};
 use crate::environment::{Selection, prepare, runtime};
 use crate::manifest_diff::summary;
@@ -44,7 +44,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
             if let Some(scan) = &scan {
                 eprintln!("{}", scan_line(scan));
             }
-            eprintln!("sent {}", cluster.requests());
+            eprintln!("{}", requests_line(&cluster.requests()));
         }
         anyhow::Ok(report)
     })?;

@@ -18,6 +18,7 @@ use crate::cluster::wait::Progress;
 use crate::environment::{Prepared, runtime};
 use crate::generated_dir::{Conflicted, Plan};
 use crate::manifest_diff::{ColorChoice, DiffReport, Format, render};
+use crate::reconcile::requests::{RequestCounts, RequestKind};
 
 /// How a diff report (`diff`) or a table (`status`) is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,33 @@ pub(crate) fn scan_line(scan: &ScanCounts) -> String {
     out
 }
 
+/// `31 request(s): 4 discovery, 1 get, 9 list, 17 dry-run apply`: what
+/// `diff` and `apply --verbose` sent.
+pub(crate) fn requests_line(counts: &RequestCounts) -> String {
+    let mut out = format!("sent {} request(s)", counts.total());
+    let parts: Vec<String> = counts
+        .by_kind()
+        .map(|(kind, n)| format!("{n} {}", request_kind(kind)))
+        .collect();
+    if !parts.is_empty() {
+        out.push_str(&format!(": {}", parts.join(", ")));
+    }
+    out
+}
+
+fn request_kind(kind: RequestKind) -> &'static str {
+    match kind {
+        RequestKind::Discovery => "discovery",
+        RequestKind::Get => "get",
+        RequestKind::List => "list",
+        RequestKind::Watch => "watch",
+        RequestKind::DryRunApply => "dry-run apply",
+        RequestKind::Apply => "apply",
+        RequestKind::Delete => "delete",
+        RequestKind::Other => "other",
+    }
+}
+
 /// Says how a training Job ended: 0 when it completed, 1 when it failed.
 pub(crate) fn job_end(end: &Progress, what: &str) -> ExitCode {
     match end {
@@ -150,4 +178,27 @@ pub(crate) fn say_rendered(plan: &Plan, shown: &Path) {
         plan.remove.len(),
         plan.unchanged
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::requests::RequestLog;
+
+    #[test]
+    fn requests_line_counts_by_kind() {
+        let log = RequestLog::default();
+        let get = |p: &str| http::Request::get(p).body(()).unwrap();
+        log.record(&get("/api/v1/namespaces/ml/configmaps?limit=500"));
+        log.record(&get("/api/v1/namespaces/ml/configmaps/x"));
+        log.record(&get("/api/v1/namespaces/ml/services?limit=500"));
+        assert_eq!(
+            requests_line(&log.snapshot()),
+            "sent 3 request(s): 1 get, 2 list"
+        );
+        assert_eq!(
+            requests_line(&RequestCounts::default()),
+            "sent 0 request(s)"
+        );
+    }
 }

@@ -4,7 +4,6 @@
 //! client's service stack, so nothing that goes out is missed.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use http::Request;
@@ -31,19 +30,6 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Discovery => "discovery",
-            RequestKind::Get => "get",
-            RequestKind::List => "list",
-            RequestKind::Watch => "watch",
-            RequestKind::DryRunApply => "dry-run apply",
-            RequestKind::Apply => "apply",
-            RequestKind::Delete => "delete",
-            RequestKind::Other => "other",
-        }
-    }
-
     /// Classifies a request by method, path and query.
     pub fn of(method: &str, path: &str, query: &str) -> RequestKind {
         let pairs = || query.split('&').filter_map(|p| p.split_once('='));
@@ -118,21 +104,10 @@ impl RequestCounts {
     pub fn total(&self) -> usize {
         self.0.values().sum()
     }
-}
 
-impl fmt::Display for RequestCounts {
-    /// `31 requests: 4 discovery, 1 get, 9 list, 17 dry-run apply`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} request(s)", self.total())?;
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
-            .collect();
-        if !parts.is_empty() {
-            write!(f, ": {}", parts.join(", "))?;
-        }
-        Ok(())
+    /// The kinds sent, in a fixed order, with their counts.
+    pub fn by_kind(&self) -> impl Iterator<Item = (RequestKind, usize)> + '_ {
+        self.0.iter().map(|(kind, n)| (*kind, *n))
     }
 }
 
@@ -180,12 +155,17 @@ mod tests {
     }
 
     #[test]
-    fn counts_print_by_kind() {
+    fn counts_by_kind() {
         let log = RequestLog::default();
         let get = |p: &str| Request::get(p).body(()).unwrap();
         log.record(&get("/api/v1/namespaces/ml/configmaps?limit=500"));
         log.record(&get("/api/v1/namespaces/ml/configmaps/x"));
         log.record(&get("/api/v1/namespaces/ml/services?limit=500"));
-        assert_eq!(log.snapshot().to_string(), "3 request(s): 1 get, 2 list");
+        let counts = log.snapshot();
+        assert_eq!(counts.total(), 3);
+        assert_eq!(
+            counts.by_kind().collect::<Vec<_>>(),
+            [(RequestKind::Get, 1), (RequestKind::List, 2)]
+        );
     }
 }
