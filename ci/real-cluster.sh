@@ -3,8 +3,8 @@
 # kube-apiserver and kube-controller-manager on 127.0.0.1, no kubelet.
 #
 #   ci/real-cluster.sh            uses $KUBE_BED, else ../shared/kube-bed beside the checkout
-#   REAL_CLUSTER_FILTER=NAME ci/real-cluster.sh   only the tests whose names contain NAME
-#                                               (e.g. real_cluster::cli::; default real_cluster::)
+#   REAL_CLUSTER_FILTER=NAME ci/real-cluster.sh   only the tests named real_cluster::NAME…
+#                                               (e.g. cli:: or library::fast_diff)
 #
 # Builds the test first, starts the bed with a state directory of its own under a temporary
 # directory and free ports (KUBE_BED_API_PORT and the other KUBE_BED_*_PORT variables override
@@ -93,5 +93,5 @@ eval "$exports"
 export KUBECONFIG
 unset MODELCTL_TEST_CONTEXT
 
-cargo test --locked --workspace --test it "${REAL_CLUSTER_FILTER:-real_cluster::}" -- --ignored --test-threads 1
+cargo test --locked --workspace --test it "real_cluster::${REAL_CLUSTER_FILTER:-}" -- --ignored --test-threads 1
 ok=1

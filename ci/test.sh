@@ -37,13 +37,28 @@ export PATH="$ROOT/.venv-ci/bin:$PATH"
 # It starts before the Python tools are installed: the image check it ends
 # with runs python3 from .venv-ci (on PATH from here on) minutes later.
 DOCKERFILE_PID=
+DOCKERFILE_LOG=
+SHIPPED_BIN=
+# On any exit: stop the background Dockerfile test (and let its own clean-up
+# finish), show the end of its log if nobody read it, remove the temporaries.
+cleanup() {
+  if [ -n "$DOCKERFILE_PID" ]; then
+    kill -- -"$DOCKERFILE_PID" 2>/dev/null || true
+    wait "$DOCKERFILE_PID" 2>/dev/null || true
+    if [ -n "$DOCKERFILE_LOG" ] && [ -s "$DOCKERFILE_LOG" ]; then
+      echo "ci/dockerfile-test.sh was stopped; the end of its log:" >&2
+      tail -n 20 "$DOCKERFILE_LOG" >&2
+    fi
+  fi
+  rm -rf "${DOCKERFILE_LOG:-}" "${SHIPPED_BIN:-}"
+}
+trap cleanup EXIT
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   DOCKERFILE_LOG="$(mktemp "${TMPDIR:-/tmp}/modelctl-dockerfile-test.XXXXXX")"
   SHIPPED_BIN="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-shipped.XXXXXX")"
   step "ci/Dockerfile: every stage built with buildah, the image run under podman (in the background, log $DOCKERFILE_LOG)"
   EXPORT_BINARIES="$SHIPPED_BIN" setsid ci/dockerfile-test.sh >"$DOCKERFILE_LOG" 2>&1 &
   DOCKERFILE_PID=$!
-  trap '[ -z "$DOCKERFILE_PID" ] || kill -- -"$DOCKERFILE_PID" 2>/dev/null || true' EXIT
 fi
 
 step "Python tools (.venv-ci)"
@@ -116,7 +131,6 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   wait "$DOCKERFILE_PID" || status=$?
   DOCKERFILE_PID=
   cat "$DOCKERFILE_LOG"
-  rm -f "$DOCKERFILE_LOG"
   [ "$status" -eq 0 ] || { echo "ci/dockerfile-test.sh failed (exit $status)" >&2; exit "$status"; }
   SERVER_BIN="$SHIPPED_BIN/model-server"
 else
@@ -131,7 +145,6 @@ MODEL_SERVER="$SERVER_BIN" python -m pytest -q tests/python
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   step "model-server image: assembled from those binaries with buildah, run under podman"
   MODEL_SERVER="$SERVER_BIN" ci/image-test.sh
-  rm -rf "$SHIPPED_BIN"
 fi
 
 step "all checks passed"

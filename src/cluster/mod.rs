@@ -12,9 +12,12 @@
 //! Everything takes whole JSON objects (what `compile` renders), never spec
 //! types, so it can be tested against a test double of the API server. It
 //! returns data and sends typed events ([`apply::ApplyEvent`],
-//! [`logs::LogLine`], [`wait::WaitEvent`]); it never prints, draws progress
-//! or words a message for the terminal (that is `commands/`' job). Objects
-//! are named by [`crate::object::ObjectKey`].
+//! [`logs::LogLine`], [`wait::WaitEvent`]); it never prints or draws
+//! progress, and the lines about its progress are worded in `commands/`.
+//! Some data it returns is still text: the cells of a `status` row (a run's
+//! state, an autoscaler's kind), the reasons in a wait's timeout and in the
+//! scan's counts, and its errors' messages. Objects are named by
+//! [`crate::object::ObjectKey`].
 
 pub mod apply;
 pub mod connect;

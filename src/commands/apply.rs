@@ -42,15 +42,15 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let timeout = args.timeout;
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let timeout = settings.timeout;
+    let prepared = prepare(root, &settings.target)?;
     let options = ApplyOptions {
-        dry_run: args.dry_run,
-        force_conflicts: args.force_conflicts,
-        prune: args.prune,
+        dry_run: settings.dry_run,
+        force_conflicts: settings.force_conflicts,
+        prune: settings.prune,
         concurrency: DEFAULT_CONCURRENCY,
-        exact: args.exact,
+        exact: settings.exact,
     };
     let env = prepared.target.env.clone();
     runtime()?.block_on(async {
@@ -68,33 +68,33 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
         let count = |a: Applied| outcome.applied.iter().filter(|(_, x)| *x == a).count();
         eprintln!(
             "{}applied {} object(s) to `{env}`: {} created, {} configured, {} unchanged, {} pruned",
-            if args.dry_run { "(dry run) " } else { "" },
+            if settings.dry_run { "(dry run) " } else { "" },
             outcome.applied.len(),
             count(Applied::Created),
             count(Applied::Configured),
             count(Applied::Unchanged),
             outcome.pruned.len()
         );
-        if args.verbose {
+        if settings.verbose {
             if let Some(scan) = &outcome.scan {
                 eprintln!("{}", scan_line(scan));
             }
             eprintln!("{}", requests_line(&cluster.requests()));
         }
-        if (args.wait || args.wait_training) && !args.dry_run {
+        if (settings.wait || settings.wait_training) && !settings.dry_run {
             let applied: Vec<_> = outcome.applied.iter().map(|(k, _)| k.clone()).collect();
-            let keys = to_wait_for(&applied, args.wait_training);
+            let keys = to_wait_for(&applied, settings.wait_training);
             let display = WaitDisplay::new(std::io::stderr().is_terminal());
             wait(&cluster, &keys, timeout, &|event| display.show(event))
                 .await
-                .context(if args.wait_training {
+                .context(if settings.wait_training {
                     "waiting for rollouts and training Jobs"
                 } else {
                     "waiting for rollouts"
                 })?;
             eprintln!(
                 "{}",
-                if args.wait_training {
+                if settings.wait_training {
                     "every Deployment is ready and every Job complete"
                 } else {
                     "every Deployment is ready"

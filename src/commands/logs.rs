@@ -27,17 +27,17 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let namespace = prepared.target.namespace.clone();
     runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
-        let job = latest_run(&cluster, &namespace, &args.model)
+        let job = latest_run(&cluster, &namespace, &settings.model)
             .await?
             .ok_or_else(|| {
                 anyhow!(
                     "no training run of `{}` in namespace {namespace}",
-                    args.model
+                    settings.model
                 )
             })?;
         let name = job.metadata.name.clone().unwrap_or_default();
@@ -47,7 +47,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
             &cluster,
             &namespace,
             &name,
-            args.follow,
+            settings.follow,
             Duration::from_secs(2),
             &print,
         )

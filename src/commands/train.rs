@@ -29,18 +29,18 @@ pub struct Settings {
 }
 
 /// Runs the command.
-pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(root, &args.target)?;
+pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(root, &settings.target)?;
     let Some(rendered) = prepared
         .manifests
         .iter()
-        .find(|m| m.model == args.model && m.object["kind"] == "Job")
+        .find(|m| m.model == settings.model && m.object["kind"] == "Job")
     else {
         bail!(
             "model `{}` has no training Job in environment `{}` (does models/{}.toml have a [train] section?)",
-            args.model,
+            settings.model,
             prepared.target.env,
-            args.model
+            settings.model
         );
     };
     let job = adhoc_job(&rendered.object, &unique_suffix())?;
@@ -56,7 +56,7 @@ pub fn run(root: &Path, args: &Settings) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the training run")?;
         eprintln!("started {key}");
-        if !args.follow {
+        if !settings.follow {
             return Ok(ExitCode::SUCCESS);
         }
         let print = |line| crate::term::out(&format!("{}\n", log_line(&line)));

@@ -41,6 +41,15 @@ impl Repo {
         std::fs::read_to_string(self.root().join("models/image-tagging.toml")).unwrap()
     }
 
+    /// Temporary files a promote left in `models/` (none, after any outcome).
+    fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.root().join("models"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".promote.tmp"))
+            .collect()
+    }
+
     async fn run(&self, args: &[&str]) -> Output {
         let kubeconfig = self.dir.path().join("kubeconfig");
         let root = self.root();
@@ -132,6 +141,8 @@ async fn the_best_run_is_promoted_and_generated_follows() {
         .unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
     repo.only_reads();
+    // The edit went through a temporary file, renamed over the spec.
+    assert!(repo.leftovers().is_empty(), "{:?}", repo.leftovers());
 
     // Promoting it again changes nothing.
     let again = repo.run(&["promote", "image-tagging", "--best"]).await;
@@ -213,12 +224,7 @@ async fn an_edit_that_would_not_validate_is_refused() {
         "{stderr}"
     );
     assert_eq!(repo.spec(), before);
-    let leftovers: Vec<_> = std::fs::read_dir(repo.root().join("models"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".promote.tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(repo.leftovers().is_empty(), "{:?}", repo.leftovers());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

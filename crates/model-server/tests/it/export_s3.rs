@@ -70,6 +70,13 @@ fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, Export
     assert!(text.len() <= 4096);
     let report = ExportReport::parse(&text)
         .unwrap_or_else(|| panic!("`modelctl runs` cannot read the message {text}"));
+    // What the binary wrote holds nothing the reader drops or coerces.
+    let written: Value = serde_json::from_str(&text).expect("the message is JSON");
+    assert_eq!(
+        written,
+        serde_json::to_value(&report).expect("the report serializes"),
+        "the message as written: {text}"
+    );
     (output, report)
 }
 
