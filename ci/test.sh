@@ -30,12 +30,12 @@ fi
 
 export PATH="$ROOT/.venv-ci/bin:$PATH"
 
-# The Dockerfile test spends much of its time on downloads, debootstrap and
-# copies into image layers rather than on the CPU, so it runs beside the
-# checks below instead of after them; its log is shown when it is waited for,
-# and the binaries its image ships are what the served tests run.
-# It starts before the Python tools are installed: the image check it ends
-# with runs python3 from .venv-ci (on PATH from here on) minutes later.
+# The Dockerfile test runs beside the checks below (its downloads, debootstrap
+# and layer copies overlap with their compiling), its log is shown when it is
+# waited for, and the binaries its image ships are what the served tests run,
+# so model-server is built for release once. It starts before the Python tools
+# are installed: the image check it ends with runs python3 from .venv-ci (on
+# PATH from here on) minutes later.
 DOCKERFILE_PID=
 DOCKERFILE_LOG=
 SHIPPED_BIN=
