@@ -20,6 +20,7 @@ use modelctl::cluster::apply::{ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff_counted};
 use modelctl::cluster::{Cluster, Target};
 use modelctl::object::ObjectKey;
+use modelctl::reconcile::requests::{RequestCounts, RequestKind};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -359,26 +360,20 @@ async fn settle_deployments(cluster: &Cluster, objects: &[Value]) -> Result<(), 
     for object in objects.iter().filter(|o| o["kind"] == "Deployment") {
         let key = ObjectKey::of(object).map_err(|e| e.to_string())?;
         let api: Api<DynamicObject> = cluster.api_for(&key).await.map_err(|e| e.to_string())?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let live = api
-                .get(&key.name)
-                .await
-                .map_err(|e| format!("reading {key}: {e}"))?;
+        let what = format!("the Deployment controller to observe {key}'s last generation");
+        crate::real_bed::eventually(&what, 30, || async {
+            let live = api.get(&key.name).await.ok()?;
             let observed = live.data["status"]["observedGeneration"].as_i64();
-            if observed.is_some() && observed == live.metadata.generation {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(format!(
-                    "{key}: the Deployment controller did not observe generation {:?} within 30 s",
-                    live.metadata.generation
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+            (observed.is_some() && observed == live.metadata.generation).then_some(())
+        })
+        .await;
     }
     Ok(())
+}
+
+/// Dry runs `cluster` sent since `before` was taken.
+fn dry_runs_since(cluster: &Cluster, before: &RequestCounts) -> usize {
+    cluster.requests().of(RequestKind::DryRunApply) - before.of(RequestKind::DryRunApply)
 }
 
 /// Runs one case on `cluster` in `namespace`: applies the objects (named
@@ -425,10 +420,7 @@ pub async fn check(
     let (fast, scan) = diff_counted(cluster, &target, &objects, &DiffOptions::default())
         .await
         .map_err(|e| format!("fast diff: {e}"))?;
-    let fast_dry_runs = cluster
-        .requests()
-        .of(modelctl::reconcile::requests::RequestKind::DryRunApply)
-        - before.of(modelctl::reconcile::requests::RequestKind::DryRunApply);
+    let fast_dry_runs = dry_runs_since(cluster, &before);
     let exact_options = DiffOptions {
         exact: true,
         ..DiffOptions::default()
@@ -437,10 +429,7 @@ pub async fn check(
     let (exact, _) = diff_counted(cluster, &target, &objects, &exact_options)
         .await
         .map_err(|e| format!("exact diff: {e}"))?;
-    let exact_dry_runs = cluster
-        .requests()
-        .of(modelctl::reconcile::requests::RequestKind::DryRunApply)
-        - before.of(modelctl::reconcile::requests::RequestKind::DryRunApply);
+    let exact_dry_runs = dry_runs_since(cluster, &before);
     if comparable(&fast) != comparable(&exact) {
         let show = |r: &modelctl::manifest_diff::DiffReport| {
             modelctl::manifest_diff::render(
