@@ -51,7 +51,7 @@ pub struct ApplyOptions {
 }
 
 /// What [`apply`] did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyOutcome {
     /// Every rendered object, in apply order.
     pub applied: Vec<(ObjectKey, Applied)>,

@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, LogParams};
 
 use super::connect::Cluster;
-use super::wait::{Progress, job_progress};
 use crate::reconcile::ClusterError;
+use crate::reconcile::progress::{Progress, job_progress};
 
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 

@@ -11,12 +11,18 @@
 //!
 //! Everything takes whole JSON objects (what `compile` renders), never spec
 //! types, so it can be tested against a test double of the API server. It
-//! returns data and sends typed events ([`apply::ApplyEvent`],
+//! returns typed data and sends typed events ([`apply::ApplyEvent`],
 //! [`logs::LogLine`], [`wait::WaitEvent`]); it never prints or draws
-//! progress, and the lines about its progress are worded in `commands/`.
-//! Some data it returns is still text: the cells of a `status` row (a run's
-//! state, an autoscaler's kind), the reasons in a wait's timeout and in the
-//! scan's counts, and its errors' messages. Objects are named by
+//! progress. `commands/` words all of it for the terminal: a `status` row
+//! ([`status::ModelStatus`]: the run's [`RunState`](crate::reconcile::progress::RunState),
+//! the [`status::Autoscaler`]), why the scan flagged an object
+//! ([`Difference`](crate::reconcile::compare::Difference)). Two kinds of
+//! text remain, both messages rather than words for one screen: errors
+//! carry their message ([`ClusterError`], worded in `reconcile/error.rs`,
+//! a wait's timeout from the typed [`NotReady`](crate::reconcile::progress::NotReady)
+//! included), and a failed run's `error` ([`run_history::TrainingRun`]) is the
+//! cluster's own message, prefixed with the container and exit code.
+//! Objects are named by
 //! [`crate::object::ObjectKey`].
 
 pub mod apply;

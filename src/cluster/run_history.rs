@@ -20,9 +20,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::Cluster;
-use super::wait::{Progress, job_progress};
 use crate::object::labels::{COMPONENT, NAME, SWEEP};
 use crate::reconcile::ClusterError;
+use crate::reconcile::progress::{Progress, job_progress};
 
 /// The container whose termination message records the run.
 pub const EXPORT_CONTAINER: &str = "export";

@@ -16,7 +16,7 @@ use super::connect::Cluster;
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGED_SELECTOR;
 use crate::reconcile::ClusterError;
-use crate::reconcile::compare::{Verdict, compare};
+use crate::reconcile::compare::{Difference, Verdict, compare};
 use crate::reconcile::normalize::{is_secret, mask_secret, normalize_for};
 
 /// Objects per LIST page (what kubectl asks for too).
@@ -34,7 +34,7 @@ pub enum Found {
         /// The live object.
         live: Value,
         /// Why the local comparison flagged it.
-        why: String,
+        why: Difference,
     },
     /// Not listed: it does not exist yet, or exists without the managed-by
     /// label (a GET and a dry run tell which).
@@ -44,7 +44,7 @@ pub enum Found {
 }
 
 /// Tallies of a scan, for `--verbose`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanCounts {
     /// LIST requests (pages).
     pub pages: usize,
@@ -54,8 +54,8 @@ pub struct ScanCounts {
     pub flagged: usize,
     /// Rendered objects not listed.
     pub unlisted: usize,
-    /// Why each flagged object was flagged (`Deployment ml/x: .spec.replicas differs`).
-    pub reasons: Vec<String>,
+    /// Each flagged object and why it was flagged.
+    pub reasons: Vec<(ObjectKey, Difference)>,
 }
 
 impl ScanCounts {
@@ -70,10 +70,10 @@ impl ScanCounts {
                 Found::Same(_) => counts.same += 1,
                 Found::Differs { why, .. } => {
                     counts.flagged += 1;
-                    let key = ObjectKey::of(object)
-                        .map(|k| k.to_string())
-                        .unwrap_or_default();
-                    counts.reasons.push(format!("{key}: {why}"));
+                    // Only objects with a key are listed, so only they can differ.
+                    if let Ok(key) = ObjectKey::of(object) {
+                        counts.reasons.push((key, why.clone()));
+                    }
                 }
                 Found::Unlisted | Found::NotServed => counts.unlisted += 1,
             }

@@ -9,17 +9,17 @@ use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::Api;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::{Cluster, to_json};
-use super::train::{latest_run, run_state};
+use super::train::latest_run;
 use crate::object::ObjectKey;
 use crate::object::labels::{COMPONENT, label};
 use crate::reconcile::ClusterError;
+use crate::reconcile::progress::{RunState, run_state};
 
-/// One model's row.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One model's row (worded for the terminal and JSON in `commands/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelStatus {
     /// The model.
     pub model: String,
@@ -31,11 +31,68 @@ pub struct ModelStatus {
     pub model_uri: Option<String>,
     /// The route host.
     pub route: Option<String>,
-    /// The autoscaler: `current/desired (min-max, targets)`; `via KEDA` when
-    /// a ScaledObject scales the model.
-    pub autoscaler: Option<String>,
-    /// The last training Job: `name state`.
-    pub last_run: Option<String>,
+    /// The autoscaler, when the model has one.
+    pub autoscaler: Option<Autoscaler>,
+    /// The last training Job.
+    pub last_run: Option<LastRun>,
+}
+
+/// The newest training Job of a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRun {
+    /// The Job's name.
+    pub job: String,
+    /// Where it stands.
+    pub state: RunState,
+}
+
+/// A model's autoscaler: the HPA modelctl renders, or the one KEDA makes
+/// for the ScaledObject modelctl renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Autoscaler {
+    /// Current and desired replicas, from the live HPA; `None` while KEDA
+    /// has not made its HPA yet.
+    pub replicas: Option<(i32, i32)>,
+    /// The fewest replicas.
+    pub min: i64,
+    /// The most replicas.
+    pub max: i64,
+    /// What it scales on.
+    pub targets: Vec<Target>,
+    /// Which object scales the model.
+    pub by: ScaledBy,
+}
+
+/// Which object scales a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScaledBy {
+    /// The HorizontalPodAutoscaler modelctl renders.
+    Hpa,
+    /// A KEDA ScaledObject, through the HPA KEDA makes for it (named here).
+    Keda {
+        /// The HPA's name (`keda-hpa-<name>`).
+        hpa: String,
+    },
+}
+
+/// One metric an autoscaler scales on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A resource's average utilization, in percent (`cpu`, `70`).
+    Utilization {
+        /// The resource.
+        resource: String,
+        /// The target, in percent.
+        percent: String,
+    },
+    /// A metric's average value (`model_server_requests_in_flight`, `8`);
+    /// for KEDA, the trigger's name.
+    Value {
+        /// The metric or trigger.
+        metric: String,
+        /// The target value.
+        value: String,
+    },
 }
 
 /// Rows for every model among `manifests` (model name, whole object).
@@ -100,13 +157,12 @@ async fn model_status(
         (None, None) => None,
     };
     if !find("Job").is_empty() {
-        row.last_run = latest_run(cluster, namespace, model).await?.map(|job| {
-            format!(
-                "{} {}",
-                job.metadata.name.clone().unwrap_or_default(),
-                run_state(&job)
-            )
-        });
+        row.last_run = latest_run(cluster, namespace, model)
+            .await?
+            .map(|job| LastRun {
+                job: job.metadata.name.clone().unwrap_or_default(),
+                state: run_state(&job),
+            });
     }
     Ok(row)
 }
@@ -161,15 +217,15 @@ async fn read_route(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Value>,
     }
 }
 
-/// The autoscaler column from the live HPA of `key`: the HPA modelctl
-/// renders, or, given the rendered `keda` ScaledObject, the one KEDA makes
-/// for it (named `keda-hpa-<name>`).
+/// The autoscaler from the live HPA of `key`: the HPA modelctl renders,
+/// or, given the rendered `keda` ScaledObject, the one KEDA makes for it
+/// (named `keda-hpa-<name>`).
 async fn read_autoscaler(
     cluster: &Cluster,
     namespace: &str,
     key: &ObjectKey,
     keda: Option<&Value>,
-) -> Result<Option<String>, ClusterError> {
+) -> Result<Option<Autoscaler>, ClusterError> {
     let name = match keda {
         Some(_) => format!("keda-hpa-{}", key.name),
         None => key.name.clone(),
@@ -182,18 +238,20 @@ async fn read_autoscaler(
         .get_opt(&name)
         .await
         .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
+    let by = |keda: bool| match keda {
+        true => ScaledBy::Keda { hpa: name.clone() },
+        false => ScaledBy::Hpa,
+    };
     Ok(match (live, keda) {
-        (Some(hpa), None) => Some(autoscaler_summary(&hpa, &hpa_targets(&hpa))),
-        (Some(hpa), Some(so)) => Some(format!(
-            "{} via KEDA",
-            autoscaler_summary(&hpa, &trigger_targets(so))
-        )),
-        (None, Some(so)) => Some(format!(
-            "({}-{}{}) via KEDA, no HPA `{name}` yet",
-            so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
-            so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
-            trigger_targets(so)
-        )),
+        (Some(hpa), None) => Some(of_hpa(&hpa, hpa_targets(&hpa), by(false))),
+        (Some(hpa), Some(so)) => Some(of_hpa(&hpa, trigger_targets(so), by(true))),
+        (None, Some(so)) => Some(Autoscaler {
+            replicas: None,
+            min: so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
+            max: so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
+            targets: trigger_targets(so),
+            by: by(true),
+        }),
         (None, None) => None,
     })
 }
@@ -206,43 +264,47 @@ fn route_host(object: &Value) -> Option<String> {
         .or_else(|| text("/spec/rules/0/host"))
 }
 
-/// `2/2 (2-10, cpu 70%)`, with `targets` as rendered by [`hpa_targets`]
-/// or [`trigger_targets`].
-fn autoscaler_summary(hpa: &HorizontalPodAutoscaler, targets: &str) -> String {
+/// Replicas and bounds from a live HPA, with `targets` from
+/// [`hpa_targets`] or [`trigger_targets`].
+fn of_hpa(hpa: &HorizontalPodAutoscaler, targets: Vec<Target>, by: ScaledBy) -> Autoscaler {
     let status = hpa.status.as_ref();
     let current = status.and_then(|s| s.current_replicas).unwrap_or(0);
     let desired = status.map_or(0, |s| s.desired_replicas);
     let spec = hpa.spec.as_ref();
-    let min = spec.and_then(|s| s.min_replicas).unwrap_or(1);
-    let max = spec.map_or(0, |s| s.max_replicas);
-    format!("{current}/{desired} ({min}-{max}{targets})")
+    Autoscaler {
+        replicas: Some((current, desired)),
+        min: spec.and_then(|s| s.min_replicas).unwrap_or(1).into(),
+        max: spec.map_or(0, |s| s.max_replicas).into(),
+        targets,
+        by,
+    }
 }
 
-/// `, cpu 70%` and `, model_server_requests_in_flight 8`: each resource and
-/// pods metric of an HPA.
-fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> String {
+/// Each resource and pods metric of an HPA.
+fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> Vec<Target> {
     let metrics = hpa.spec.as_ref().and_then(|s| s.metrics.as_ref());
     metrics
         .into_iter()
         .flatten()
         .filter_map(|m| {
             if let Some(r) = &m.resource {
-                return Some(format!(", {} {}%", r.name, r.target.average_utilization?));
+                return Some(Target::Utilization {
+                    resource: r.name.clone(),
+                    percent: r.target.average_utilization?.to_string(),
+                });
             }
             let p = m.pods.as_ref()?;
-            Some(format!(
-                ", {} {}",
-                p.metric.name,
-                p.target.average_value.as_ref()?.0
-            ))
+            Some(Target::Value {
+                metric: p.metric.name.clone(),
+                value: p.target.average_value.as_ref()?.0.clone(),
+            })
         })
         .collect()
 }
 
-/// `, inflight 4, cpu 70%`: each trigger of a rendered ScaledObject (KEDA's
-/// HPA names its metrics after trigger indexes, so the ScaledObject says
-/// more).
-fn trigger_targets(scaled_object: &Value) -> String {
+/// Each trigger of a rendered ScaledObject (KEDA's HPA names its metrics
+/// after trigger indexes, so the ScaledObject says more).
+fn trigger_targets(scaled_object: &Value) -> Vec<Target> {
     let triggers = scaled_object["spec"]["triggers"].as_array();
     triggers
         .into_iter()
@@ -250,12 +312,14 @@ fn trigger_targets(scaled_object: &Value) -> String {
         .filter_map(|t| {
             let meta = &t["metadata"];
             match t["type"].as_str()? {
-                "cpu" => Some(format!(", cpu {}%", meta["value"].as_str()?)),
-                _ => Some(format!(
-                    ", {} {}",
-                    t["name"].as_str().or(t["type"].as_str())?,
-                    meta["threshold"].as_str()?
-                )),
+                "cpu" => Some(Target::Utilization {
+                    resource: "cpu".to_owned(),
+                    percent: meta["value"].as_str()?.to_owned(),
+                }),
+                _ => Some(Target::Value {
+                    metric: t["name"].as_str().or(t["type"].as_str())?.to_owned(),
+                    value: meta["threshold"].as_str()?.to_owned(),
+                }),
             }
         })
         .collect()

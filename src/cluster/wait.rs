@@ -2,7 +2,8 @@
 //! ready (the readiness probe turns true once the model is loaded and warmed
 //! up) and Jobs until they complete, sending a [`WaitEvent`] whenever one's
 //! progress moves (the command draws them). On timeout it names what is
-//! still not ready and why, from the pods' state and the Warning events.
+//! still not ready and why, from the pods' state and the Warning events
+//! (read here, judged in [`crate::reconcile::progress`]).
 
 use std::time::Duration;
 
@@ -16,87 +17,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use super::connect::Cluster;
 use crate::object::ObjectKey;
 use crate::reconcile::ClusterError;
-
-/// How far one object got.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress {
-    /// Still going: `done` of `total` (ready pods, succeeded completions).
-    Pending {
-        /// Ready or succeeded.
-        done: u64,
-        /// Desired.
-        total: u64,
-    },
-    /// Finished successfully.
-    Ready,
-    /// Finished and failed (a Job that failed, a rollout past its deadline).
-    Failed(String),
-}
-
-/// Where a Deployment's rollout stands.
-pub fn deployment_progress(d: &Deployment) -> Progress {
-    let generation = d.metadata.generation.unwrap_or(0);
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u64;
-    let Some(status) = &d.status else {
-        return Progress::Pending {
-            done: 0,
-            total: desired,
-        };
-    };
-    let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u64;
-    if let Some(cond) = status.conditions.iter().flatten().find(|c| {
-        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-    }) {
-        return Progress::Failed(
-            cond.message
-                .clone()
-                .unwrap_or_else(|| "progress deadline exceeded".into()),
-        );
-    }
-    let observed = status.observed_generation.unwrap_or(0) >= generation;
-    let updated = n(status.updated_replicas);
-    let available = n(status.available_replicas);
-    let total = n(status.replicas);
-    if observed && updated == desired && total == desired && available == desired {
-        Progress::Ready
-    } else {
-        Progress::Pending {
-            done: if observed { available.min(updated) } else { 0 },
-            total: desired,
-        }
-    }
-}
-
-/// Where a Job stands.
-pub fn job_progress(job: &Job) -> Progress {
-    let total = job
-        .spec
-        .as_ref()
-        .and_then(|s| s.completions)
-        .unwrap_or(1)
-        .max(0) as u64;
-    let Some(status) = &job.status else {
-        return Progress::Pending { done: 0, total };
-    };
-    for cond in status.conditions.iter().flatten() {
-        if cond.status != "True" {
-            continue;
-        }
-        match cond.type_.as_str() {
-            "Complete" => return Progress::Ready,
-            "Failed" => {
-                let reason = cond.reason.clone().unwrap_or_default();
-                let message = cond.message.clone().unwrap_or_default();
-                return Progress::Failed(format!("{reason}: {message}"));
-            }
-            _ => {}
-        }
-    }
-    Progress::Pending {
-        done: status.succeeded.unwrap_or(0).max(0) as u64,
-        total,
-    }
-}
+use crate::reconcile::progress::{
+    NotReady, PodState, Progress, Warning, deployment_progress, job_progress, pod_ready, pod_state,
+};
 
 /// What [`wait`] tells its caller as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +185,10 @@ fn fatal_watch_error(err: watcher::Error, key: &ObjectKey) -> Result<(), Cluster
 }
 
 /// Why `key` is not ready yet, or `None` when it is.
-pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<String>, ClusterError> {
+pub async fn not_ready(
+    cluster: &Cluster,
+    key: &ObjectKey,
+) -> Result<Option<NotReady>, ClusterError> {
     let namespace = key
         .namespace
         .clone()
@@ -291,94 +217,34 @@ pub async fn not_ready(cluster: &Cluster, key: &ObjectKey) -> Result<Option<Stri
             format!("batch.kubernetes.io/job-name={}", key.name),
         )
     };
-    let state = match progress {
-        Progress::Ready => return Ok(None),
-        Progress::Pending { done, total } => format!("{done}/{total} ready"),
-        Progress::Failed(why) => format!("failed: {why}"),
-    };
-    let mut reasons = vec![format!("{key}: {state}")];
+    if progress == Progress::Ready {
+        return Ok(None);
+    }
     let pods = Api::<Pod>::namespaced(client.clone(), &namespace)
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(classify)?;
-    let mut names = vec![key.name.clone()];
-    for pod in pods.items.iter().filter(|p| !pod_ready(p)).take(5) {
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        reasons.push(format!("pod {name}: {}", pod_state(pod)));
-        names.push(name);
-    }
+    let pods: Vec<PodState> = pods
+        .items
+        .iter()
+        .filter(|p| !pod_ready(p))
+        .take(5)
+        .map(pod_state)
+        .collect();
     let events = Api::<CoreEvent>::namespaced(client, &namespace);
+    let mut warnings = Vec::new();
+    let names = std::iter::once(&key.name).chain(pods.iter().map(|p| &p.name));
     for name in names {
         let found = events
             .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
             .await
             .map_err(classify)?;
-        for event in found
-            .items
-            .iter()
-            .filter(|e| e.type_.as_deref() == Some("Warning"))
-        {
-            reasons.push(format!(
-                "{} {name}: {} {}",
-                event.involved_object.kind.as_deref().unwrap_or("object"),
-                event.reason.as_deref().unwrap_or(""),
-                event.message.as_deref().unwrap_or("").trim()
-            ));
-        }
+        warnings.extend(Warning::of(&found.items, name));
     }
-    Ok(Some(reasons.join("\n  ")))
-}
-
-fn pod_ready(pod: &Pod) -> bool {
-    let status = pod.status.as_ref();
-    status.and_then(|s| s.phase.as_deref()) == Some("Succeeded")
-        || status
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// `Pending, not scheduled (Unschedulable: …)`, `Running, container server
-/// waiting: CrashLoopBackOff`, `Running, readiness probe not passing yet`.
-fn pod_state(pod: &Pod) -> String {
-    let Some(status) = &pod.status else {
-        return "no status yet".to_owned();
-    };
-    let phase = status.phase.clone().unwrap_or_else(|| "Unknown".into());
-    let mut parts = vec![phase];
-    if pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_ref())
-        .is_none()
-    {
-        let why = status
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "PodScheduled" && c.status != "True")
-            .and_then(|c| c.message.clone().or(c.reason.clone()));
-        parts.push(match why {
-            Some(why) => format!("not scheduled ({why})"),
-            None => "not scheduled to a node yet".to_owned(),
-        });
-    }
-    for cs in status.container_statuses.iter().flatten() {
-        if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-            parts.push(format!(
-                "container {} waiting: {} {}",
-                cs.name,
-                waiting.reason.as_deref().unwrap_or(""),
-                waiting.message.as_deref().unwrap_or("")
-            ));
-        } else if !cs.ready {
-            parts.push(format!(
-                "container {} not ready (readiness probe not passing yet)",
-                cs.name
-            ));
-        }
-        if cs.restart_count > 0 {
-            parts.push(format!("{} restarts", cs.restart_count));
-        }
-    }
-    parts.join(", ")
+    Ok(Some(NotReady {
+        object: key.clone(),
+        progress,
+        pods,
+        warnings,
+    }))
 }

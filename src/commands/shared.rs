@@ -14,10 +14,11 @@ use modelctl_spec::model::Objective;
 use crate::cluster::Cluster;
 use crate::cluster::run_history::{RunStatus, TrainingRun, list_runs};
 use crate::cluster::scan::ScanCounts;
-use crate::cluster::wait::Progress;
 use crate::environment::{Prepared, runtime};
 use crate::generated_dir::{Conflicted, Plan};
 use crate::manifest_diff::{ColorChoice, DiffReport, Format, render};
+use crate::reconcile::compare::Difference;
+use crate::reconcile::progress::Progress;
 use crate::reconcile::requests::{RequestCounts, RequestKind};
 
 /// How a diff report (`diff`) or a table (`status`) is written.
@@ -81,10 +82,25 @@ pub(crate) fn scan_line(scan: &ScanCounts) -> String {
         scan.flagged,
         scan.unlisted
     );
-    for reason in &scan.reasons {
-        out.push_str(&format!("\n  differs: {reason}"));
+    for (key, why) in &scan.reasons {
+        out.push_str(&format!("\n  differs: {key}: {}", difference_words(why)));
     }
     out
+}
+
+/// Why the local comparison flagged an object, for `--verbose`.
+fn difference_words(why: &Difference) -> String {
+    match why {
+        Difference::Deleting => "the live object is being deleted".to_owned(),
+        Difference::NotApplied => "modelctl has not applied it (no managedFields entry)".to_owned(),
+        Difference::OtherApiVersion => "modelctl applied it in another apiVersion".to_owned(),
+        Difference::Malformed => "its managedFields entry is malformed".to_owned(),
+        Difference::NoLongerRendered(path) => format!("{path} is no longer rendered"),
+        Difference::NotOwned(path) => format!("{path} is not owned by modelctl"),
+        Difference::NotSetLive(path) => format!("{path} is not set live"),
+        Difference::Reordered(path) => format!("{path} would be reordered"),
+        Difference::ValueDiffers(path) => format!("{path} differs"),
+    }
 }
 
 /// `31 request(s): 4 discovery, 1 get, 9 list, 17 dry-run apply`: what
@@ -183,6 +199,7 @@ pub(crate) fn say_rendered(plan: &Plan, shown: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::ObjectKey;
     use crate::reconcile::requests::RequestLog;
 
     #[test]
@@ -199,6 +216,32 @@ mod tests {
         assert_eq!(
             requests_line(&RequestCounts::default()),
             "sent 0 request(s)"
+        );
+    }
+
+    #[test]
+    fn scan_line_names_each_flagged_object_and_why() {
+        let key = |name: &str| ObjectKey {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("ml".into()),
+            name: name.into(),
+        };
+        let scan = ScanCounts {
+            pages: 2,
+            same: 5,
+            flagged: 2,
+            unlisted: 1,
+            reasons: vec![
+                (key("a"), Difference::ValueDiffers(".spec.replicas".into())),
+                (key("b"), Difference::NotApplied),
+            ],
+        };
+        assert_eq!(
+            scan_line(&scan),
+            "compared 8 object(s) locally (2 list page(s)): 5 unchanged, 2 differ, 1 not found\n  \
+             differs: Deployment ml/a: .spec.replicas differs\n  \
+             differs: Deployment ml/b: modelctl has not applied it (no managedFields entry)"
         );
     }
 }

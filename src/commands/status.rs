@@ -6,10 +6,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde::Serialize;
 
 use super::shared::{ReportFormat, connect};
-use crate::cluster::status::{ModelStatus, status};
+use crate::cluster::status::{Autoscaler, ModelStatus, ScaledBy, Target, status};
 use crate::environment::{Selection, prepare, runtime};
+use crate::reconcile::progress::RunState;
 
 /// What `status` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
                 )
             })
     })?;
+    let rows: Vec<Row> = rows.iter().map(Row::of).collect();
     match settings.format {
         ReportFormat::Json => {
             crate::term::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))
@@ -49,8 +52,78 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One model's row as `status` shows it (and as `--format json` writes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The model.
+    pub model: String,
+    /// Ready pods of the serving Deployment.
+    pub ready: Option<i32>,
+    /// Desired pods.
+    pub desired: Option<i32>,
+    /// The model URI the live Deployment serves.
+    pub model_uri: Option<String>,
+    /// The route host.
+    pub route: Option<String>,
+    /// `current/desired (min-max, targets)`, with `via KEDA` when a
+    /// ScaledObject scales the model.
+    pub autoscaler: Option<String>,
+    /// `job state`: the newest training Job and where it stands.
+    pub last_run: Option<String>,
+}
+
+impl Row {
+    /// Words one row of [`status`].
+    pub fn of(status: &ModelStatus) -> Row {
+        Row {
+            model: status.model.clone(),
+            ready: status.ready,
+            desired: status.desired,
+            model_uri: status.model_uri.clone(),
+            route: status.route.clone(),
+            autoscaler: status.autoscaler.as_ref().map(autoscaler_words),
+            last_run: status
+                .last_run
+                .as_ref()
+                .map(|run| format!("{} {}", run.job, run_state_words(run.state))),
+        }
+    }
+}
+
+/// `2/2 (2-10, cpu 70%)`; `2/2 (2-10, inflight 8) via KEDA`; `(2-10,
+/// inflight 8) via KEDA, no HPA `keda-hpa-digits` yet`.
+fn autoscaler_words(a: &Autoscaler) -> String {
+    let targets: String = a
+        .targets
+        .iter()
+        .map(|t| match t {
+            Target::Utilization { resource, percent } => format!(", {resource} {percent}%"),
+            Target::Value { metric, value } => format!(", {metric} {value}"),
+        })
+        .collect();
+    let bounds = format!("({}-{}{targets})", a.min, a.max);
+    match (a.replicas, &a.by) {
+        (Some((current, desired)), ScaledBy::Hpa) => format!("{current}/{desired} {bounds}"),
+        (Some((current, desired)), ScaledBy::Keda { .. }) => {
+            format!("{current}/{desired} {bounds} via KEDA")
+        }
+        (None, ScaledBy::Keda { hpa }) => format!("{bounds} via KEDA, no HPA `{hpa}` yet"),
+        (None, ScaledBy::Hpa) => bounds,
+    }
+}
+
+/// `complete`, `failed`, `running (1/3 done)`, `pending`.
+fn run_state_words(state: RunState) -> String {
+    match state {
+        RunState::Complete => "complete".to_owned(),
+        RunState::Failed => "failed".to_owned(),
+        RunState::Running { done, total } => format!("running ({done}/{total} done)"),
+        RunState::Pending => "pending".to_owned(),
+    }
+}
+
 /// Aligned columns, or a Markdown table.
-fn table(rows: &[ModelStatus], markdown: bool) -> String {
+fn table(rows: &[Row], markdown: bool) -> String {
     let header = [
         "MODEL",
         "READY",

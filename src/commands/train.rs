@@ -12,10 +12,9 @@ use anyhow::{Context, bail};
 use super::cluster_events::log_line;
 use super::shared::{connect, job_end};
 use crate::cluster::logs::stream_logs;
-use crate::cluster::train::{
-    adhoc_job, apply_run_inputs, mounted_config_maps, start_run, unique_suffix,
-};
+use crate::cluster::train::{apply_run_inputs, start_run};
 use crate::environment::{Selection, prepare, runtime};
+use crate::reconcile::adhoc_run::{adhoc_job, mounted_config_maps, unique_suffix};
 
 /// What `train` does.
 #[derive(Debug, Clone, PartialEq, Eq)]

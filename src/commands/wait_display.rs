@@ -8,8 +8,9 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cluster::wait::{Progress, WaitEvent};
+use crate::cluster::wait::WaitEvent;
 use crate::object::ObjectKey;
+use crate::reconcile::progress::Progress;
 
 /// Where wait progress goes.
 pub(crate) enum WaitDisplay {

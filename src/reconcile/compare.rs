@@ -31,7 +31,32 @@ pub enum Verdict {
     /// Applying the rendered object changes nothing.
     Same,
     /// Applying it may change something: why (for `--verbose`).
-    Differs(String),
+    Differs(Difference),
+}
+
+/// Why [`compare`] flagged an object (the first reason found). Field paths
+/// are written as `.spec.template.spec.containers[name="server"].image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// The live object is being deleted.
+    Deleting,
+    /// modelctl has not applied it (no `Apply` entry of its field manager).
+    NotApplied,
+    /// modelctl applied it in another apiVersion.
+    OtherApiVersion,
+    /// modelctl's managedFields entry is malformed (no FieldsV1, or
+    /// metadata that is not a map).
+    Malformed,
+    /// A field modelctl owns is no longer rendered.
+    NoLongerRendered(String),
+    /// A rendered field is not owned by modelctl.
+    NotOwned(String),
+    /// A rendered field is not set in the live object.
+    NotSetLive(String),
+    /// A rendered list would be reordered.
+    Reordered(String),
+    /// A rendered field holds another value live.
+    ValueDiffers(String),
 }
 
 /// Compares a rendered object with the live one (see the module doc).
@@ -42,9 +67,9 @@ pub fn compare(rendered: &Value, live: &Value) -> Verdict {
     }
 }
 
-fn check(rendered: &Value, live: &Value) -> Result<(), String> {
+fn check(rendered: &Value, live: &Value) -> Result<(), Difference> {
     if live.pointer("/metadata/deletionTimestamp").is_some() {
-        return Err("the live object is being deleted".to_owned());
+        return Err(Difference::Deleting);
     }
     let entries = live
         .pointer("/metadata/managedFields")
@@ -60,22 +85,18 @@ fn check(rendered: &Value, live: &Value) -> Result<(), String> {
         })
         .collect();
     let [entry] = ours.as_slice() else {
-        return Err("modelctl has not applied it (no managedFields entry)".to_owned());
+        return Err(Difference::NotApplied);
     };
     if entry.get("apiVersion") != rendered.get("apiVersion") {
-        return Err("modelctl applied it in another apiVersion".to_owned());
+        return Err(Difference::OtherApiVersion);
     }
-    let fields = entry
-        .get("fieldsV1")
-        .ok_or("its managedFields entry has no FieldsV1")?;
-    let tree = fields
-        .as_object()
-        .ok_or("its managedFields entry has no FieldsV1")?;
+    let fields = entry.get("fieldsV1").ok_or(Difference::Malformed)?;
+    let tree = fields.as_object().ok_or(Difference::Malformed)?;
 
     // Rule 2: nothing modelctl owns is dropped.
     for path in owned_paths(fields) {
         if !has_path(rendered, &path) {
-            return Err(format!("{} is no longer rendered", display(&path)));
+            return Err(Difference::NoLongerRendered(display(&path)));
         }
     }
 
@@ -87,7 +108,7 @@ fn check(rendered: &Value, live: &Value) -> Result<(), String> {
         }
         path.push(format!("f:{key}"));
         if key == "metadata" {
-            let meta = value.as_object().ok_or("metadata is not a map")?;
+            let meta = value.as_object().ok_or(Difference::Malformed)?;
             let node = child(tree, &format!("f:{key}"));
             for (mk, mv) in meta {
                 if matches!(mk.as_str(), "name" | "namespace") {
@@ -123,12 +144,12 @@ fn covered(
     node: Option<&Map<String, Value>>,
     live: Option<&Value>,
     path: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), Difference> {
     let Some(node) = node else {
-        return Err(format!("{} is not owned by modelctl", display(path)));
+        return Err(Difference::NotOwned(display(path)));
     };
     let Some(live) = live else {
-        return Err(format!("{} is not set live", display(path)));
+        return Err(Difference::NotSetLive(display(path)));
     };
     let granular = node.keys().any(|k| k != ".");
     match rendered {
@@ -148,13 +169,11 @@ fn covered(
                 let element = node
                     .keys()
                     .find(|k| names_item(k, item, index))
-                    .ok_or_else(|| {
-                        format!("{}[{index}] is not owned by modelctl", display(path))
-                    })?;
+                    .ok_or_else(|| Difference::NotOwned(format!("{}[{index}]", display(path))))?;
                 let at = find_item(live_items, element)
-                    .ok_or_else(|| format!("{}[{index}] is not set live", display(path)))?;
+                    .ok_or_else(|| Difference::NotSetLive(format!("{}[{index}]", display(path))))?;
                 if last.is_some_and(|l| at <= l) {
-                    return Err(format!("{} would be reordered", display(path)));
+                    return Err(Difference::Reordered(display(path)));
                 }
                 last = Some(at);
                 path.push(element.clone());
@@ -164,7 +183,7 @@ fn covered(
             Ok(())
         }
         _ if same_value(rendered, live, path) => Ok(()),
-        _ => Err(format!("{} differs", display(path))),
+        _ => Err(Difference::ValueDiffers(display(path))),
     }
 }
 
@@ -322,7 +341,7 @@ mod tests {
         let mut r = rendered();
         r["spec"]["template"]["spec"]["containers"][0]["image"] = json!("v2");
         assert!(
-            matches!(compare(&r, &live(ours())), Verdict::Differs(why) if why.contains("image"))
+            matches!(compare(&r, &live(ours())), Verdict::Differs(Difference::ValueDiffers(path)) if path.contains("image"))
         );
     }
 
@@ -334,7 +353,7 @@ mod tests {
             .unwrap()
             .remove("args");
         assert!(
-            matches!(compare(&r, &live(ours())), Verdict::Differs(why) if why.contains("args"))
+            matches!(compare(&r, &live(ours())), Verdict::Differs(Difference::NoLongerRendered(path)) if path.contains("args"))
         );
     }
 
@@ -346,7 +365,7 @@ mod tests {
             .unwrap()
             .remove("f:image");
         assert!(
-            matches!(compare(&rendered(), &live(fields)), Verdict::Differs(why) if why.contains("not owned"))
+            matches!(compare(&rendered(), &live(fields)), Verdict::Differs(Difference::NotOwned(path)) if path.contains("image"))
         );
     }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use kube::core::Status;
 use thiserror::Error;
 
+use super::progress::{NotReady, PodState, Progress};
 use crate::object::{KeyError, ObjectKey};
 
 /// One field another field manager owns, from a 409 Conflict.
@@ -139,7 +140,7 @@ pub enum ClusterError {
         /// How long it waited.
         timeout: std::time::Duration,
         /// The objects still not ready, with the reasons found.
-        pending: Vec<String>,
+        pending: Vec<NotReady>,
     },
 }
 
@@ -170,8 +171,58 @@ fn several(errors: &[ClusterError]) -> String {
     all.join("\n")
 }
 
-fn names(pending: &[String]) -> String {
-    pending.join("; ")
+fn names(pending: &[NotReady]) -> String {
+    let all: Vec<String> = pending.iter().map(not_ready).collect();
+    all.join("; ")
+}
+
+/// `Deployment ml/digits: 1/2 ready`, then one indented line per pod that
+/// is not ready and per Warning event.
+fn not_ready(n: &NotReady) -> String {
+    let state = match &n.progress {
+        Progress::Pending { done, total } => format!("{done}/{total} ready"),
+        Progress::Failed(why) => format!("failed: {why}"),
+        Progress::Ready => "ready".to_owned(),
+    };
+    let mut lines = vec![format!("{}: {state}", n.object)];
+    for pod in &n.pods {
+        lines.push(format!("pod {}: {}", pod.name, pod_words(pod)));
+    }
+    for w in &n.warnings {
+        lines.push(format!("{} {}: {} {}", w.kind, w.name, w.reason, w.message));
+    }
+    lines.join("\n  ")
+}
+
+/// `Pending, not scheduled (Unschedulable: …)`, `Running, container server
+/// waiting: CrashLoopBackOff`, `Running, container server not ready
+/// (readiness probe not passing yet)`.
+fn pod_words(pod: &PodState) -> String {
+    let Some(phase) = &pod.phase else {
+        return "no status yet".to_owned();
+    };
+    let mut parts = vec![phase.clone()];
+    match &pod.unscheduled {
+        Some(Some(why)) => parts.push(format!("not scheduled ({why})")),
+        Some(None) => parts.push("not scheduled to a node yet".to_owned()),
+        None => {}
+    }
+    for c in &pod.containers {
+        match &c.waiting {
+            Some((reason, message)) => {
+                parts.push(format!("container {} waiting: {reason} {message}", c.name));
+            }
+            None if !c.ready => parts.push(format!(
+                "container {} not ready (readiness probe not passing yet)",
+                c.name
+            )),
+            None => {}
+        }
+        if c.restarts > 0 {
+            parts.push(format!("{} restarts", c.restarts));
+        }
+    }
+    parts.join(", ")
 }
 
 fn forbidden_message(

@@ -9,9 +9,11 @@
 //! - [`normalize`]: an object as a diff shows it, Secret values masked;
 //! - [`outcomes`]: per-object results of a cluster diff folded into one
 //!   [`DiffReport`](crate::manifest_diff::DiffReport);
+//! - [`progress`]: how far a Deployment, Job or pod got, from its status;
 //! - [`error`]: what an API server's answer means ([`ClusterError`]);
 //! - [`requests`]: what kind of request each one is, for `--verbose`;
-//! - [`rbac`]: the Role those requests need.
+//! - [`rbac`]: the Role those requests need;
+//! - [`adhoc_run`]: the objects of an ad-hoc training run.
 //!
 //! Named for what the pieces decide (does the rendered object match the live
 //! one, what does the answer mean, what must be asked for) and kept apart
@@ -20,11 +22,13 @@
 //! function takes JSON objects or API answers and is tested without the API
 //! server test double.
 
+pub mod adhoc_run;
 pub mod compare;
 pub mod error;
 pub mod fields;
 pub mod normalize;
 pub mod outcomes;
+pub mod progress;
 pub mod rbac;
 pub mod requests;
 

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
 use modelctl::cluster::logs::{LogLine, stream_logs};
-use modelctl::cluster::status::status;
-use modelctl::cluster::train::{adhoc_job, latest_run, start_run};
-use modelctl::cluster::wait::Progress;
+use modelctl::cluster::status::{Autoscaler, ScaledBy, Target, status};
+use modelctl::cluster::train::{latest_run, start_run};
+use modelctl::commands::status::Row;
+use modelctl::reconcile::adhoc_run::adhoc_job;
+use modelctl::reconcile::progress::Progress;
 use serde_json::{Value, json};
 
 #[test]
@@ -416,6 +418,7 @@ async fn status_has_one_row_per_model_from_live_objects() {
     let rows = status(&double.cluster().await, "ml", &manifests)
         .await
         .unwrap();
+    let rows: Vec<Row> = rows.iter().map(Row::of).collect();
     insta::assert_snapshot!(
         "cluster_status_rows",
         serde_json::to_string_pretty(&rows).unwrap()
@@ -448,13 +451,38 @@ async fn status_reads_the_hpa_keda_makes_for_a_scaled_object() {
     let manifests: Vec<(String, Value)> = vec![("digits".to_owned(), scaled_object)];
     let cluster = double.cluster().await;
     let rows = status(&cluster, "ml", &manifests).await.unwrap();
+    let triggers = vec![
+        Target::Value {
+            metric: "inflight".into(),
+            value: "8".into(),
+        },
+        Target::Utilization {
+            resource: "cpu".into(),
+            percent: "70".into(),
+        },
+    ];
     assert_eq!(
-        rows[0].autoscaler.as_deref(),
+        rows[0].autoscaler,
+        Some(Autoscaler {
+            replicas: None,
+            min: 2,
+            max: 10,
+            targets: triggers.clone(),
+            by: ScaledBy::Keda {
+                hpa: "keda-hpa-digits".into()
+            },
+        })
+    );
+    assert_eq!(
+        Row::of(&rows[0]).autoscaler.as_deref(),
         Some("(2-10, inflight 8, cpu 70%) via KEDA, no HPA `keda-hpa-digits` yet")
     );
     double.seed([keda_hpa]);
     let rows = status(&cluster, "ml", &manifests).await.unwrap();
-    let summary = rows[0].autoscaler.clone().unwrap();
+    let autoscaler = rows[0].autoscaler.clone().unwrap();
+    assert!(autoscaler.replicas.is_some(), "{autoscaler:?}");
+    assert_eq!(autoscaler.targets, triggers);
+    let summary = Row::of(&rows[0]).autoscaler.unwrap();
     assert!(
         summary.ends_with("(2-10, inflight 8, cpu 70%) via KEDA"),
         "{summary}"

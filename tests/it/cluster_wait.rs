@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use kube_double::{KubeDouble, fixtures};
 use modelctl::cluster::ClusterError;
-use modelctl::cluster::wait::{Progress, WaitEvent, wait};
+use modelctl::cluster::wait::{WaitEvent, wait};
 use modelctl::object::ObjectKey;
+use modelctl::reconcile::progress::Progress;
 use serde_json::{Value, json};
 
 fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
