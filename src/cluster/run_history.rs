@@ -353,21 +353,26 @@ fn finished_at(pod: &Pod) -> Option<Timestamp> {
         .max()
 }
 
-/// Why a pod failed: the first container that ended non-zero (its
-/// termination message or reason and exit code), else the pod's reason.
+/// Why a pod failed: the first container that ended non-zero, with its
+/// exit code and its whole termination message (for `train` and
+/// `fetch-code`, the last lines of its log: they fall back to the log on
+/// error), else the container's reason; without one, the pod's reason.
+/// A message of several lines starts on the line after the container's.
 fn failure(pod: &Pod) -> Option<String> {
     let failed = statuses(pod).find_map(|s| {
         let t = s.state.as_ref()?.terminated.as_ref()?;
         (t.exit_code != 0).then(|| {
-            let why = t
+            let head = format!("container {} exited {}", s.name, t.exit_code);
+            let message = t
                 .message
                 .as_deref()
                 .map(str::trim)
-                .filter(|m| !m.is_empty())
-                .map(|m| m.lines().last().unwrap_or(m).to_owned())
-                .or_else(|| t.reason.clone())
-                .unwrap_or_default();
-            format!("container {} exited {}: {why}", s.name, t.exit_code)
+                .filter(|m| !m.is_empty());
+            match message {
+                Some(m) if m.contains('\n') => format!("{head}:\n{m}"),
+                Some(m) => format!("{head}: {m}"),
+                None => format!("{head}: {}", t.reason.as_deref().unwrap_or("")),
+            }
         })
     });
     failed.or_else(|| {

@@ -97,12 +97,7 @@ fn table(rows: &[TrainingRun]) -> String {
     let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
-            let status = match &r.error {
-                Some(why) if r.status == RunStatus::Failed => {
-                    format!("failed ({why})")
-                }
-                _ => r.status.to_string(),
-            };
+            let status = r.status.to_string();
             let mut metrics = pairs(&r.metrics);
             if r.truncated {
                 metrics.push_str(" (truncated)");
@@ -124,7 +119,48 @@ fn table(rows: &[TrainingRun]) -> String {
             ]
         })
         .collect();
-    crate::term::aligned_table(&header, &cells)
+    let mut out = crate::term::aligned_table(&header, &cells);
+    out.push_str(&failures(rows));
+    out
+}
+
+/// Lines of a failed run's error shown under the table, at most.
+const ERROR_LINES: usize = 12;
+/// Characters of one such line, at most.
+const ERROR_WIDTH: usize = 160;
+
+/// Under the table, why each failed run failed: the error's first line,
+/// then its last lines (a training container's log tail), each cut to
+/// [`ERROR_WIDTH`]. The table's STATUS column says only `failed`, so a
+/// long message never widens it; `--format json` keeps the error whole.
+fn failures(rows: &[TrainingRun]) -> String {
+    let mut out = String::new();
+    for run in rows.iter().filter(|r| r.status == RunStatus::Failed) {
+        let Some(error) = run.error.as_deref() else {
+            continue;
+        };
+        let mut lines = error.lines();
+        let first = lines.next().unwrap_or_default();
+        let first = first.trim_end_matches(':');
+        out.push_str(&format!("\n{} failed: {}\n", run.run, cut(first)));
+        let rest: Vec<&str> = lines.collect();
+        let skipped = rest.len().saturating_sub(ERROR_LINES);
+        if skipped > 0 {
+            out.push_str(&format!("  … {skipped} earlier line(s)\n"));
+        }
+        for line in &rest[skipped..] {
+            out.push_str(&format!("  {}\n", cut(line)));
+        }
+    }
+    out
+}
+
+/// `line`, cut to [`ERROR_WIDTH`] characters with `…`.
+fn cut(line: &str) -> String {
+    match line.char_indices().nth(ERROR_WIDTH) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +172,44 @@ mod tests {
         assert_eq!(duration(45), "45s");
         assert_eq!(duration(125), "2m05s");
         assert_eq!(duration(3 * 3600 + 7 * 60 + 9), "3h07m");
+    }
+
+    fn run(name: &str, status: RunStatus, error: Option<String>) -> TrainingRun {
+        TrainingRun {
+            run: name.to_owned(),
+            job: "j".to_owned(),
+            index: None,
+            params: Default::default(),
+            started: None,
+            duration_seconds: None,
+            status,
+            error,
+            metrics: Default::default(),
+            output: None,
+            model: None,
+            truncated: false,
+        }
+    }
+
+    /// A failed run's log tail goes under the table, its last lines only,
+    /// each cut short; the STATUS column stays one word.
+    #[test]
+    fn a_failed_runs_last_lines_go_under_the_table() {
+        let log: Vec<String> = (1..=20).map(|i| format!("line {i}")).collect();
+        let long = "x".repeat(500);
+        let error = format!("container train exited 1:\n{}\n{long}", log.join("\n"));
+        let text = table(&[
+            run("j-0", RunStatus::Succeeded, None),
+            run("j-1", RunStatus::Failed, Some(error)),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].contains(" failed "), "{text}");
+        assert!(!lines[2].contains("container"), "{text}");
+        let under = &lines[4..];
+        assert_eq!(under[0], "j-1 failed: container train exited 1");
+        assert_eq!(under[1], "  … 9 earlier line(s)");
+        assert_eq!(under[2], "  line 10");
+        assert_eq!(under[13], format!("  {}…", "x".repeat(ERROR_WIDTH)));
+        assert_eq!(under.len(), 14, "{text}");
     }
 }

@@ -58,6 +58,12 @@ pub(crate) fn fetch_command(code: &CodeSource, dest: &str) -> Option<Vec<String>
     ])
 }
 
+/// The termination message policy of containers that run user code: the
+/// kubelet keeps the log's last lines (80 lines, 2 KiB at most) as the
+/// message when the container fails, so a failed run says why without
+/// its logs.
+pub(crate) const LOGS_ON_ERROR: &str = "FallbackToLogsOnError";
+
 /// The init container that fetches `code` into `dest` on the `code` volume.
 pub(crate) fn fetch_container(
     code: &CodeSource,
@@ -68,6 +74,9 @@ pub(crate) fn fetch_container(
     base.name = "fetch-code".to_owned();
     base.image = Some(image.to_owned());
     base.command = Some(fetch_command(code, dest)?);
+    // A failed clone or download leaves git's or the shell's last lines as
+    // the termination message, which `modelctl runs` shows.
+    base.termination_message_policy = Some(LOGS_ON_ERROR.to_owned());
     Some(base)
 }
 

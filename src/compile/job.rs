@@ -21,7 +21,7 @@ use modelctl_spec::model::Train;
 
 use super::Ctx;
 use super::env_from::{env_from, service_account};
-use super::fetch::fetch_container;
+use super::fetch::{LOGS_ON_ERROR, fetch_container};
 use super::resources::{requirements, tolerations};
 use super::script::CODE_DIR;
 use super::security::{self, ContainerKind, PodKind};
@@ -127,6 +127,7 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         env_from: (!sources.is_empty()).then(|| sources.clone()),
         resources: requirements(&train.resources, &ctx.env.gpu),
         security_context: Some(security::container(ContainerKind::UserImage)),
+        termination_message_policy: Some(LOGS_ON_ERROR.to_owned()),
         volume_mounts: Some(mounts),
         ..Container::default()
     });

@@ -40,11 +40,13 @@ pub enum ClusterError {
         reason: String,
     },
     /// The API server could not be reached.
-    #[error("cannot reach the API server: {source}")]
+    #[error("cannot reach the API server: {cause}")]
     Unreachable {
-        /// The transport error.
-        #[source]
-        source: Box<kube::Error>,
+        /// The innermost cause of the transport error (`Connection refused
+        /// (os error 111)`): the layers above it (kube's service, hyper's
+        /// client, the connector) each repeat the same fault, so the chain
+        /// is not kept as a source.
+        cause: String,
     },
     /// 401: the server does not know the credentials.
     #[error(
@@ -142,6 +144,15 @@ pub enum ClusterError {
         /// The objects still not ready, with the reasons found.
         pending: Vec<NotReady>,
     },
+}
+
+/// The text of the last error in `err`'s source chain.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 /// A non-success API Status, kept for display.
@@ -275,7 +286,7 @@ impl ClusterError {
             kube::Error::Api(status) => status,
             kube::Error::HyperError(_) | kube::Error::Service(_) => {
                 return ClusterError::Unreachable {
-                    source: Box::new(err),
+                    cause: innermost(&err),
                 };
             }
             other => {

@@ -53,12 +53,20 @@ pub fn deployment_progress(d: &Deployment) -> Progress {
     let available = n(status.available_replicas);
     let total = n(status.replicas);
     if observed && updated == desired && total == desired && available == desired {
-        Progress::Ready
-    } else {
-        Progress::Pending {
-            done: if observed { available.min(updated) } else { 0 },
-            total: desired,
-        }
+        return Progress::Ready;
+    }
+    // The pods of the new revision that are available: the status counts
+    // old and new pods together, so the old ones (`total - updated`, all
+    // available while a rollout with `maxUnavailable: 0` runs) are taken
+    // away. Mid-rollout, old pods that still serve are not progress.
+    let old = total.saturating_sub(updated);
+    Progress::Pending {
+        done: if observed {
+            available.saturating_sub(old).min(updated)
+        } else {
+            0
+        },
+        total: desired,
     }
 }
 
@@ -269,6 +277,35 @@ mod tests {
             "status": status,
         }))
         .unwrap()
+    }
+
+    fn deployment(replicas: i32, status: serde_json::Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "d", "generation": 2},
+            "spec": {"replicas": replicas, "selector": {}, "template": {}},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    /// A rolling update of two replicas with `maxUnavailable: 0`: the two
+    /// old pods serving beside a new pod that is not ready are no progress.
+    #[test]
+    fn old_pods_are_not_progress_of_a_rollout() {
+        let at = |total: u64, updated: u64, available: u64| {
+            deployment_progress(&deployment(
+                2,
+                json!({"observedGeneration": 2, "replicas": total,
+                       "updatedReplicas": updated, "availableReplicas": available}),
+            ))
+        };
+        let pending = |done| Progress::Pending { done, total: 2 };
+        assert_eq!(at(3, 1, 2), pending(0));
+        assert_eq!(at(3, 1, 3), pending(1));
+        assert_eq!(at(3, 2, 2), pending(1));
+        assert_eq!(at(3, 2, 3), pending(2));
+        assert_eq!(at(2, 2, 2), Progress::Ready);
+        assert_eq!(at(1, 1, 0), pending(0));
     }
 
     #[test]

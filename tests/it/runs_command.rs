@@ -103,11 +103,12 @@ async fn runs_json_carries_params_metrics_and_the_model() {
     assert_eq!(rows[1]["metrics"]["val_accuracy"], 0.9412);
     assert_eq!(rows[1]["duration_seconds"], 4320);
     // A trial that failed before exporting: parameters from the Job's
-    // annotation, the reason from the container that failed.
+    // annotation, the reason from the container that failed: its whole
+    // termination message (a log tail), which the text table cuts.
     assert_eq!(rows[2]["params"]["learning-rate"], "0.01");
     assert_eq!(
         rows[2]["error"],
-        "container train exited 1: RuntimeError: CUDA out of memory"
+        "container train exited 1:\nTraceback (most recent call last):\nRuntimeError: CUDA out of memory"
     );
     assert_eq!(rows[3]["params"]["batch-size"], "128");
     assert!(rows[0]["error"].as_str().unwrap().contains("access denied"));
