@@ -10,6 +10,8 @@
 #                                                 provider and the CUDA/cuDNN
 #                                                 libraries, copied beside
 #                                                 libonnxruntime.so
+#   ci/image-test.sh image BINARY IMAGE           build the image from BINARY into
+#                                                 buildah's vfs storage, nothing run
 #   ci/image-test.sh check IMAGE                  run and check an image already
 #                                                 in buildah's vfs storage
 #
@@ -160,15 +162,19 @@ full_run() {
   }
   trap cleanup EXIT
 
-  log "assembling the file tree from $binary and $ort_lib"
-  rootfs "$binary" "$ort_lib" "$work/rootfs"
-  containerfile >"$work/Containerfile"
-
-  log "building $IMAGE with buildah"
-  buildah "${storage[@]}" bud --isolation chroot --layers=false -q -t "$IMAGE" \
-    -f "$work/Containerfile" "$work" >/dev/null
-
+  build_image "$binary" "$ort_lib" "$IMAGE" "$work"
   check_image "$IMAGE"
+}
+
+# build_image BINARY ORT_LIB IMAGE WORKDIR: the image's file tree from
+# BINARY (model-export beside it), built into buildah's vfs storage as IMAGE.
+build_image() {
+  log "assembling the file tree from $1 and $2"
+  rootfs "$1" "$2" "$4/rootfs"
+  containerfile >"$4/Containerfile"
+  log "building $3 with buildah"
+  buildah "${storage[@]}" bud --isolation chroot --layers=false -q -t "$3" \
+    -f "$4/Containerfile" "$4" >/dev/null
 }
 
 # check_image IMAGE: runs IMAGE (in buildah's vfs storage) under podman with
@@ -317,12 +323,18 @@ case "${1:-}" in
   "")
     full_run
     ;;
+  image)
+    [[ $# -eq 3 ]] || die "usage: $0 image BINARY IMAGE"
+    image_work="$(mktemp -d)"
+    trap 'rm -rf "$image_work"' EXIT
+    build_image "$2" "$(ort_library)" "$3" "$image_work"
+    ;;
   check)
     [[ $# -eq 2 ]] || die "usage: $0 check IMAGE"
     cleanup() { :; }
     check_image "$2"
     ;;
   *)
-    die "usage: $0 [rootfs BINARY ORT_LIB DEST | check IMAGE]"
+    die "usage: $0 [rootfs BINARY ORT_LIB DEST | image BINARY IMAGE | check IMAGE]"
     ;;
 esac

@@ -7,8 +7,8 @@
 #                                               (e.g. cli:: or library::fast_diff)
 #
 # Builds the test first, starts the bed with a state directory of its own under a temporary
-# directory and free ports (KUBE_BED_API_PORT and the other KUBE_BED_*_PORT variables override
-# them), runs every real-cluster test with the bed's KUBECONFIG, and stops the bed, also on
+# directory and free ports (ci/lib/kube-bed.sh; KUBE_BED_API_PORT and the other KUBE_BED_*_PORT
+# variables override them), runs every real-cluster test with the bed's KUBECONFIG, and stops the bed, also on
 # failure or interruption. Without a bed it prints one line saying so and exits 0; a KUBE_BED
 # that names a folder without start.sh is an error. On failure the bed's logs are kept and
 # their folder is named.
@@ -16,15 +16,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-if [ -n "${KUBE_BED:-}" ]; then
-  if [ ! -f "$KUBE_BED/start.sh" ]; then
-    echo "real-cluster tests: KUBE_BED=$KUBE_BED has no start.sh" >&2
-    exit 1
-  fi
-  BED="$(cd "$KUBE_BED" && pwd)"
-elif [ -f "$ROOT/../shared/kube-bed/start.sh" ]; then
-  BED="$(cd "$ROOT/../shared/kube-bed" && pwd)"
-else
+# shellcheck source=ci/lib/kube-bed.sh
+. "$ROOT/ci/lib/kube-bed.sh"
+if ! bed_find; then
   echo "real-cluster tests skipped: no kube-bed (set KUBE_BED to its folder, or place it at ../shared/kube-bed)"
   exit 0
 fi
@@ -37,60 +31,20 @@ cargo test --locked --workspace --test it --no-run
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-real-cluster.XXXXXX")"
 export KUBE_BED_STATE="$WORK/bed"
 
-# Four free ports (unless given): beds of other checkouts may hold the defaults.
-# They are drawn below the kernel's ephemeral range, so that no outgoing
-# connection (etcd's own clients included) holds one the bed is about to bind.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
-[ "$ephemeral_low" -gt 12000 ] || ephemeral_low=32768
-PORTS=(KUBE_BED_API_PORT KUBE_BED_ETCD_PORT KUBE_BED_ETCD_PEER_PORT KUBE_BED_KCM_PORT)
-given=" "
-for v in "${PORTS[@]}"; do
-  [ -z "${!v:-}" ] || given+="$v "
-done
-pick_ports() {
-  local taken=" " v p
-  for v in "${PORTS[@]}"; do
-    if [[ $given != *" $v "* ]]; then
-      for _ in $(seq 200); do
-        p=$(( 10000 + RANDOM % (ephemeral_low - 10000) ))
-        [[ $taken == *" $p "* ]] || port_busy "$p" || break
-      done
-      export "$v=$p"
-    fi
-    taken+="${!v} "
-  done
-}
-
 ok=0
 finish() {
-  "$BED/stop.sh" >/dev/null 2>&1 || echo "real-cluster tests: stopping the kube-bed failed (state in $KUBE_BED_STATE)" >&2
+  bed_stop || echo "real-cluster tests: stopping the kube-bed failed (state in $WORK/bed)" >&2
   if [ "$ok" = 1 ]; then
     rm -rf "$WORK"
   else
-    echo "real-cluster tests failed; the kube-bed logs are in $KUBE_BED_STATE/logs" >&2
+    echo "real-cluster tests failed; the kube-bed logs are in $WORK/bed/logs" >&2
   fi
 }
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A port can still be taken between the check and the bind: then the bed is
-# started again on other ports, twice at most.
-for attempt in 1 2 3; do
-  pick_ports
-  if exports="$("$BED/start.sh")"; then
-    break
-  fi
-  if [ "$attempt" = 3 ] || ! grep -qs "address already in use" "$KUBE_BED_STATE"/logs/*.log; then
-    echo "real-cluster tests: the kube-bed did not start" >&2
-    exit 1
-  fi
-  echo "real-cluster tests: a port was taken; starting the kube-bed again on other ports" >&2
-  rm -f "$KUBE_BED_STATE"/logs/*.log
-done
-eval "$exports"
-export KUBECONFIG
+bed_start "$WORK/bed"
 unset MODELCTL_TEST_CONTEXT
 
 cargo test --locked --workspace --test it "real_cluster::${REAL_CLUSTER_FILTER:-}" -- --ignored --test-threads 1
