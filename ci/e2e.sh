@@ -3,6 +3,9 @@
 # a pod, exported to S3, promoted, served and asked for predictions.
 #
 #   ci/e2e.sh        needs root and a kube-bed ($KUBE_BED, else ../shared/kube-bed)
+#   ci/e2e.sh image  only builds the training image (step 1), left for a later
+#                    walk, which uses it and removes it (ci/test.sh runs this in
+#                    the background while it compiles)
 #
 # Starts a throw-away kube-bed on free ports and adds its real node
 # (node-start.sh: kubelet, containerd, the bridge CNI) on a bridge of its own,
@@ -11,8 +14,9 @@
 #      model-server image (`ci/image-test.sh image`, from $MODEL_SERVER and the
 #      model-export beside it, else a release build), and a training image from
 #      Debian bookworm with python3, numpy, scikit-learn, onnx and git (it is
-#      also the `git-image` of the fetch-code init container); the Debian base
-#      is pulled, or made with debootstrap (ci/lib/stand-ins.sh);
+#      also the `git-image` of the fetch-code init container; see
+#      build_train_image); the Debian base is pulled, or made with debootstrap
+#      (ci/lib/stand-ins.sh);
 #   2. serves on the node bridge's address, so pods reach them: moto's S3
 #      server (the store; credentials in each model's `<model>-model-store`
 #      Secret) and a bare Git repository holding ci/e2e/code/train.py over
@@ -64,6 +68,94 @@ DEBIAN_IMAGE="docker.io/library/debian:${DEBIAN_RELEASE}-slim"
 TRAIN_IMAGE="localhost/modelctl-e2e-train:1"
 SERVER_IMAGE="localhost/model-server:e2e"
 NAMESPACE=e2e
+MADE=()
+
+# Milliseconds since the epoch, and seconds between two of them.
+now() { date +%s%3N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+
+# background CMD…: runs CMD in the background, stopped at exit.
+background() {
+  "$@" &
+  PIDS+=("$!")
+}
+
+# free_port: a port free on this host.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# mctl ARGS…: modelctl run in the walk's repository.
+mctl() {
+  (cd "$REPO" && "$MODELCTL" "$@")
+}
+
+# until_true SECONDS WHAT CMD…: runs CMD every second until it succeeds.
+until_true() {
+  local limit=$1 what=$2 started=$SECONDS
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS - started < limit)) || die "$what: not after ${limit}s"
+    sleep 1
+  done
+}
+
+kc() { kubectl -n "$NAMESPACE" "$@"; }
+
+# build_train_image: the training image, from Debian bookworm (pulled, or a
+# debootstrap stand-in removed once used): python3 with numpy, scikit-learn
+# and onnx, and git for the fetch-code init container. Debian's scipy
+# depends on pythran, a compiler that pulls gcc, g++, Boost and the Python
+# headers (about 600 MB) that scipy never runs; an empty python3-pythran
+# stands in for it. Every container the node starts copies its whole image
+# (containerd's native snapshotter), so the image is kept small.
+build_train_image() {
+  local ctr
+  # A stand-in has a name of its own: ci/dockerfile-test.sh, running at the
+  # same time in ci/test.sh, may make one under the pulled name and remove it.
+  if ! "${BUILDAH[@]}" pull --quiet "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+    DEBIAN_IMAGE="localhost/modelctl-e2e-base:$DEBIAN_RELEASE"
+    if ! "${BUILDAH[@]}" inspect --type image "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+      # shellcheck source=ci/lib/stand-ins.sh
+      . "$ROOT/ci/lib/stand-ins.sh"
+      stand_in_debian
+    fi
+  fi
+  ctr="$("${BUILDAH[@]}" from --pull=never "$DEBIAN_IMAGE")"
+  "${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -ec '
+    mkdir -p /tmp/pythran/DEBIAN
+    printf "Package: python3-pythran\nVersion: 0.0-e2e\nArchitecture: all\nMaintainer: modelctl e2e <e2e@localhost>\nDescription: empty: scipy needs pythran to build, not to run\n" \
+      >/tmp/pythran/DEBIAN/control
+    dpkg-deb --build /tmp/pythran /tmp/python3-pythran.deb >/dev/null
+    dpkg -i /tmp/python3-pythran.deb >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3 python3-numpy python3-sklearn python3-onnx git ca-certificates >/dev/null
+    rm -rf /tmp/pythran /tmp/python3-pythran.deb /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+      /usr/share/doc /usr/share/man /usr/share/locale' \
+    >"$WORK/train-image.log" 2>&1 || { tail -n 20 "$WORK/train-image.log"; die "the training image did not build"; }
+  "${BUILDAH[@]}" commit --quiet "$ctr" "$TRAIN_IMAGE" >/dev/null
+  "${BUILDAH[@]}" rm "$ctr" >/dev/null
+  if [ ${#MADE[@]} -gt 0 ]; then
+    "${BUILDAH[@]}" rmi -f "${MADE[@]}" >/dev/null 2>&1 || true
+    MADE=()
+  fi
+}
+
+if [ "${1:-}" = image ]; then
+  # Only the training image, left in buildah's storage for a later walk
+  # (ci/test.sh builds it in the background while it compiles).
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-e2e-image.XXXXXX")"
+  trap 'rm -rf "$WORK"; "${BUILDAH[@]}" rmi -f "${MADE[@]}" >/dev/null 2>&1 || true' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  started=$(now)
+  build_train_image
+  log "built $TRAIN_IMAGE in $(since "$started") s"
+  exit 0
+fi
+[ $# -eq 0 ] || die "usage: $0 [image]"
+
 MODELCTL="${MODELCTL:-$ROOT/target/debug/modelctl}"
 [ -x "$MODELCTL" ] || die "no modelctl at $MODELCTL (cargo build, or set MODELCTL)"
 for tool in buildah kubectl git curl python3; do
@@ -77,7 +169,6 @@ export KUBE_BED_STATE="$WORK/bed"
 # A bridge and pod network of its own, beside a node started by hand.
 export KUBE_BED_BRIDGE=kbede2e KUBE_BED_POD_NET=10.244.77 KUBE_BED_NODE_NAME=e2e-node
 HOST="$KUBE_BED_POD_NET.1"
-MADE=()
 PIDS=()
 ok=0
 finish() {
@@ -97,38 +188,6 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Milliseconds since the epoch, and seconds between two of them.
-now() { date +%s%3N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
-
-# background CMD…: runs CMD in the background, stopped at exit.
-background() {
-  "$@" &
-  PIDS+=("$!")
-}
-
-# free_port: a port free on this host.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# mctl ARGS…: modelctl in the repository, its output kept in $WORK/out.
-mctl() {
-  (cd "$REPO" && "$MODELCTL" "$@")
-}
-
-# until_true SECONDS WHAT CMD…: runs CMD every second until it succeeds.
-until_true() {
-  local limit=$1 what=$2 started=$SECONDS
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS - started < limit)) || die "$what: not after ${limit}s"
-    sleep 1
-  done
-}
-
-kc() { kubectl -n "$NAMESPACE" "$@"; }
-
 # ---------------------------------------------------------------------------
 log "starting a kube-bed and its node"
 bed_start "$KUBE_BED_STATE"
@@ -136,18 +195,11 @@ bed_start "$KUBE_BED_STATE"
 
 log "building the images"
 started=$(now)
-if ! "${BUILDAH[@]}" inspect --type image "$DEBIAN_IMAGE" >/dev/null 2>&1 \
-  && ! "${BUILDAH[@]}" pull --quiet "$DEBIAN_IMAGE" >/dev/null 2>&1; then
-  # shellcheck source=ci/lib/stand-ins.sh
-  . "$ROOT/ci/lib/stand-ins.sh"
-  stand_in_debian
+if "${BUILDAH[@]}" inspect --type image "$TRAIN_IMAGE" >/dev/null 2>&1; then
+  log "$TRAIN_IMAGE is already built (ci/e2e.sh image)"
+else
+  build_train_image
 fi
-ctr="$("${BUILDAH[@]}" from --pull=never "$DEBIAN_IMAGE")"
-"${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -c \
-  'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-numpy python3-sklearn python3-onnx git ca-certificates >/dev/null && rm -rf /var/lib/apt/lists/*' \
-  >"$WORK/train-image.log" 2>&1 || { tail -n 20 "$WORK/train-image.log"; die "the training image did not build"; }
-"${BUILDAH[@]}" commit --quiet "$ctr" "$TRAIN_IMAGE" >/dev/null
-"${BUILDAH[@]}" rm "$ctr" >/dev/null
 if [ -z "${MODEL_SERVER:-}" ]; then
   cargo build --locked --release -p model-server
   MODEL_SERVER="$ROOT/target/release/model-server"

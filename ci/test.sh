@@ -3,7 +3,8 @@
 # tools into .venv-ci/, then runs every check CI runs, stopping at the first failure.
 #
 #   ci/test.sh            everything
-#   SKIP_IMAGE=1 ci/test.sh   everything but the two container image tests
+#   SKIP_IMAGE=1 ci/test.sh   everything but the two container image tests and
+#                             the end-to-end walk (which builds images too)
 #
 # Needs: the Rust toolchain, python3, git, kubectl. Installs buildah, podman,
 # runc, debootstrap, wrk and curl from Debian when they are missing (as root
@@ -39,6 +40,10 @@ export PATH="$ROOT/.venv-ci/bin:$PATH"
 DOCKERFILE_PID=
 DOCKERFILE_LOG=
 SHIPPED_BIN=
+# The end-to-end walk's training image (Debian packages: downloads and
+# unpacking) is built beside the checks too, and waited for before the walk.
+E2E_IMAGE_PID=
+E2E_IMAGE_LOG=
 # On any exit: stop the background Dockerfile test (and let its own clean-up
 # finish), show the end of its log if nobody read it, remove the temporaries.
 cleanup() {
@@ -50,7 +55,11 @@ cleanup() {
       tail -n 20 "$DOCKERFILE_LOG" >&2
     fi
   fi
-  rm -rf "${DOCKERFILE_LOG:-}" "${SHIPPED_BIN:-}"
+  if [ -n "$E2E_IMAGE_PID" ]; then
+    kill -- -"$E2E_IMAGE_PID" 2>/dev/null || true
+    wait "$E2E_IMAGE_PID" 2>/dev/null || true
+  fi
+  rm -rf "${DOCKERFILE_LOG:-}" "${SHIPPED_BIN:-}" "${E2E_IMAGE_LOG:-}"
 }
 trap cleanup EXIT
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
@@ -59,6 +68,10 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   step "ci/Dockerfile: every stage built with buildah, the image run under podman (in the background, log $DOCKERFILE_LOG)"
   EXPORT_BINARIES="$SHIPPED_BIN" setsid ci/dockerfile-test.sh >"$DOCKERFILE_LOG" 2>&1 &
   DOCKERFILE_PID=$!
+  E2E_IMAGE_LOG="$(mktemp "${TMPDIR:-/tmp}/modelctl-e2e-image.XXXXXX")"
+  step "ci/e2e.sh image: the end-to-end walk's training image (in the background, log $E2E_IMAGE_LOG)"
+  setsid ci/e2e.sh image >"$E2E_IMAGE_LOG" 2>&1 &
+  E2E_IMAGE_PID=$!
 fi
 
 step "Python tools (.venv-ci)"
@@ -145,6 +158,16 @@ MODEL_SERVER="$SERVER_BIN" python -m pytest -q tests/python
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   step "model-server image: assembled from those binaries with buildah, run under podman"
   MODEL_SERVER="$SERVER_BIN" ci/image-test.sh
+
+  # Images again (the shipped binaries, a training image from Debian), so it
+  # is skipped with the image tests; also without a kube-bed or root.
+  step "end-to-end walk on a real kube-bed node: train, export, promote, serve, predict (ci/e2e.sh)"
+  status=0
+  wait "$E2E_IMAGE_PID" || status=$?
+  E2E_IMAGE_PID=
+  cat "$E2E_IMAGE_LOG"
+  [ "$status" -eq 0 ] || { echo "ci/e2e.sh image failed (exit $status)" >&2; exit "$status"; }
+  MODEL_SERVER="$SERVER_BIN" MODELCTL="$ROOT/target/debug/modelctl" ci/e2e.sh
 fi
 
 step "all checks passed"
