@@ -403,7 +403,7 @@ until_true 90 "flaky's pods gone after the prune" no_flaky_pods
 ok=1
 log "passed"
 printf '\nend-to-end walk on a real node (seconds):\n'
-printf '  images built and loaded into the node  %6s\n' "$images_s"
+printf '  images built and loaded into the node  %6s   (the training image not counted when prebuilt)\n' "$images_s"
 printf '  apply --wait to every server ready     %6s\n' "$apply_s"
 printf '  apply to both trials exported          %6s\n' "$train_s"
 printf '  promote --best to the new model served %6s\n' "$promote_s"

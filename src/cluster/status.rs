@@ -238,19 +238,16 @@ async fn read_autoscaler(
         .get_opt(&name)
         .await
         .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))?;
-    let by = |keda: bool| match keda {
-        true => ScaledBy::Keda { hpa: name.clone() },
-        false => ScaledBy::Hpa,
-    };
+    let keda_hpa = || ScaledBy::Keda { hpa: name.clone() };
     Ok(match (live, keda) {
-        (Some(hpa), None) => Some(of_hpa(&hpa, hpa_targets(&hpa), by(false))),
-        (Some(hpa), Some(so)) => Some(of_hpa(&hpa, trigger_targets(so), by(true))),
+        (Some(hpa), None) => Some(of_hpa(&hpa, hpa_targets(&hpa), ScaledBy::Hpa)),
+        (Some(hpa), Some(so)) => Some(of_hpa(&hpa, trigger_targets(so), keda_hpa())),
         (None, Some(so)) => Some(Autoscaler {
             replicas: None,
             min: so["spec"]["minReplicaCount"].as_i64().unwrap_or(1),
             max: so["spec"]["maxReplicaCount"].as_i64().unwrap_or(0),
             targets: trigger_targets(so),
-            by: by(true),
+            by: keda_hpa(),
         }),
         (None, None) => None,
     })
