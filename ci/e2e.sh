@@ -6,6 +6,7 @@
 #   ci/e2e.sh image  only builds the training image (step 1), left for a later
 #                    walk, which uses it and removes it (ci/test.sh runs this in
 #                    the background while it compiles)
+#   ci/e2e.sh drop-image   removes it when no walk will
 #
 # Starts a throw-away kube-bed on free ports and adds its real node
 # (node-start.sh: kubelet, containerd, the bridge CNI) on a bridge of its own,
@@ -154,7 +155,12 @@ if [ "${1:-}" = image ]; then
   log "built $TRAIN_IMAGE in $(since "$started") s"
   exit 0
 fi
-[ $# -eq 0 ] || die "usage: $0 [image]"
+if [ "${1:-}" = drop-image ]; then
+  # What `image` left, when no walk ran to use and remove it.
+  "${BUILDAH[@]}" rmi -f "$TRAIN_IMAGE" >/dev/null 2>&1 || true
+  exit 0
+fi
+[ $# -eq 0 ] || die "usage: $0 [image | drop-image]"
 
 MODELCTL="${MODELCTL:-$ROOT/target/debug/modelctl}"
 [ -x "$MODELCTL" ] || die "no modelctl at $MODELCTL (cargo build, or set MODELCTL)"

@@ -59,6 +59,10 @@ cleanup() {
     kill -- -"$E2E_IMAGE_PID" 2>/dev/null || true
     wait "$E2E_IMAGE_PID" 2>/dev/null || true
   fi
+  # The walk removes its training image; a run that stopped before it does not.
+  if [ -n "$E2E_IMAGE_LOG" ]; then
+    ci/e2e.sh drop-image >/dev/null 2>&1 || true
+  fi
   rm -rf "${DOCKERFILE_LOG:-}" "${SHIPPED_BIN:-}" "${E2E_IMAGE_LOG:-}"
 }
 trap cleanup EXIT
