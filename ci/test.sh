@@ -66,6 +66,14 @@ cleanup() {
   rm -rf "${DOCKERFILE_LOG:-}" "${SHIPPED_BIN:-}" "${E2E_IMAGE_LOG:-}"
 }
 trap cleanup EXIT
+# await_background NAME PID LOG: waits for a background job, shows its log,
+# and ends the run with its exit status when it failed.
+await_background() {
+  local status=0
+  wait "$2" || status=$?
+  cat "$3"
+  [ "$status" -eq 0 ] || { echo "$1 failed (exit $status)" >&2; exit "$status"; }
+}
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   DOCKERFILE_LOG="$(mktemp "${TMPDIR:-/tmp}/modelctl-dockerfile-test.XXXXXX")"
   SHIPPED_BIN="$(mktemp -d "${TMPDIR:-/tmp}/modelctl-shipped.XXXXXX")"
@@ -144,11 +152,9 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   # The served tests and the image test run the binaries the Dockerfile's
   # image ships (the `server` profile), so nothing builds model-server twice.
   step "ci/Dockerfile: waiting for the background build"
-  status=0
-  wait "$DOCKERFILE_PID" || status=$?
+  pid=$DOCKERFILE_PID
   DOCKERFILE_PID=
-  cat "$DOCKERFILE_LOG"
-  [ "$status" -eq 0 ] || { echo "ci/dockerfile-test.sh failed (exit $status)" >&2; exit "$status"; }
+  await_background ci/dockerfile-test.sh "$pid" "$DOCKERFILE_LOG"
   SERVER_BIN="$SHIPPED_BIN/model-server"
 else
   step "model-server: release build for the served tests"
@@ -166,11 +172,9 @@ if [ "${SKIP_IMAGE:-0}" != 1 ]; then
   # Images again (the shipped binaries, a training image from Debian), so it
   # is skipped with the image tests; also without a kube-bed or root.
   step "end-to-end walk on a real kube-bed node: train, export, promote, serve, predict (ci/e2e.sh)"
-  status=0
-  wait "$E2E_IMAGE_PID" || status=$?
+  pid=$E2E_IMAGE_PID
   E2E_IMAGE_PID=
-  cat "$E2E_IMAGE_LOG"
-  [ "$status" -eq 0 ] || { echo "ci/e2e.sh image failed (exit $status)" >&2; exit "$status"; }
+  await_background "ci/e2e.sh image" "$pid" "$E2E_IMAGE_LOG"
   MODEL_SERVER="$SERVER_BIN" MODELCTL="$ROOT/target/debug/modelctl" ci/e2e.sh
 fi
 
