@@ -103,6 +103,12 @@ until_true() {
 
 kc() { kubectl -n "$NAMESPACE" "$@"; }
 
+# ready_endpoints SERVICE: the pods behind SERVICE that are ready, sorted.
+ready_endpoints() {
+  kc get endpointslices -l "kubernetes.io/service-name=$1" \
+    -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{"\n"}{end}' | sort
+}
+
 # build_train_image: the training image, from Debian bookworm (pulled, or a
 # debootstrap stand-in removed once used): python3 with numpy, scikit-learn
 # and onnx, and git for the fetch-code init container. Debian's scipy
@@ -372,8 +378,7 @@ PY
 
 # ---------------------------------------------------------------------------
 log "a model URI that does not exist: apply --wait times out, the old pods serve on"
-old_pods="$(kc get endpointslices -l kubernetes.io/service-name=digits \
-  -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{"\n"}{end}' | sort)"
+old_pods="$(ready_endpoints digits)"
 sed -i 's#^model = ".*"$#model = "s3://models/digits/no-such-run/model.onnx"#' "$REPO/models/digits.toml"
 mctl render >/dev/null
 status=0
@@ -383,8 +388,7 @@ grep -q "timed out after 30s waiting for Deployment e2e/digits: 0/2 ready" "$WOR
   || { cat "$WORK/apply-missing.out"; die "the timeout does not name the Deployment and its new pods"; }
 grep -Eq "^  pod digits-[0-9a-f]+-[0-9a-z]+: " "$WORK/apply-missing.out" \
   || { cat "$WORK/apply-missing.out"; die "the timeout does not say where the new pod stands"; }
-still="$(kc get endpointslices -l kubernetes.io/service-name=digits \
-  -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{"\n"}{end}' | sort)"
+still="$(ready_endpoints digits)"
 [ "$still" = "$old_pods" ] || die "the ready endpoints changed from $old_pods to $still"
 # Through each old pod (a Service's port-forward may pick the new pod that
 # is not ready).
