@@ -66,6 +66,11 @@ pub(crate) fn plan(ctx: &Ctx<'_>, train: &Train) -> String {
     if let Some(code) = code {
         plan["code"] = code;
     }
+    let workers = super::job::workers(train);
+    if workers > 1 {
+        // Every worker runs `export`; rank 0 alone uploads and records.
+        plan["workers"] = json!(workers);
+    }
     let mut text = serde_json::to_string_pretty(&plan).expect("JSON values serialize");
     text.push('\n');
     text

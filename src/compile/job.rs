@@ -4,19 +4,24 @@
 //! wrote to the shared `code` emptyDir; data volumes, GPU limits and
 //! tolerations, the ServiceAccount and `env-from`; an Indexed Job for a
 //! sweep, retried per trial, with its trials' parameters in the
-//! `modelctl.io/sweep` annotation.
+//! `modelctl.io/sweep` annotation; an Indexed Job of one worker per node
+//! for a multi-node run, with the headless Service that names its workers.
 //!
 //! Owns the Job's pod template. The Job is immutable once created, so its
 //! name carries a hash of everything in it (see [`super::training`]).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::batch::v1::{
+    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
+};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use modelctl_spec::model::Train;
 
 use super::Ctx;
@@ -27,10 +32,57 @@ use super::script::CODE_DIR;
 use super::security::{self, ContainerKind, PodKind};
 use super::sweep::trials;
 use super::volumes::{empty_dir, mount};
-use crate::object::labels::SWEEP;
+use crate::object::labels::{COMPONENT, NAME, NODES, SWEEP, TRAIN_HASH};
 
 /// Where the ConfigMap's files are mounted.
 pub(crate) const SCRIPTS_DIR: &str = "/etc/modelctl";
+/// The port the rank-0 worker of a multi-node run listens on for the
+/// rendezvous (`MASTER_PORT`; torchrun's default).
+pub(crate) const MASTER_PORT: i32 = 29500;
+/// The pod annotation the Job controller writes each Indexed Job pod's
+/// completion index to.
+const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+
+/// How many workers (nodes) one run of `train` spans.
+pub(crate) fn workers(train: &Train) -> u32 {
+    train.nodes.map_or(1, |n| n.get())
+}
+
+/// The headless Service named `name` (the Job's name) that gives each
+/// worker of a multi-node run a stable DNS name, `<job>-<index>.<name>`:
+/// it selects the pods of this training spec (its hash label), and
+/// publishes them before they are ready, since workers meet before any
+/// could be.
+pub(crate) fn workers_service(
+    ctx: &Ctx<'_>,
+    name: &str,
+    hash: &str,
+    labels: BTreeMap<String, String>,
+) -> Service {
+    let selector = [
+        (NAME.to_owned(), ctx.name().to_owned()),
+        (COMPONENT.to_owned(), "train".to_owned()),
+        (TRAIN_HASH.to_owned(), hash.to_owned()),
+    ]
+    .into();
+    Service {
+        metadata: super::labels::metadata(ctx, name, labels),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector),
+            ports: Some(vec![ServicePort {
+                name: Some("rendezvous".to_owned()),
+                port: MASTER_PORT,
+                target_port: Some(IntOrString::Int(MASTER_PORT)),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
 
 /// The Job named `name`, reading the ConfigMap `config_map`.
 pub(crate) fn build(
@@ -66,6 +118,33 @@ pub(crate) fn build(
             .get_or_insert_with(BTreeMap::new)
             .insert(SWEEP.to_owned(), trials_annotation(&trials));
     }
+    let nodes = workers(train);
+    if nodes > 1 {
+        // One worker per node, all running at once: Kueue admits the Job as
+        // a whole, so no worker waits for the others' quota. One failed
+        // worker fails the attempt (the others' rendezvous breaks and they
+        // exit too), so the Job-wide limit allows `retries` attempts of
+        // the whole group; a pod disrupted by the cluster (a drained or
+        // lost node, a preemption) is not counted.
+        spec.completions = Some(int(nodes));
+        spec.parallelism = Some(int(nodes));
+        spec.completion_mode = Some("Indexed".to_owned());
+        spec.backoff_limit = Some(retries.saturating_mul(int(nodes)));
+        spec.pod_failure_policy = Some(PodFailurePolicy {
+            rules: vec![PodFailurePolicyRule {
+                action: "Ignore".to_owned(),
+                on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                    type_: "DisruptionTarget".to_owned(),
+                    status: Some("True".to_owned()),
+                }]),
+                on_exit_codes: None,
+            }],
+        });
+        metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(NODES.to_owned(), nodes.to_string());
+    }
     let deadline = train
         .timeout
         .as_ref()
@@ -79,7 +158,7 @@ pub(crate) fn build(
                     labels: Some(labels),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(pod_spec(ctx, train, config_map)),
+                spec: Some(pod_spec(ctx, train, name, config_map)),
             },
             ..spec
         }),
@@ -94,7 +173,7 @@ fn trials_annotation(trials: &[BTreeMap<String, String>]) -> String {
     serde_json::to_string(trials).expect("string maps serialize to JSON")
 }
 
-fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
+fn pod_spec(ctx: &Ctx<'_>, train: &Train, name: &str, config_map: &str) -> PodSpec {
     let data = DataInputs::of(train);
     let mut volumes = vec![empty_dir("code"), scripts_volume(config_map)];
     volumes.extend(data.volumes);
@@ -109,6 +188,9 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         value_env("MODELCTL_NAMESPACE", ctx.namespace()),
         run_env(),
     ];
+    if train.nodes.is_some() {
+        env.extend(worker_env(train, name));
+    }
     env.extend(data.env);
     for (name, value) in &train.env {
         env.push(value_env(name.as_str(), value));
@@ -149,6 +231,7 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, config_map: &str) -> PodSpec {
         )],
         security_context: Some(security::pod(PodKind::Training)),
         service_account_name: account,
+        subdomain: (workers(train) > 1).then(|| name.to_owned()),
         tolerations: tolerations(&train.resources, &ctx.env.gpu),
         volumes: Some(volumes),
         ..PodSpec::default()
@@ -225,6 +308,44 @@ fn fetch_code(ctx: &Ctx<'_>, train: &Train) -> Option<Container> {
         ..Container::default()
     };
     fetch_container(code, ctx.env.git_image.as_str(), CODE_DIR, base)
+}
+
+/// What each worker of a run with `nodes` set reads to find the others: the
+/// rank-0 worker's address (`<job>-0.<service>`, `MODELCTL_RUN` being the
+/// Job's name) and port, how many nodes and processes there are, and its
+/// own rank (the completion index). With one node the same variables name
+/// the pod itself, so one `command` serves both.
+fn worker_env(train: &Train, service: &str) -> Vec<EnvVar> {
+    let nodes = workers(train);
+    let per_node = train.resources.gpu.map_or(0, |g| g.get()).max(1);
+    if nodes == 1 {
+        return vec![
+            value_env("MASTER_ADDR", "127.0.0.1"),
+            value_env("MASTER_PORT", &MASTER_PORT.to_string()),
+            value_env("NNODES", "1"),
+            value_env("NPROC_PER_NODE", &per_node.to_string()),
+            value_env("WORLD_SIZE", &per_node.to_string()),
+            value_env("NODE_RANK", "0"),
+        ];
+    }
+    vec![
+        value_env("MASTER_ADDR", &format!("$(MODELCTL_RUN)-0.{service}")),
+        value_env("MASTER_PORT", &MASTER_PORT.to_string()),
+        value_env("NNODES", &nodes.to_string()),
+        value_env("NPROC_PER_NODE", &per_node.to_string()),
+        value_env("WORLD_SIZE", &(nodes * per_node).to_string()),
+        EnvVar {
+            name: "NODE_RANK".to_owned(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: format!("metadata.annotations['{INDEX_ANNOTATION}']"),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+    ]
 }
 
 /// `MODELCTL_RUN`: the Job's name, from the pod's label.

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, context};
-use modelctl_spec::model::{CodeFetch, Train};
+use modelctl_spec::model::{CodeFetch, MULTI_NODE_ENV, Train};
 
 use super::Ctx;
 use super::fetch::ARCHIVE_SCRIPT;
@@ -57,11 +57,59 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 /// Quotes an argv as one shell command line.
+#[cfg(test)]
 fn sh_command(argv: &[String]) -> String {
+    sh_command_expanding(argv, &[])
+}
+
+/// Quotes an argv as one shell command line in which `$NAME` and `${NAME}`
+/// of the variables `names` expand (each as one quoted word part), and
+/// nothing else does: `--node-rank=$NODE_RANK` becomes
+/// `--node-rank="${NODE_RANK}"`.
+pub(crate) fn sh_command_expanding(argv: &[String], names: &[&str]) -> String {
     argv.iter()
-        .map(|a| sh_quote(a))
+        .map(|a| sh_word_expanding(a, names))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn sh_word_expanding(word: &str, names: &[&str]) -> String {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut rest = word;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        let reference = names.iter().find_map(|name| {
+            if let Some(tail) = after.strip_prefix(&format!("{{{name}}}")) {
+                return Some((*name, tail));
+            }
+            let tail = after.strip_prefix(name)?;
+            let ends = !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            ends.then_some((*name, tail))
+        });
+        literal.push_str(&rest[..at]);
+        match reference {
+            Some((name, tail)) => {
+                if !literal.is_empty() {
+                    parts.push(sh_quote(&std::mem::take(&mut literal)));
+                }
+                parts.push(format!("\"${{{name}}}\""));
+                rest = tail;
+            }
+            None => {
+                literal.push('$');
+                rest = after;
+            }
+        }
+    }
+    literal.push_str(rest);
+    if parts.is_empty() {
+        return sh_quote(&literal);
+    }
+    if !literal.is_empty() {
+        parts.push(sh_quote(&literal));
+    }
+    parts.concat()
 }
 
 /// The directory the steps run in, relative to the workspace (`""`,
@@ -135,9 +183,19 @@ pub(crate) fn output_for_export(
 
 /// The whole `start.sh` of a training run.
 pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
-    let mut steps = vec![context! { name => "train", command => sh_command(&train.command) }];
+    // The commands of a run with `nodes` set may name the variables each
+    // worker gets.
+    let names: &[&str] = if train.nodes.is_some() {
+        &MULTI_NODE_ENV
+    } else {
+        &[]
+    };
+    let mut steps =
+        vec![context! { name => "train", command => sh_command_expanding(&train.command, names) }];
     if let Some(evaluate) = &train.evaluate {
-        steps.push(context! { name => "evaluate", command => sh_command(evaluate) });
+        steps.push(
+            context! { name => "evaluate", command => sh_command_expanding(evaluate, names) },
+        );
     }
     let code = train
         .code
@@ -168,6 +226,7 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
             model => ctx.name(),
             workdir => workdir(train),
             sweep => train.sweep.is_some(),
+            nodes => super::job::workers(train),
             output => output,
             code => code,
             steps => steps,
@@ -179,7 +238,32 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{sh_command, sh_quote};
+    use super::{sh_command, sh_command_expanding, sh_quote};
+
+    #[test]
+    fn named_variables_expand_and_nothing_else_does() {
+        let names = ["NODE_RANK", "NNODES"];
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sh_command_expanding(
+                &argv(&[
+                    "torchrun",
+                    "--node-rank=$NODE_RANK",
+                    "--nnodes",
+                    "${NNODES}",
+                    "$HOME",
+                    "$NODE_RANKS",
+                    "a b$NNODES"
+                ]),
+                &names
+            ),
+            "torchrun --node-rank=\"${NODE_RANK}\" --nnodes \"${NNODES}\" '$HOME' '$NODE_RANKS' 'a b'\"${NNODES}\""
+        );
+        assert_eq!(
+            sh_command_expanding(&argv(&["$NODE_RANK"]), &[]),
+            "'$NODE_RANK'"
+        );
+    }
 
     #[test]
     fn plain_words_stay_unquoted() {

@@ -32,6 +32,12 @@ pub const SOURCE: &str = "modelctl.io/source";
 /// Annotation on a sweep's Job: the JSON list of each trial's parameters
 /// (name to value), in completion-index order.
 pub const SWEEP: &str = "modelctl.io/sweep";
+/// Annotation on a multi-node run's Job: how many workers (nodes) it spans.
+pub const NODES: &str = "modelctl.io/nodes";
+/// Label putting a Job in a Kueue LocalQueue.
+pub const KUEUE_QUEUE: &str = "kueue.x-k8s.io/queue-name";
+/// Label giving a Job a Kueue WorkloadPriorityClass.
+pub const KUEUE_PRIORITY: &str = "kueue.x-k8s.io/priority-class";
 /// Annotation naming the owning team (`owner` of the spec).
 pub const OWNER: &str = "modelctl.io/owner";
 

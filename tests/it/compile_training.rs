@@ -83,8 +83,11 @@ fn job_limits_come_from_retries_and_timeout_and_nothing_deletes_it() {
                         None => assert!(spec.get("maxFailedIndexes").is_none(), "{name}"),
                     }
                 }
+                // A multi-node run retries as a group: each attempt may
+                // fail every worker.
                 None => {
-                    assert_eq!(spec["backoffLimit"], retries, "{name}");
+                    let nodes = train.nodes.map_or(1, |n| n.get());
+                    assert_eq!(spec["backoffLimit"], retries * nodes, "{name}");
                     assert!(spec.get("backoffLimitPerIndex").is_none(), "{name}");
                 }
             }
@@ -116,7 +119,14 @@ fn sweeps_are_indexed_jobs_over_the_whole_grid() {
                 .expect("job has train");
             let spec = &job.object["spec"];
             let Some(sweep) = &train.sweep else {
-                assert!(spec.get("completionMode").is_none(), "{name}");
+                let nodes = train.nodes.map_or(1, |n| n.get());
+                if nodes > 1 {
+                    assert_eq!(spec["completionMode"], "Indexed", "{name}");
+                    assert_eq!(spec["completions"], nodes, "{name}");
+                    assert_eq!(spec["parallelism"], nodes, "{name}");
+                } else {
+                    assert!(spec.get("completionMode").is_none(), "{name}");
+                }
                 continue;
             };
             let size: usize = match (sweep.random, &sweep.grid) {
@@ -244,7 +254,14 @@ fn the_export_container_runs_model_export_after_the_training_with_a_plan_per_ind
             let plan: Value =
                 serde_json::from_str(config.object["data"]["export.json"].as_str().unwrap())
                     .unwrap();
-            let completions = job.object["spec"]["completions"].as_u64().unwrap_or(1);
+            // A multi-node run is one run, whatever its workers.
+            let completions = match plan.get("workers") {
+                Some(workers) => {
+                    assert_eq!(workers, &job.object["spec"]["completions"], "{name}");
+                    1
+                }
+                None => job.object["spec"]["completions"].as_u64().unwrap_or(1),
+            };
             assert_eq!(
                 plan["runs"].as_array().unwrap().len() as u64,
                 completions,
@@ -253,7 +270,7 @@ fn the_export_container_runs_model_export_after_the_training_with_a_plan_per_ind
             assert_eq!(plan["model"], job.model.as_str(), "{name}");
             assert_eq!(
                 plan["sweep"],
-                job.object["spec"]["completionMode"] == "Indexed"
+                job.object["spec"]["completionMode"] == "Indexed" && plan.get("workers").is_none()
             );
             checked += 1;
         }

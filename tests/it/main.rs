@@ -22,6 +22,7 @@ mod cluster_diff;
 mod cluster_diff_exact;
 mod cluster_runs;
 mod cluster_wait;
+mod compile_fleet_training;
 mod compile_objects;
 mod compile_recorded;
 mod compile_serving;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{EnvName, ImageRef, Namespace, ResourceName};
+use crate::values::{EnvName, ImageRef, KueueName, Namespace, ResourceName};
 
 /// The repository's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -106,6 +106,16 @@ pub struct Defaults {
     /// names its own (`train.service-account`, `serve.service-account`).
     #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
     pub service_accounts: ServiceAccounts,
+    /// The Kueue LocalQueue training Jobs join unless a spec names its own
+    /// (`train.queue`): the `kueue.x-k8s.io/queue-name` label. The
+    /// LocalQueue must exist in the models' namespace; `diff` and `apply`
+    /// warn when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<KueueName>,
+    /// The Kueue WorkloadPriorityClass of training Jobs unless a spec names
+    /// its own (`train.priority`): the `kueue.x-k8s.io/priority-class` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<KueueName>,
 }
 
 /// The autoscaler behind `target-inflight` and `target-queue`. An
@@ -331,6 +341,12 @@ pub struct Environment {
     /// ServiceAccounts for this environment, each overriding its default.
     #[serde(default, skip_serializing_if = "ServiceAccounts::is_empty")]
     pub service_accounts: ServiceAccounts,
+    /// The Kueue LocalQueue of training Jobs in this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<KueueName>,
+    /// The Kueue WorkloadPriorityClass of training Jobs in this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<KueueName>,
 }
 
 /// The settings one environment renders with: defaults with its overrides applied.
@@ -363,6 +379,10 @@ pub struct EnvSettings {
     pub scrape: ScrapeMode,
     /// Default ServiceAccounts of training and serving pods.
     pub service_accounts: ServiceAccounts,
+    /// Default Kueue LocalQueue of training Jobs.
+    pub queue: Option<KueueName>,
+    /// Default Kueue WorkloadPriorityClass of training Jobs.
+    pub priority: Option<KueueName>,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -406,6 +426,8 @@ impl Config {
             autoscaling: d.autoscaling.overridden_by(env.autoscaling.as_ref()),
             scrape: env.scrape.or(d.scrape).unwrap_or_default(),
             service_accounts: d.service_accounts.overridden_by(&env.service_accounts),
+            queue: env.queue.clone().or_else(|| d.queue.clone()),
+            priority: env.priority.clone().or_else(|| d.priority.clone()),
         })
     }
 

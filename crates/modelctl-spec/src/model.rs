@@ -14,10 +14,21 @@ use serde::{Deserialize, Serialize};
 use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
     Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
-    LoadTarget, MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri, MountPath,
-    Owner, Parallelism, ParamName, Percent, RandomTrials, ReplicaCount, ResourceName, Retries,
-    Seed, Sha256, Template, UrlPath,
+    KueueName, LoadTarget, MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri,
+    MountPath, NodeCount, Owner, Parallelism, ParamName, Percent, RandomTrials, ReplicaCount,
+    ResourceName, Retries, Seed, Sha256, Template, UrlPath,
 };
+
+/// The variables each worker of a run with `train.nodes` gets, which
+/// `train.env` must not set and `command` may name.
+pub const MULTI_NODE_ENV: [&str; 6] = [
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "WORLD_SIZE",
+    "NODE_RANK",
+    "NNODES",
+    "NPROC_PER_NODE",
+];
 
 /// One model: how it is trained and how it is served.
 ///
@@ -100,6 +111,27 @@ pub struct Train {
     /// credentials: `env-from = [{ secret = "s3-credentials" }]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFrom>,
+    /// The Kueue LocalQueue the training Job joins (the
+    /// `kueue.x-k8s.io/queue-name` label; default: `queue` of the
+    /// environment in `modelctl.toml`). Kueue suspends the Job until the
+    /// queue's ClusterQueue admits it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<KueueName>,
+    /// The Kueue WorkloadPriorityClass of the training Job (the
+    /// `kueue.x-k8s.io/priority-class` label; default: `priority` of the
+    /// environment in `modelctl.toml`). Needs a `queue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<KueueName>,
+    /// How many nodes one run spans (default 1). With 2 or more the Job is
+    /// an Indexed Job of that many workers started and admitted together,
+    /// with a headless Service giving each a stable name; `resources` are
+    /// per worker. Each worker gets `MASTER_ADDR`, `MASTER_PORT`,
+    /// `WORLD_SIZE`, `NODE_RANK`, `NNODES` and `NPROC_PER_NODE` for
+    /// `torchrun` (with `nodes = 1` too, naming the pod itself), which
+    /// `command` may name as `$NODE_RANK`; one failed worker fails the
+    /// attempt of the whole group. 2 or more cannot be combined with `sweep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeCount>,
     /// The metric that ranks runs (`{ metric = "val_accuracy", goal = "max" }`):
     /// `modelctl runs --best` and `modelctl promote --best` pick the
     /// succeeded run with the best value of it in its `metrics.json`.

@@ -134,6 +134,7 @@ fn check_model(
             );
             claim_route(src, &name, &env, &view, &merged, claims);
             check_in_env(src, config, &env, &view, &merged, report);
+            check_workers(src, &name, &view, &merged, report);
             view
         } else {
             claim_route(src, &name, &env, &base_view, &tree, claims);
@@ -142,6 +143,7 @@ fn check_model(
         };
         resolved.insert(env, view);
     }
+    check_workers(src, &name, &base_view, &tree, report);
     if env_names.is_none() {
         claim_route(src, &name, "", &base_view, &tree, claims);
     }
@@ -205,6 +207,29 @@ fn check_in_env(
         },
         spec,
         &settings,
+    );
+}
+
+/// The worker host names of a multi-node run fit (see
+/// [`rules::model::check_worker_names`]).
+fn check_workers(
+    src: &Source,
+    name: &Option<ModelName>,
+    spec: &ModelSpec,
+    tree: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+) {
+    let Some(name) = name else {
+        return;
+    };
+    rules::model::check_worker_names(
+        &mut Checker {
+            file: &src.path,
+            tree: tree.get_ref(),
+            report,
+        },
+        name.as_str(),
+        spec,
     );
 }
 
@@ -334,6 +359,72 @@ mod tests {
         let unknown = repo.environment("dev").unwrap_err();
         assert_eq!(unknown.name, "dev");
         assert_eq!(unknown.known, ["production", "staging"]);
+    }
+
+    #[test]
+    fn a_kueue_priority_needs_a_queue() {
+        let train = "[train]\nimage = \"python\"\ncommand = [\"x\"]\npriority = \"high\"\n";
+        let messages = |config: &str, model: &str| -> Vec<String> {
+            let (_, report) = check_sources(
+                Some(&src("modelctl.toml", config)),
+                &[src("models/m.toml", model)],
+            );
+            report
+                .diagnostics()
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        assert_eq!(
+            messages(CONFIG, train),
+            [
+                "`train.priority` needs a Kueue queue, and environment `production` has none",
+                "`train.priority` needs a Kueue queue, and environment `staging` has none"
+            ]
+        );
+        let queued = CONFIG.replace(
+            "[environments.staging]\n",
+            "[environments.staging]\nqueue = \"team-a\"\n",
+        );
+        assert_eq!(
+            messages(&queued, train),
+            ["`train.priority` needs a Kueue queue, and environment `production` has none"]
+        );
+        assert!(messages(CONFIG, &format!("{train}queue = \"gpu\"\n")).is_empty());
+        let config = CONFIG.replace(
+            "[environments.production]\n",
+            "[environments.production]\npriority = \"low\"\n",
+        );
+        let model = "[serve]\nmodel = \"s3://b/m.onnx\"\n";
+        assert_eq!(
+            messages(&config, model),
+            ["environment `production` has a Kueue `priority` but no `queue`"]
+        );
+    }
+
+    #[test]
+    fn worker_host_names_must_fit() {
+        let spec = "[train]\nimage = \"python\"\ncommand = [\"x\"]\nnodes = 20\n[env.staging]\ntrain.retries = 1\n";
+        let check = |name: &str| -> Vec<String> {
+            let (_, report) = check_sources(
+                Some(&src("modelctl.toml", CONFIG)),
+                &[src(&format!("models/{name}.toml"), spec)],
+            );
+            report
+                .diagnostics()
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        // 44 + `-train-` + 8 + `-19` = 62 characters.
+        assert!(check(&"m".repeat(44)).is_empty());
+        let long = "m".repeat(46);
+        assert_eq!(
+            check(&long),
+            [format!(
+                "the workers of `{long}` on 20 nodes would be named with 64 characters, more than a pod's host name holds (63)"
+            )]
+        );
     }
 
     #[test]

@@ -120,6 +120,20 @@ pub async fn export(config: &ExportConfig) -> (String, Result<ExportReport, Stri
         Err(e) => return (config.run.clone(), Err(e)),
     };
     let name = run.name.clone();
+    match plan.exports(config.index.as_deref()) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(run = %name, worker = ?config.index, "worker 0 of this multi-node run exports the model; this worker has nothing to upload");
+            return (
+                name.clone(),
+                Ok(ExportReport {
+                    run: Some(name),
+                    ..ExportReport::default()
+                }),
+            );
+        }
+        Err(e) => return (name, Err(e)),
+    }
     (name, export_run(config, &plan, run).await)
 }
 

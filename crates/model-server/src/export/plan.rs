@@ -27,6 +27,14 @@ pub struct Plan {
     pub sweep: bool,
     /// One entry per completion index (exactly one without a sweep).
     pub runs: Vec<PlannedRun>,
+    /// How many workers (nodes) run the training: every worker's pod runs
+    /// `model-export`, and only worker 0 exports.
+    #[serde(default = "one")]
+    pub workers: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The training code's source, recorded in `run.json`.
@@ -70,6 +78,28 @@ impl Plan {
     /// Parses `export.json`.
     pub fn parse(text: &str) -> Result<Plan, String> {
         serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Whether the worker at completion `index` exports: every pod of a
+    /// one-node run does, and worker 0 of a multi-node run alone (the
+    /// others wrote no model).
+    pub fn exports(&self, index: Option<&str>) -> Result<bool, String> {
+        if self.workers <= 1 {
+            return Ok(true);
+        }
+        let text = index.ok_or(
+            "JOB_COMPLETION_INDEX is not set: a multi-node run is an Indexed Job".to_owned(),
+        )?;
+        let index: u32 = text
+            .parse()
+            .map_err(|_| format!("JOB_COMPLETION_INDEX `{text}` is not an index"))?;
+        if index >= self.workers {
+            return Err(format!(
+                "worker {index} is not one of the run's {} workers",
+                self.workers
+            ));
+        }
+        Ok(index == 0)
     }
 
     /// The run named from `job` (the Job's name) and, in a sweep, `index`
@@ -120,6 +150,30 @@ mod tests {
     const SWEEP: &str = r#"{"model": "m", "sweep": true, "runs": [
         {"params": {"lr": "0.1"}, "output": "s3://b/m/{{ run }}/lr-0.1/"},
         {"params": {"lr": "0.2"}, "output": "s3://b/m/{{ run }}/lr-0.2"}]}"#;
+
+    #[test]
+    fn worker_zero_alone_exports_a_multi_node_run() {
+        let plan = Plan::parse(
+            r#"{"model": "m", "workers": 3, "runs": [{"output": "s3://b/{{ run }}"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(plan.exports(Some("0")), Ok(true));
+        assert_eq!(plan.exports(Some("2")), Ok(false));
+        assert!(
+            plan.exports(Some("3"))
+                .unwrap_err()
+                .contains("not one of the run's 3 workers")
+        );
+        assert!(
+            plan.exports(None)
+                .unwrap_err()
+                .contains("JOB_COMPLETION_INDEX is not set")
+        );
+        // Every worker names the run after the Job, without an index.
+        assert_eq!(plan.run("m-train-1", Some("2")).unwrap().name, "m-train-1");
+        let single = Plan::parse(r#"{"model": "m", "runs": [{}]}"#).unwrap();
+        assert_eq!(single.exports(None), Ok(true));
+    }
 
     #[test]
     fn a_sweep_index_picks_its_parameters_and_output() {

@@ -44,6 +44,26 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, config: &Config) {
 /// given, names something.
 fn check_environments(c: &mut Checker<'_, '_>, config: &Config) {
     for (name, env) in &config.environments {
+        // A priority class orders the Workloads of one queue; without a queue
+        // Kueue never sees the Job.
+        let queue = env.queue.as_ref().or(config.defaults.queue.as_ref());
+        if queue.is_none() {
+            let at: &[&str] = if env.priority.is_some() {
+                &["environments", name.as_str(), "priority"]
+            } else {
+                &["defaults", "priority"]
+            };
+            if env.priority.is_some() || config.defaults.priority.is_some() {
+                c.error(
+                    at,
+                    Value,
+                    format!("environment `{name}` has a Kueue `priority` but no `queue`"),
+                    format!(
+                        "set `queue` (a LocalQueue) under `[defaults]` or `[environments.{name}]`: Kueue applies priorities to the Jobs of a queue"
+                    ),
+                );
+            }
+        }
         if let Some(route) = &env.route {
             check_route(c, &["environments", name.as_str(), "route"], route);
         }

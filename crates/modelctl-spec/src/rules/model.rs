@@ -30,6 +30,24 @@ pub(crate) fn check(c: &mut Checker<'_, '_>, spec: &ModelSpec) {
 /// that environment's settings: load targets need an autoscaling provider,
 /// and a gRPC route needs route kind `gateway`.
 pub(crate) fn check_in_env(c: &mut Checker<'_, '_>, spec: &ModelSpec, env: &EnvSettings) {
+    if let Some(train) = &spec.train
+        && train.priority.is_some()
+        && train.queue.is_none()
+        && env.queue.is_none()
+    {
+        c.error(
+            &["train", "priority"],
+            Value,
+            format!(
+                "`train.priority` needs a Kueue queue, and environment `{}` has none",
+                env.name
+            ),
+            format!(
+                "set `train.queue` (a LocalQueue), or `queue` under `[defaults]` or `[environments.{}]` in `modelctl.toml`",
+                env.name
+            ),
+        );
+    }
     let Some(serve) = &spec.serve else {
         return;
     };
@@ -163,6 +181,24 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
     if let Some(sweep) = &train.sweep {
         check_sweep(c, sweep, &env_names);
     }
+    if let Some(nodes) = train.nodes.filter(|n| n.get() > 1)
+        && train.sweep.is_some()
+    {
+        c.error(
+            &["train", "nodes"],
+            Value,
+            format!("a sweep cannot run on {nodes} nodes per trial"),
+            "a sweep's trials are the indexes of one Indexed Job, and so are a multi-node run's workers; run the sweep on one node per trial, or one multi-node run per spec",
+        );
+    }
+    for name in reserved_env(train) {
+        c.error(
+            &["train", "env", name],
+            Key,
+            format!("`{name}` is set by modelctl for a run with `nodes`"),
+            "remove it from `train.env`: each worker gets it from the rendered Job",
+        );
+    }
     if let Some(output) = &train.output
         && output.uses_params()
         && train.sweep.is_none()
@@ -174,6 +210,47 @@ fn check_train(c: &mut Checker<'_, '_>, train: &Train) {
             "add a `[train.sweep]` grid, or remove `params` from the template",
         );
     }
+}
+
+/// A multi-node run's workers are named `<model>-train-<hash8>-<index>`,
+/// a pod host name of at most 63 characters: the model's name must leave
+/// room for the largest index.
+pub(crate) fn check_worker_names(c: &mut Checker<'_, '_>, model: &str, spec: &ModelSpec) {
+    let Some(nodes) = spec
+        .train
+        .as_ref()
+        .and_then(|t| t.nodes)
+        .filter(|n| n.get() > 1)
+    else {
+        return;
+    };
+    let digits = (nodes.get() - 1).to_string().len();
+    let longest = model.len() + "-train-".len() + 8 + 1 + digits;
+    if longest > 63 {
+        c.error(
+            &["train", "nodes"],
+            Value,
+            format!(
+                "the workers of `{model}` on {nodes} nodes would be named with {longest} characters, more than a pod's host name holds (63)"
+            ),
+            format!(
+                "shorten the model's name to at most {} characters",
+                63 - (longest - model.len())
+            ),
+        );
+    }
+}
+
+fn reserved_env(train: &Train) -> Vec<&str> {
+    if train.nodes.is_none() {
+        return Vec::new();
+    }
+    train
+        .env
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| crate::model::MULTI_NODE_ENV.contains(k))
+        .collect()
 }
 
 /// `train.code`: exactly one of `git` and `archive`, each with only its own
@@ -553,6 +630,34 @@ mod tests {
                 "`[serve.canary]` needs `serve.route`",
                 "the canary serves the same model as `serve.model`"
             ]
+        );
+    }
+
+    #[test]
+    fn multi_node_runs_refuse_a_sweep_and_the_variables_they_set() {
+        let train = "[train]\nimage = \"python\"\ncommand = [\"x\"]\nnodes = 2\n";
+        assert!(errors(train).is_empty());
+        assert_eq!(
+            errors(&format!(
+                "{train}[train.sweep]\ngrid = {{ a = [\"1\", \"2\"] }}\n"
+            )),
+            ["a sweep cannot run on 2 nodes per trial"]
+        );
+        assert_eq!(
+            errors(&format!(
+                "{train}env = {{ NODE_RANK = \"0\", EPOCHS = \"3\" }}\n"
+            )),
+            ["`NODE_RANK` is set by modelctl for a run with `nodes`"]
+        );
+        // One node is a plain Job, which a sweep may be.
+        let one = "[train]\nimage = \"python\"\ncommand = [\"x\"]\nnodes = 1\n[train.sweep]\ngrid = { a = [\"1\", \"2\"] }\n";
+        assert!(errors(one).is_empty(), "{:?}", errors(one));
+        // Without `nodes`, the variables are the user's.
+        let own = "[train]\nimage = \"python\"\ncommand = [\"x\"]\nenv = { NODE_RANK = \"0\" }\n";
+        assert!(errors(own).is_empty(), "{:?}", errors(own));
+        assert_eq!(
+            errors("[train]\nimage = \"python\"\ncommand = [\"x\"]\nnodes = 0\n"),
+            ["`nodes` is 0, so no worker would run"]
         );
     }
 

@@ -152,6 +152,31 @@ bounded_int!(
     },
 );
 
+/// Most nodes one training run spans.
+pub const MAX_NODES: u32 = 512;
+
+bounded_int!(
+    /// How many nodes one training run spans: 1 to 512 (1, the default, is
+    /// a plain Job on one node).
+    NodeCount,
+    min = 1,
+    max = MAX_NODES,
+    desc = "How many nodes one training run spans, 1 to 512; `resources` are per node.",
+    error = |v| {
+        if v < 1 {
+            ValueError::new(
+                format!("`nodes` is {v}, so no worker would run"),
+                "write 1 for a run on one node, or more to spread it over several",
+            )
+        } else {
+            ValueError::new(
+                format!("`nodes` is {v}, more than {MAX_NODES}"),
+                format!("spread a run over at most {MAX_NODES} nodes"),
+            )
+        }
+    },
+);
+
 bounded_int!(
     /// How many times a failed training pod is retried: 0 to 100.
     Retries,

@@ -32,15 +32,16 @@ mod uri;
 
 pub use bounded::{
     BatchSize, CanaryWeight, GpuCount, LoadTarget, MAX_BATCH, MAX_GPUS_PER_POD, MAX_LOAD_TARGET,
-    MAX_REPLICAS, MAX_RETRIES, MaxFailedTrials, MaxReplicas, MinReplicas, Parallelism,
-    RandomTrials, ReplicaCount, Retries, Seed,
+    MAX_NODES, MAX_REPLICAS, MAX_RETRIES, MaxFailedTrials, MaxReplicas, MinReplicas, NodeCount,
+    Parallelism, RandomTrials, ReplicaCount, Retries, Seed,
 };
 pub use command::Command;
 pub use digest::Sha256;
 pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS, parse_duration};
 pub use image::ImageRef;
 pub use names::{
-    EnvName, EnvVarName, Hostname, MAX_MODEL_NAME, ModelName, Namespace, ResourceName, env_var_name,
+    EnvName, EnvVarName, Hostname, KueueName, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
+    env_var_name,
 };
 pub use objective::{Goal, MetricName};
 pub use paths::{CodeDir, MountPath, UrlPath};

@@ -57,6 +57,16 @@ string_value!(
     desc = "A Kubernetes object name (DNS-1123 subdomain)."
 );
 string_value!(
+    /// The name of a Kueue object a training Job names in a label (a
+    /// LocalQueue, a WorkloadPriorityClass): a DNS-1123 subdomain that fits
+    /// in the 63 characters of a label value.
+    KueueName,
+    check = check_kueue_name,
+    pattern = Some(DNS_SUBDOMAIN),
+    max = 63,
+    desc = "A Kueue LocalQueue or WorkloadPriorityClass name (DNS-1123 subdomain, at most 63 characters: it becomes a label value)."
+);
+string_value!(
     /// A host name (`image-tagging.ml.example.com`, `*.ml.example.com`): no
     /// scheme, no port, no path.
     Hostname,
@@ -114,6 +124,21 @@ pub(crate) fn check_dns_subdomain(s: &str) -> Result<(), ValueError> {
     Err(ValueError::new(
         format!("{} is not a DNS-1123 subdomain", quoted(s)),
         label_hint(s, 253),
+    ))
+}
+
+/// Checks a Kueue object name: a subdomain short enough for a label value.
+fn check_kueue_name(s: &str) -> Result<(), ValueError> {
+    if s.len() <= 63 && regex!(DNS_SUBDOMAIN).is_match(s) {
+        return Ok(());
+    }
+    Err(ValueError::new(
+        format!("{} is not a Kueue object name", quoted(s)),
+        if s.len() > 63 {
+            "the name becomes the value of a `kueue.x-k8s.io/` label, which holds at most 63 characters".to_owned()
+        } else {
+            label_hint(s, 63)
+        },
     ))
 }
 
