@@ -19,7 +19,7 @@ use super::prune;
 use super::scan::{Found, ScanCounts, scan};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
-use crate::reconcile::ClusterError;
+use crate::reconcile::{ClusterError, kueue};
 
 pub use crate::object::stage::stage_of;
 
@@ -259,8 +259,10 @@ async fn apply_one(
     if options.dry_run {
         params = params.dry_run();
     }
+    // A Job in a Kueue queue keeps what Kueue wrote into it.
+    let body = kueue::with_live_admission(object, live.as_ref());
     let result = api
-        .patch(&key.name, &params, &Patch::Apply(object))
+        .patch(&key.name, &params, &Patch::Apply(&body))
         .await
         .map_err(|e| ClusterError::classify(e, Some(key), &format!("applying {key}")))?;
     let result = to_json(&result, &key.api_version, &key.kind);

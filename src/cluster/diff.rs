@@ -23,7 +23,7 @@ use super::scan::{Found, ScanCounts, scan};
 use crate::manifest_diff::{DiffReport, Drift};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
-use crate::reconcile::ClusterError;
+use crate::reconcile::{ClusterError, kueue};
 pub use crate::reconcile::outcomes::{APPLIED, LIVE};
 use crate::reconcile::outcomes::{Outcome, Sides, add_pruned, fold_outcomes, not_served};
 
@@ -127,12 +127,26 @@ pub async fn preview(
 ) -> Result<Sides, ClusterError> {
     let key = ObjectKey::of(object)?;
     let api = cluster.api_for(&key).await?;
-    let (live, applied) =
-        futures::join!(api.get_opt(&key.name), dry_run(&api, &key, object, force));
-    let live = live
-        .map_err(|e| ClusterError::classify(e, Some(&key), &format!("reading {key}")))?
-        .map(|live| to_json(&live, &key.api_version, &key.kind));
-    Ok(Sides::of(key, object, live, applied?))
+    let read = |api: &Api<DynamicObject>| {
+        let key = &key;
+        let api = api.clone();
+        async move {
+            api.get_opt(&key.name)
+                .await
+                .map_err(|e| ClusterError::classify(e, Some(key), &format!("reading {key}")))
+                .map(|live| live.map(|live| to_json(&live, &key.api_version, &key.kind)))
+        }
+    };
+    if kueue::is_queued_job(object) {
+        // What is sent carries the live values of Kueue's fields, so the
+        // read comes first.
+        let live = read(&api).await?;
+        let body = kueue::with_live_admission(object, live.as_ref());
+        let applied = dry_run(&api, &key, &body, force).await?;
+        return Ok(Sides::of(key, object, live, applied));
+    }
+    let (live, applied) = futures::join!(read(&api), dry_run(&api, &key, object, force));
+    Ok(Sides::of(key, object, live?, applied?))
 }
 
 /// Dry-runs one object whose live state a LIST already returned.
@@ -144,7 +158,8 @@ async fn preview_listed(
 ) -> Result<Sides, ClusterError> {
     let key = ObjectKey::of(object)?;
     let api = cluster.api_for(&key).await?;
-    let applied = dry_run(&api, &key, object, force).await?;
+    let body = kueue::with_live_admission(object, Some(&live));
+    let applied = dry_run(&api, &key, &body, force).await?;
     Ok(Sides::of(key, object, Some(live), applied))
 }
 

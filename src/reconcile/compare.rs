@@ -18,11 +18,13 @@
 //!    compares whole.
 //!
 //! Fields only other managers own (an HPA's replica count, defaults, status)
-//! are not looked at: a diff does not show them either.
+//! are not looked at: a diff does not show them either. Nor are the fields
+//! Kueue writes into a Job in its queue ([`super::kueue`]), whoever owns them.
 
 use serde_json::{Map, Value};
 
-use super::fields::{find_item, has_path, loose_eq, owned_paths};
+use super::fields::{find_item, has_path, loose_eq, owned_paths, remove_paths};
+use super::kueue;
 use crate::object::labels::MANAGER;
 
 /// The answer of [`compare`].
@@ -93,8 +95,24 @@ fn check(rendered: &Value, live: &Value) -> Result<(), Difference> {
     let fields = entry.get("fieldsV1").ok_or(Difference::Malformed)?;
     let tree = fields.as_object().ok_or(Difference::Malformed)?;
 
+    // Kueue's fields are out of both rules: its webhook's `suspend` may be
+    // recorded as modelctl's, and its tolerations differ from ours.
+    let kueue = kueue::written_paths(rendered);
+    let stripped;
+    let rendered = if kueue.is_empty() {
+        rendered
+    } else {
+        let mut copy = rendered.clone();
+        remove_paths(&mut copy, &kueue);
+        stripped = copy;
+        &stripped
+    };
+
     // Rule 2: nothing modelctl owns is dropped.
     for path in owned_paths(fields) {
+        if kueue.iter().any(|k| path.starts_with(k)) {
+            continue;
+        }
         if !has_path(rendered, &path) {
             return Err(Difference::NoLongerRendered(display(&path)));
         }
@@ -419,5 +437,44 @@ mod tests {
         assert!(same_value(&rendered, &stored, &at));
         let other = json!({"fieldPath": "metadata.name", "apiVersion": "v2"});
         assert!(!same_value(&rendered, &other, &at));
+    }
+
+    #[test]
+    fn what_kueue_writes_into_a_queued_job_is_no_change() {
+        let tolerations = json!([{"key": "nvidia.com/gpu", "operator": "Exists"}]);
+        let rendered = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "m-train-1", "labels": {"kueue.x-k8s.io/queue-name": "gpu"}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "tolerations": tolerations}}}
+        });
+        let mut live = rendered.clone();
+        live["spec"]["suspend"] = json!(true);
+        live["spec"]["template"]["spec"]["nodeSelector"] = json!({"pool": "a100"});
+        live["spec"]["template"]["spec"]["tolerations"] = json!([
+            {"key": "nvidia.com/gpu", "operator": "Exists"},
+            {"key": "pool", "operator": "Equal", "value": "a100", "effect": "NoSchedule"}
+        ]);
+        // Kueue's webhook ran inside modelctl's create, so `suspend` is
+        // recorded as modelctl's; the admission's Update took the
+        // tolerations and wrote the node selector.
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "modelctl", "operation": "Apply", "apiVersion": "batch/v1",
+             "fieldsV1": {"f:metadata": {"f:labels": {"f:kueue.x-k8s.io/queue-name": {}}},
+                          "f:spec": {"f:suspend": {}, "f:template": {"f:spec": {"f:restartPolicy": {}}}}}},
+            {"manager": "kueue", "operation": "Update", "apiVersion": "batch/v1",
+             "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:nodeSelector": {}, "f:tolerations": {}}}}}}
+        ]);
+        assert_eq!(compare(&rendered, &live), Verdict::Same);
+
+        // The same Job outside a queue: the taken tolerations are a change.
+        let mut plain = rendered.clone();
+        plain["metadata"]["labels"] = json!({});
+        let mut plain_live = live.clone();
+        plain_live["metadata"]["labels"] = json!({});
+        plain_live["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"] = json!({"f:labels": {}});
+        assert!(matches!(compare(&plain, &plain_live), Verdict::Differs(_)));
+        // Anything else modelctl renders still counts in a queued Job.
+        live["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
+        assert!(matches!(compare(&rendered, &live), Verdict::Differs(_)));
     }
 }

@@ -26,6 +26,7 @@ pub mod adhoc_run;
 pub mod compare;
 pub mod error;
 pub mod fields;
+pub mod kueue;
 pub mod normalize;
 pub mod outcomes;
 pub mod progress;
