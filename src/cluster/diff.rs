@@ -23,9 +23,9 @@ use super::scan::{Found, ScanCounts, scan};
 use crate::manifest_diff::{DiffReport, Drift};
 use crate::object::ObjectKey;
 use crate::object::labels::MANAGER;
-use crate::reconcile::{ClusterError, kueue};
 pub use crate::reconcile::outcomes::{APPLIED, LIVE};
 use crate::reconcile::outcomes::{Outcome, Sides, add_pruned, fold_outcomes, not_served};
+use crate::reconcile::{ClusterError, kueue};
 
 /// How many requests run at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 16;

@@ -31,6 +31,7 @@ pub mod diff;
 pub mod inventory;
 pub mod logs;
 pub mod prune;
+pub mod queues;
 pub mod run_history;
 pub mod scan;
 pub mod status;

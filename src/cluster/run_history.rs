@@ -14,14 +14,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use modelctl_spec::ExportReport;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::connect::Cluster;
-use crate::object::labels::{COMPONENT, NAME, SWEEP};
+use crate::object::labels::{COMPONENT, KUEUE_QUEUE, NAME, NODES, SWEEP};
 use crate::reconcile::ClusterError;
+use crate::reconcile::kueue::{self, Admission};
 use crate::reconcile::progress::{Progress, job_progress};
 
 /// The container whose termination message records the run.
@@ -35,6 +36,12 @@ const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 pub enum RunStatus {
     /// Not started: no pod has run yet.
     Pending,
+    /// Waiting in a Kueue queue for quota (suspended, not admitted).
+    Queued,
+    /// Admitted by Kueue; its pods have not started yet.
+    Admitted,
+    /// Preempted by Kueue: suspended again, waiting to be admitted anew.
+    Preempted,
     /// A pod is running.
     Running,
     /// Finished successfully.
@@ -47,6 +54,9 @@ impl std::fmt::Display for RunStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             RunStatus::Pending => "pending",
+            RunStatus::Queued => "queued",
+            RunStatus::Admitted => "admitted",
+            RunStatus::Preempted => "preempted",
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -73,6 +83,9 @@ pub struct TrainingRun {
     pub status: RunStatus,
     /// Why it failed, when known.
     pub error: Option<String>,
+    /// Why it is queued or was preempted, as Kueue says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What the code wrote to `metrics.json`.
     pub metrics: BTreeMap<String, f64>,
     /// Where the model was exported.
@@ -112,11 +125,48 @@ pub async fn list_runs(
                 &format!("listing the training pods of {model} in {namespace}"),
             )
         })?;
-    Ok(records(jobs.items, &pods.items))
+    let workloads = if jobs.items.iter().any(in_queue) {
+        workloads(cluster, namespace).await?
+    } else {
+        Vec::new()
+    };
+    Ok(records(jobs.items, &pods.items, &workloads))
 }
 
-/// The runs of `jobs`, from their `pods`: newest Job first.
-pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<TrainingRun> {
+fn in_queue(job: &Job) -> bool {
+    job.metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(KUEUE_QUEUE))
+}
+
+/// Kueue's Workloads in `namespace`, as JSON; none where Kueue's API is not
+/// served.
+pub async fn workloads(cluster: &Cluster, namespace: &str) -> Result<Vec<Value>, ClusterError> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kueue.x-k8s.io", "v1beta2", "Workload"),
+        "workloads",
+    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client().clone(), namespace, &resource);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .iter()
+            .filter_map(|w| serde_json::to_value(w).ok())
+            .collect()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(Vec::new()),
+        Err(e) => Err(ClusterError::classify(
+            e,
+            None,
+            &format!("listing Kueue's Workloads in {namespace}"),
+        )),
+    }
+}
+
+/// The runs of `jobs`, from their `pods` and Kueue's `workloads`: newest
+/// Job first.
+pub fn records(mut jobs: Vec<Job>, pods: &[Pod], workloads: &[Value]) -> Vec<TrainingRun> {
     jobs.sort_by(|a, b| {
         let key = |j: &Job| {
             (
@@ -143,8 +193,26 @@ pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<TrainingRun> {
         let pods = by_job.get(name.as_str()).cloned().unwrap_or_default();
         let spec = job.spec.as_ref();
         let indexed = spec.and_then(|s| s.completion_mode.as_deref()) == Some("Indexed");
-        if !indexed {
+        let started = pods.iter().any(|p| phase(p) != "Pending" || pod_started(p));
+        let admission = kueue::admission(job, kueue::workload_of(job, workloads), started);
+        let first = out.len();
+        let multi_node = job
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(NODES));
+        if !indexed || multi_node {
+            // A multi-node run is one run; worker 0 exported it.
+            let pods: Vec<&Pod> = if multi_node {
+                pods.iter()
+                    .copied()
+                    .filter(|p| pod_index(p) == Some(0))
+                    .collect()
+            } else {
+                pods
+            };
             out.push(job_run(job, &name, &pods));
+            admit(&mut out[first..], admission);
             continue;
         }
         let completions = spec.and_then(|s| s.completions).unwrap_or(1).max(0) as u32;
@@ -187,8 +255,37 @@ pub fn records(mut jobs: Vec<Job>, pods: &[Pod]) -> Vec<TrainingRun> {
             }
             out.push(record);
         }
+        admit(&mut out[first..], admission);
     }
     out
+}
+
+/// Kueue's word on the unfinished runs of one Job.
+fn admit(runs: &mut [TrainingRun], admission: Option<Admission>) {
+    let Some(admission) = admission else {
+        return;
+    };
+    let (status, reason) = match admission {
+        Admission::Queued(reason) => (RunStatus::Queued, reason),
+        Admission::Admitted => (RunStatus::Admitted, None),
+        Admission::Preempted(reason) => (RunStatus::Preempted, reason),
+    };
+    for run in runs
+        .iter_mut()
+        .filter(|r| matches!(r.status, RunStatus::Pending | RunStatus::Running))
+    {
+        run.status = status;
+        run.reason.clone_from(&reason);
+    }
+}
+
+/// Whether any container of the pod is running or ran.
+fn pod_started(pod: &Pod) -> bool {
+    statuses(pod).any(|s| {
+        s.state
+            .as_ref()
+            .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+    })
 }
 
 /// A Job that is not a sweep: its status is the Job's.
@@ -278,6 +375,7 @@ fn pod_run(
         },
         status,
         error,
+        reason: None,
         metrics: report
             .metrics
             .unwrap_or_default()

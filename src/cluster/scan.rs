@@ -17,6 +17,8 @@ use crate::object::ObjectKey;
 use crate::object::labels::MANAGED_SELECTOR;
 use crate::reconcile::ClusterError;
 use crate::reconcile::compare::{Difference, Verdict, compare};
+use crate::reconcile::fields::remove_paths;
+use crate::reconcile::kueue;
 use crate::reconcile::normalize::{is_secret, mask_secret, normalize_for};
 
 /// Objects per LIST page (what kubectl asks for too).
@@ -166,6 +168,7 @@ pub async fn scan(
                 found[index] = match compare(rendered, &live) {
                     Verdict::Same if show => {
                         let mut shown = normalize_for(&live, Some(rendered));
+                        remove_paths(&mut shown, &kueue::written_paths(rendered));
                         if is_secret(rendered) {
                             mask_secret(None, &mut shown);
                         }

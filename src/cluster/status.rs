@@ -14,8 +14,10 @@ use serde_json::Value;
 use super::connect::{Cluster, to_json};
 use super::train::latest_run;
 use crate::object::ObjectKey;
+use crate::object::labels::KUEUE_QUEUE;
 use crate::object::labels::{COMPONENT, label};
 use crate::reconcile::ClusterError;
+use crate::reconcile::kueue::{self, Admission};
 use crate::reconcile::progress::{RunState, run_state};
 
 /// One model's row (worded for the terminal and JSON in `commands/`).
@@ -156,15 +158,32 @@ async fn model_status(
         }
         (None, None) => None,
     };
-    if !find("Job").is_empty() {
-        row.last_run = latest_run(cluster, namespace, model)
-            .await?
-            .map(|job| LastRun {
-                job: job.metadata.name.clone().unwrap_or_default(),
-                state: run_state(&job),
-            });
+    if !find("Job").is_empty()
+        && let Some(job) = latest_run(cluster, namespace, model).await?
+    {
+        let mut state = run_state(&job);
+        let queued = label_of(&job, KUEUE_QUEUE).is_some();
+        if queued && matches!(state, RunState::Pending) {
+            // The Job's pods have not started: Kueue may be holding it.
+            let workloads = super::run_history::workloads(cluster, namespace).await?;
+            let workload = kueue::workload_of(&job, &workloads);
+            state = match kueue::admission(&job, workload, false) {
+                Some(Admission::Queued(reason)) => RunState::Queued(reason),
+                Some(Admission::Admitted) => RunState::Admitted,
+                Some(Admission::Preempted(reason)) => RunState::Preempted(reason),
+                None => state,
+            };
+        }
+        row.last_run = Some(LastRun {
+            job: job.metadata.name.clone().unwrap_or_default(),
+            state,
+        });
     }
     Ok(row)
+}
+
+fn label_of<'a>(job: &'a k8s_openapi::api::batch::v1::Job, key: &str) -> Option<&'a str> {
+    job.metadata.labels.as_ref()?.get(key).map(String::as_str)
 }
 
 /// Fills the row's replicas and model URI from the live serving Deployment

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::cluster_events::apply_line;
-use super::shared::{connect, requests_line, scan_line};
+use super::shared::{connect, requests_line, scan_line, warn_of_queues};
 use super::wait_display::WaitDisplay;
 use crate::cluster::apply::{Applied, ApplyOptions, apply};
 use crate::cluster::diff::DEFAULT_CONCURRENCY;
@@ -55,6 +55,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let env = prepared.target.env.clone();
     runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
+        warn_of_queues(&cluster, &prepared.objects()).await?;
         let progress = |event| eprintln!("{}", apply_line(&event));
         let outcome = apply(
             &cluster,

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::shared::{ReportFormat, connect, print_report, requests_line, scan_line};
+use super::shared::{
+    ReportFormat, connect, print_report, requests_line, scan_line, warn_of_queues,
+};
 use crate::cluster::diff::{DiffOptions, diff_counted};
 use crate::environment::{Selection, prepare, runtime};
 use crate::manifest_diff::summary;
@@ -36,6 +38,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     };
     let report = runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
+        warn_of_queues(&cluster, &prepared.objects()).await?;
         let (report, scan) =
             diff_counted(&cluster, &prepared.target, &prepared.objects(), &options)
                 .await

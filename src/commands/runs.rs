@@ -121,6 +121,30 @@ fn table(rows: &[TrainingRun]) -> String {
         .collect();
     let mut out = crate::term::aligned_table(&header, &cells);
     out.push_str(&failures(rows));
+    out.push_str(&waiting(rows));
+    out
+}
+
+/// Under the table, why each queued or preempted run waits, as Kueue says
+/// (one line per Job: a sweep's trials wait together).
+fn waiting(rows: &[TrainingRun]) -> String {
+    let mut out = String::new();
+    let mut told = std::collections::BTreeSet::new();
+    for run in rows {
+        let word = match run.status {
+            RunStatus::Queued => "queued",
+            RunStatus::Preempted => "preempted",
+            _ => continue,
+        };
+        if !told.insert(run.job.as_str()) {
+            continue;
+        }
+        let reason = run
+            .reason
+            .as_deref()
+            .unwrap_or("waiting for Kueue to admit it");
+        out.push_str(&format!("\n{} {word}: {}\n", run.job, cut(reason)));
+    }
     out
 }
 
@@ -176,6 +200,7 @@ mod tests {
 
     fn run(name: &str, status: RunStatus, error: Option<String>) -> TrainingRun {
         TrainingRun {
+            reason: None,
             run: name.to_owned(),
             job: "j".to_owned(),
             index: None,
@@ -211,5 +236,21 @@ mod tests {
         assert_eq!(under[2], "  line 10");
         assert_eq!(under[13], format!("  {}…", "x".repeat(ERROR_WIDTH)));
         assert_eq!(under.len(), 14, "{text}");
+    }
+
+    #[test]
+    fn queued_and_preempted_runs_say_why_under_the_table() {
+        let mut queued = run("j-0", RunStatus::Queued, None);
+        queued.reason =
+            Some("Pending: insufficient quota for nvidia.com/gpu in flavor a100".to_owned());
+        let mut other_trial = queued.clone();
+        other_trial.run = "j-1".to_owned();
+        let mut preempted = run("k", RunStatus::Preempted, None);
+        preempted.job = "k".to_owned();
+        let text = waiting(&[queued, other_trial, preempted]);
+        assert_eq!(
+            text,
+            "\nj queued: Pending: insufficient quota for nvidia.com/gpu in flavor a100\n\nk preempted: waiting for Kueue to admit it\n"
+        );
     }
 }

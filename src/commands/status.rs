@@ -85,7 +85,7 @@ impl Row {
             last_run: status
                 .last_run
                 .as_ref()
-                .map(|run| format!("{} {}", run.job, run_state_words(run.state))),
+                .map(|run| format!("{} {}", run.job, run_state_words(run.state.clone()))),
         }
     }
 }
@@ -112,13 +112,21 @@ fn autoscaler_words(a: &Autoscaler) -> String {
     }
 }
 
-/// `complete`, `failed`, `running (1/3 done)`, `pending`.
+/// `complete`, `failed`, `running (1/3 done)`, `pending`, `queued (<Kueue's
+/// reason>)`, `admitted`, `preempted (<reason>)`.
 fn run_state_words(state: RunState) -> String {
+    let with = |word: &str, reason: Option<String>| match reason {
+        Some(reason) => format!("{word} ({reason})"),
+        None => word.to_owned(),
+    };
     match state {
         RunState::Complete => "complete".to_owned(),
         RunState::Failed => "failed".to_owned(),
         RunState::Running { done, total } => format!("running ({done}/{total} done)"),
         RunState::Pending => "pending".to_owned(),
+        RunState::Queued(reason) => with("queued", reason),
+        RunState::Admitted => "admitted".to_owned(),
+        RunState::Preempted(reason) => with("preempted", reason),
     }
 }
 

@@ -471,7 +471,8 @@ mod tests {
         plain["metadata"]["labels"] = json!({});
         let mut plain_live = live.clone();
         plain_live["metadata"]["labels"] = json!({});
-        plain_live["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"] = json!({"f:labels": {}});
+        plain_live["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"] =
+            json!({"f:labels": {}});
         assert!(matches!(compare(&plain, &plain_live), Verdict::Differs(_)));
         // Anything else modelctl renders still counts in a queued Job.
         live["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");

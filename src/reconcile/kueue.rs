@@ -11,6 +11,7 @@
 //! then sees nothing to change in them, and never hands them back to
 //! modelctl's values (which would, on a suspended Job, undo an admission).
 
+use k8s_openapi::api::batch::v1::Job;
 use serde_json::Value;
 
 use super::fields::FieldPath;
@@ -72,6 +73,91 @@ pub fn with_live_admission(rendered: &Value, live: Option<&Value>) -> Value {
     body
 }
 
+/// Where Kueue stands with a Job in its queue that has not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Waiting for quota: suspended and not admitted, with Kueue's reason
+    /// when it gave one.
+    Queued(Option<String>),
+    /// Admitted: Kueue reserved the quota and resumes (or resumed) the Job,
+    /// whose pods have not started yet.
+    Admitted,
+    /// Evicted by a Workload of higher priority (or another reclaim): the
+    /// Job is suspended again and waits to be admitted anew.
+    Preempted(Option<String>),
+}
+
+/// The Workload Kueue made for `job`, among `workloads` (as JSON, any
+/// version): the one whose owner is the Job.
+pub fn workload_of<'a>(job: &Job, workloads: &'a [Value]) -> Option<&'a Value> {
+    let uid = job.metadata.uid.as_deref()?;
+    workloads.iter().find(|w| {
+        w.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|owners| {
+                owners
+                    .iter()
+                    .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))
+            })
+    })
+}
+
+/// Where Kueue stands with `job`, from the Job and its Workload; `None`
+/// for a Job outside a queue, or one whose pods run or ran (its own
+/// status tells the rest).
+pub fn admission(job: &Job, workload: Option<&Value>, pods_started: bool) -> Option<Admission> {
+    let queued = job
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(KUEUE_QUEUE));
+    if !queued || pods_started {
+        return None;
+    }
+    let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+    let condition = |kind: &str| {
+        workload?
+            .pointer("/status/conditions")?
+            .as_array()?
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    };
+    let is_true =
+        |c: Option<&Value>| c.and_then(|c| c.get("status")).and_then(Value::as_str) == Some("True");
+    let said = |c: Option<&Value>| {
+        let c = c?;
+        let text = |k: &str| c.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        match (text("reason"), text("message")) {
+            (Some(reason), Some(message)) => Some(format!("{reason}: {message}")),
+            (reason, message) => reason.or(message).map(str::to_owned),
+        }
+    };
+    let admitted = is_true(condition("Admitted"));
+    if suspended && !admitted {
+        for kind in ["Preempted", "Evicted"] {
+            if is_true(condition(kind)) {
+                return Some(Admission::Preempted(said(condition(kind))));
+            }
+        }
+        // QuotaReserved is False with the reason while the Workload waits;
+        // without a Workload, the Job's own Suspended condition.
+        let reason = said(condition("QuotaReserved"))
+            .or_else(|| said(condition("Pending")))
+            .or_else(|| {
+                let c = job
+                    .status
+                    .as_ref()?
+                    .conditions
+                    .as_ref()?
+                    .iter()
+                    .find(|c| c.type_ == "Suspended" && c.status == "True")?;
+                c.message.clone().or_else(|| c.reason.clone())
+            });
+        return Some(Admission::Queued(reason));
+    }
+    admitted.then_some(Admission::Admitted)
+}
+
 /// A `FieldsV1` path of plain fields as a JSON pointer to its parent, and
 /// the field's name.
 fn pointer_parts(path: &[&str]) -> (String, String) {
@@ -98,6 +184,74 @@ mod tests {
         })
     }
 
+    fn typed(job: Value) -> Job {
+        serde_json::from_value(job).unwrap()
+    }
+
+    fn workload(conditions: Value) -> Value {
+        json!({
+            "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+            "metadata": {"name": "job-m-train-1-abcde", "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": "m-train-1", "uid": "u1"}]},
+            "status": {"conditions": conditions}
+        })
+    }
+
+    #[test]
+    fn kueue_tells_queued_admitted_and_preempted_apart() {
+        let mut suspended = job(json!({KUEUE_QUEUE: "gpu"}), json!({}));
+        suspended["metadata"]["uid"] = json!("u1");
+        suspended["spec"]["suspend"] = json!(true);
+        let j = typed(suspended.clone());
+        let pending = workload(
+            json!([{"type": "QuotaReserved", "status": "False", "reason": "Pending",
+            "message": "couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor a100, 8 more needed"}]),
+        );
+        let workloads = [pending.clone()];
+        assert_eq!(workload_of(&j, &workloads), Some(&pending));
+        assert_eq!(
+            admission(&j, Some(&pending), false),
+            Some(Admission::Queued(Some("Pending: couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor a100, 8 more needed".to_owned())))
+        );
+        // Before Kueue made its Workload: queued, with the Job's own word.
+        let mut waiting = suspended.clone();
+        waiting["status"] = json!({"conditions": [{"type": "Suspended", "status": "True", "reason": "JobSuspended", "message": "Job suspended"}]});
+        assert_eq!(
+            admission(&typed(waiting), None, false),
+            Some(Admission::Queued(Some("Job suspended".to_owned())))
+        );
+        assert_eq!(admission(&j, None, false), Some(Admission::Queued(None)));
+
+        let admitted = workload(
+            json!([{"type": "QuotaReserved", "status": "True"}, {"type": "Admitted", "status": "True"}]),
+        );
+        assert_eq!(
+            admission(&j, Some(&admitted), false),
+            Some(Admission::Admitted)
+        );
+        let mut resumed = suspended.clone();
+        resumed["spec"]["suspend"] = json!(false);
+        assert_eq!(
+            admission(&typed(resumed.clone()), Some(&admitted), false),
+            Some(Admission::Admitted)
+        );
+        // Once pods run, the Job's own status says the rest.
+        assert_eq!(admission(&typed(resumed), Some(&admitted), true), None);
+
+        let preempted = workload(json!([
+            {"type": "Admitted", "status": "False"},
+            {"type": "Evicted", "status": "True", "reason": "Preempted", "message": "Preempted to accommodate a workload (UID: u9) due to prioritization in the ClusterQueue"},
+            {"type": "Preempted", "status": "True", "reason": "InClusterQueue", "message": "Preempted to accommodate a workload (UID: u9) due to prioritization in the ClusterQueue"}]));
+        assert_eq!(
+            admission(&j, Some(&preempted), false),
+            Some(Admission::Preempted(Some("InClusterQueue: Preempted to accommodate a workload (UID: u9) due to prioritization in the ClusterQueue".to_owned())))
+        );
+        // Outside a queue Kueue has nothing to say.
+        let mut plain = suspended.clone();
+        plain["metadata"]["labels"] = json!({});
+        assert_eq!(admission(&typed(plain), Some(&preempted), false), None);
+    }
+
     #[test]
     fn only_jobs_in_a_queue_have_fields_kueue_writes() {
         let queued = job(json!({KUEUE_QUEUE: "gpu"}), json!({}));
@@ -112,16 +266,24 @@ mod tests {
     #[test]
     fn the_body_carries_what_kueue_wrote_live() {
         let ours = json!([{"key": "nvidia.com/gpu", "operator": "Exists"}]);
-        let rendered = job(json!({KUEUE_QUEUE: "gpu"}), json!({"tolerations": ours, "restartPolicy": "Never"}));
+        let rendered = job(
+            json!({KUEUE_QUEUE: "gpu"}),
+            json!({"tolerations": ours, "restartPolicy": "Never"}),
+        );
         let mut live = rendered.clone();
         live["spec"]["suspend"] = json!(true);
         live["spec"]["template"]["spec"]["nodeSelector"] = json!({"pool": "a100"});
-        live["spec"]["template"]["spec"]["tolerations"] =
-            json!([{"key": "nvidia.com/gpu", "operator": "Exists"}, {"key": "spot", "operator": "Exists"}]);
+        live["spec"]["template"]["spec"]["tolerations"] = json!([{"key": "nvidia.com/gpu", "operator": "Exists"}, {"key": "spot", "operator": "Exists"}]);
         let body = with_live_admission(&rendered, Some(&live));
         assert_eq!(body["spec"]["suspend"], true);
-        assert_eq!(body["spec"]["template"]["spec"]["nodeSelector"], json!({"pool": "a100"}));
-        assert_eq!(body["spec"]["template"]["spec"]["tolerations"], live["spec"]["template"]["spec"]["tolerations"]);
+        assert_eq!(
+            body["spec"]["template"]["spec"]["nodeSelector"],
+            json!({"pool": "a100"})
+        );
+        assert_eq!(
+            body["spec"]["template"]["spec"]["tolerations"],
+            live["spec"]["template"]["spec"]["tolerations"]
+        );
         assert_eq!(body["spec"]["template"]["spec"]["restartPolicy"], "Never");
         // A field Kueue cleared is left out, not sent as rendered.
         let mut restored = live.clone();
@@ -130,7 +292,11 @@ mod tests {
             .unwrap()
             .remove("tolerations");
         let body = with_live_admission(&rendered, Some(&restored));
-        assert!(body["spec"]["template"]["spec"].get("tolerations").is_none());
+        assert!(
+            body["spec"]["template"]["spec"]
+                .get("tolerations")
+                .is_none()
+        );
         // Not created yet, or not queued: sent as rendered.
         assert_eq!(with_live_admission(&rendered, None), rendered);
         let plain = job(json!({}), json!({"tolerations": ours}));

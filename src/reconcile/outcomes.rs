@@ -53,6 +53,13 @@ impl Sides {
         };
         let mut before = normalize_for(&live, Some(object));
         let mut after = normalize_for(&merged, Some(object));
+        // What Kueue wrote into a queued Job is sent back as it is live, so
+        // it never changes; its fields are Kueue's, and not shown.
+        let kueue = super::kueue::written_paths(object);
+        if !kueue.is_empty() {
+            super::fields::remove_paths(&mut before, &kueue);
+            super::fields::remove_paths(&mut after, &kueue);
+        }
         if is_secret(object) {
             mask_secret(Some(&mut before), &mut after);
         }

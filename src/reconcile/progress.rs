@@ -102,7 +102,7 @@ pub fn job_progress(job: &Job) -> Progress {
 }
 
 /// A training Job's state, for a `status` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunState {
     /// Every completion succeeded.
     Complete,
@@ -117,6 +117,12 @@ pub enum RunState {
     },
     /// Not finished and no pod active (not scheduled yet, or between retries).
     Pending,
+    /// Waiting in a Kueue queue for quota, with Kueue's reason.
+    Queued(Option<String>),
+    /// Admitted by Kueue; no pod has started yet.
+    Admitted,
+    /// Preempted by Kueue, waiting to be admitted anew, with its reason.
+    Preempted(Option<String>),
 }
 
 /// The state of a training Job.

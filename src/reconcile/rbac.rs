@@ -5,7 +5,9 @@
 //! (`--wait-training` Jobs too) and, on a timeout, lists pods and events;
 //! `status` reads the rendered kinds and lists Jobs; `train` applies a Job
 //! and the ConfigMap it mounts; `logs` gets the Job, lists its pods and
-//! reads `pods/log`; `runs` lists Jobs and pods. A server-side apply
+//! reads `pods/log`; `runs` lists Jobs and pods. Jobs in a Kueue queue add
+//! a GET of their LocalQueue (`diff`, `apply`) and a LIST of Kueue's
+//! Workloads (`runs`, `status`). A server-side apply
 //! that creates an object is authorized as `create` as well as `patch`
 //! (kube-apiserver 1.36 answers 403 "cannot create resource" to a PATCH of
 //! a new object with `patch` alone), so every applied kind gets both.
@@ -98,6 +100,12 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
         if kind == "Job" {
             // logs: the run's pods and their logs.
             add("", "pods/log", &["get"]);
+            if crate::object::labels::label(object, crate::object::labels::KUEUE_QUEUE).is_some() {
+                // diff/apply: whether the queue exists; runs/status: where
+                // Kueue stands with the Job.
+                add("kueue.x-k8s.io", "localqueues", &["get"]);
+                add("kueue.x-k8s.io", "workloads", &["list"]);
+            }
         }
         if kind == "ScaledObject" {
             // status: the HPA KEDA makes for the ScaledObject.
@@ -211,5 +219,22 @@ mod tests {
                 {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "create", "patch", "delete"]}
             ])
         );
+    }
+
+    #[test]
+    fn jobs_in_a_kueue_queue_may_read_their_queue_and_workloads() {
+        let job = |labels: Value| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "labels": labels}});
+        let queued = permissions(&[job(json!({"kueue.x-k8s.io/queue-name": "gpu"}))]);
+        let verbs = |p: &BTreeMap<Resource, BTreeSet<&str>>, resource: &str| {
+            p.get(&Resource {
+                group: "kueue.x-k8s.io".to_owned(),
+                resource: resource.to_owned(),
+            })
+            .cloned()
+        };
+        assert_eq!(verbs(&queued, "localqueues"), Some(["get"].into()));
+        assert_eq!(verbs(&queued, "workloads"), Some(["list"].into()));
+        let plain = permissions(&[job(json!({}))]);
+        assert_eq!(verbs(&plain, "localqueues"), None);
     }
 }

@@ -45,4 +45,5 @@
 //! - invalid objects naming the field, and kinds served only with their CRD.
 
 mod cli;
+mod kueue;
 mod library;
