@@ -46,31 +46,55 @@ pub fn written_paths(rendered: &Value) -> Vec<FieldPath> {
         .collect()
 }
 
-/// `rendered` to send to the server, with the live value of each field
-/// Kueue writes in place of the rendered one (and left out where it is not
-/// set live), when `rendered` is a Job in a queue. Anything else is sent as
-/// rendered.
+/// `rendered` to send to the server when it is a Job in a queue: each field
+/// Kueue writes is sent with its live value where modelctl owns it live
+/// (the webhook's `suspend` recorded as modelctl's, tolerations not yet
+/// taken), so applying leaves it as it is, and left out where modelctl does
+/// not own it (or it is not set live), so modelctl takes nothing of Kueue's
+/// over. Anything else is sent as rendered.
 pub fn with_live_admission(rendered: &Value, live: Option<&Value>) -> Value {
     let mut body = rendered.clone();
     let Some(live) = live.filter(|_| is_queued_job(rendered)) else {
         return body;
     };
+    let ours = ours(live);
     for path in WRITTEN {
         let (parent, field) = pointer_parts(path);
         let value = live.pointer(&format!("{parent}/{field}")).cloned();
+        let owned = ours.iter().any(|p| {
+            p.iter()
+                .map(String::as_str)
+                .take(path.len())
+                .eq(path.iter().copied())
+        });
         let Some(target) = body.pointer_mut(&parent).and_then(Value::as_object_mut) else {
             continue;
         };
         match value {
-            Some(Value::Null) | None => {
-                target.remove(&field);
-            }
-            Some(value) => {
+            Some(value) if owned && !value.is_null() => {
                 target.insert(field, value);
+            }
+            _ => {
+                target.remove(&field);
             }
         }
     }
     body
+}
+
+/// The paths modelctl's server-side apply owns in `live`.
+fn ours(live: &Value) -> Vec<FieldPath> {
+    live.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.get("manager").and_then(Value::as_str) == Some(crate::object::labels::MANAGER)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply")
+        })
+        .filter_map(|e| e.get("fieldsV1"))
+        .flat_map(super::fields::owned_paths)
+        .collect()
 }
 
 /// Where Kueue stands with a Job in its queue that has not finished.
@@ -274,8 +298,29 @@ mod tests {
         live["spec"]["suspend"] = json!(true);
         live["spec"]["template"]["spec"]["nodeSelector"] = json!({"pool": "a100"});
         live["spec"]["template"]["spec"]["tolerations"] = json!([{"key": "nvidia.com/gpu", "operator": "Exists"}, {"key": "spot", "operator": "Exists"}]);
+        // modelctl owns `suspend` (the webhook ran in its create) and no
+        // longer owns the tolerations or the node selector.
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "modelctl", "operation": "Apply", "fieldsV1": {"f:spec": {"f:suspend": {}}}},
+            {"manager": "kueue", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:nodeSelector": {}, "f:tolerations": {}}}}}}
+        ]);
         let body = with_live_admission(&rendered, Some(&live));
         assert_eq!(body["spec"]["suspend"], true);
+        assert!(
+            body["spec"]["template"]["spec"]
+                .get("nodeSelector")
+                .is_none()
+        );
+        assert!(
+            body["spec"]["template"]["spec"]
+                .get("tolerations")
+                .is_none()
+        );
+        assert_eq!(body["spec"]["template"]["spec"]["restartPolicy"], "Never");
+        // Before the admission modelctl still owns its tolerations: sent
+        // as they are live.
+        live["metadata"]["managedFields"][0]["fieldsV1"] = json!({"f:spec": {"f:suspend": {}, "f:template": {"f:spec": {"f:nodeSelector": {}, "f:tolerations": {}}}}});
+        let body = with_live_admission(&rendered, Some(&live));
         assert_eq!(
             body["spec"]["template"]["spec"]["nodeSelector"],
             json!({"pool": "a100"})

@@ -225,13 +225,16 @@ mod tests {
     fn jobs_in_a_kueue_queue_may_read_their_queue_and_workloads() {
         let job = |labels: Value| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "labels": labels}});
         let queued = permissions(&[job(json!({"kueue.x-k8s.io/queue-name": "gpu"}))]);
-        let verbs = |p: &BTreeMap<Resource, BTreeSet<&str>>, resource: &str| {
+        fn verbs(
+            p: &BTreeMap<Resource, BTreeSet<&'static str>>,
+            resource: &str,
+        ) -> Option<BTreeSet<&'static str>> {
             p.get(&Resource {
                 group: "kueue.x-k8s.io".to_owned(),
                 resource: resource.to_owned(),
             })
             .cloned()
-        };
+        }
         assert_eq!(verbs(&queued, "localqueues"), Some(["get"].into()));
         assert_eq!(verbs(&queued, "workloads"), Some(["list"].into()));
         let plain = permissions(&[job(json!({}))]);
