@@ -66,7 +66,7 @@ pub(crate) fn plan(ctx: &Ctx<'_>, train: &Train) -> String {
     if let Some(code) = code {
         plan["code"] = code;
     }
-    let workers = super::job::workers(train);
+    let workers = train.workers();
     if workers > 1 {
         // Every worker runs `export`; rank 0 alone uploads and records.
         plan["workers"] = json!(workers);

@@ -43,11 +43,6 @@ pub(crate) const MASTER_PORT: i32 = 29500;
 /// completion index to.
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
-/// How many workers (nodes) one run of `train` spans.
-pub(crate) fn workers(train: &Train) -> u32 {
-    train.nodes.map_or(1, |n| n.get())
-}
-
 /// The headless Service named `name` (the Job's name) that gives each
 /// worker of a multi-node run a stable DNS name, `<job>-<index>.<name>`:
 /// it selects the pods of this training spec (its hash label), and
@@ -118,7 +113,7 @@ pub(crate) fn build(
             .get_or_insert_with(BTreeMap::new)
             .insert(SWEEP.to_owned(), trials_annotation(&trials));
     }
-    let nodes = workers(train);
+    let nodes = train.workers();
     if nodes > 1 {
         // One worker per node, all running at once: Kueue admits the Job as
         // a whole, so no worker waits for the others' quota. One failed
@@ -231,7 +226,7 @@ fn pod_spec(ctx: &Ctx<'_>, train: &Train, name: &str, config_map: &str) -> PodSp
         )],
         security_context: Some(security::pod(PodKind::Training)),
         service_account_name: account,
-        subdomain: (workers(train) > 1).then(|| name.to_owned()),
+        subdomain: (train.workers() > 1).then(|| name.to_owned()),
         tolerations: tolerations(&train.resources, &ctx.env.gpu),
         volumes: Some(volumes),
         ..PodSpec::default()
@@ -316,7 +311,7 @@ fn fetch_code(ctx: &Ctx<'_>, train: &Train) -> Option<Container> {
 /// own rank (the completion index). With one node the same variables name
 /// the pod itself, so one `command` serves both.
 fn worker_env(train: &Train, service: &str) -> Vec<EnvVar> {
-    let nodes = workers(train);
+    let nodes = train.workers();
     let per_node = train.resources.gpu.map_or(0, |g| g.get()).max(1);
     if nodes == 1 {
         return vec![

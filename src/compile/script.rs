@@ -226,7 +226,7 @@ pub(crate) fn start_sh(ctx: &Ctx<'_>, train: &Train) -> String {
             model => ctx.name(),
             workdir => workdir(train),
             sweep => train.sweep.is_some(),
-            nodes => super::job::workers(train),
+            nodes => train.workers(),
             output => output,
             code => code,
             steps => steps,

@@ -43,7 +43,7 @@ pub(crate) fn render(ctx: &Ctx<'_>, train: &Train, out: &mut Vec<Manifest>) {
     labels.insert(TRAIN_HASH.to_owned(), hash.clone());
 
     out.push(ctx.manifest(&configmap::build(ctx, &name, labels.clone(), data)));
-    if job::workers(train) > 1 {
+    if train.workers() > 1 {
         out.push(ctx.manifest(&job::workers_service(ctx, &name, &hash, labels.clone())));
     }
     let mut built = job::build(ctx, train, &name, &name, labels);

@@ -209,6 +209,13 @@ pub enum CodeFetch<'a> {
     },
 }
 
+impl Train {
+    /// How many workers (nodes) one run spans: `nodes`, else 1.
+    pub fn workers(&self) -> u32 {
+        self.nodes.map_or(1, |n| n.get())
+    }
+}
+
 impl CodeSource {
     /// How the code is fetched; `None` for a source the rules reject (neither
     /// or both of `git` and `archive`, or `git` without `rev`), which never
