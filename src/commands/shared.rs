@@ -196,6 +196,36 @@ pub(crate) fn say_rendered(plan: &Plan, shown: &Path) {
     );
 }
 
+/// Warns, on stderr, of each Kueue LocalQueue the rendered Jobs name that
+/// the cluster lacks. Only a warning: an admin may create the queue later,
+/// and the Jobs wait for it.
+pub async fn warn_of_queues(
+    cluster: &Cluster,
+    objects: &[serde_json::Value],
+) -> anyhow::Result<()> {
+    use crate::cluster::queues::{QueueProblem, check_queues};
+    for problem in check_queues(cluster, objects).await? {
+        match problem {
+            QueueProblem::Missing { queue, namespace } => eprintln!(
+                "warning: Kueue LocalQueue `{queue}` does not exist in namespace `{namespace}`: \
+                 its training Jobs stay suspended until an admin creates it"
+            ),
+            QueueProblem::NotInstalled { queues } => {
+                let named: Vec<String> = queues
+                    .iter()
+                    .map(|(q, ns)| format!("`{q}` in `{ns}`"))
+                    .collect();
+                eprintln!(
+                    "warning: the cluster does not serve Kueue's LocalQueues, so the queues the training Jobs name ({}) admit nothing: \
+                     the Jobs run as soon as they are applied",
+                    named.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,34 +274,4 @@ mod tests {
              differs: Deployment ml/b: modelctl has not applied it (no managedFields entry)"
         );
     }
-}
-
-/// Warns, on stderr, of each Kueue LocalQueue the rendered Jobs name that
-/// the cluster lacks. Only a warning: an admin may create the queue later,
-/// and the Jobs wait for it.
-pub async fn warn_of_queues(
-    cluster: &Cluster,
-    objects: &[serde_json::Value],
-) -> anyhow::Result<()> {
-    use crate::cluster::queues::{QueueProblem, check_queues};
-    for problem in check_queues(cluster, objects).await? {
-        match problem {
-            QueueProblem::Missing { queue, namespace } => eprintln!(
-                "warning: Kueue LocalQueue `{queue}` does not exist in namespace `{namespace}`: \
-                 its training Jobs stay suspended until an admin creates it"
-            ),
-            QueueProblem::NotInstalled { queues } => {
-                let named: Vec<String> = queues
-                    .iter()
-                    .map(|(q, ns)| format!("`{q}` in `{ns}`"))
-                    .collect();
-                eprintln!(
-                    "warning: the cluster does not serve Kueue's LocalQueues, so the queues the training Jobs name ({}) admit nothing: \
-                     the Jobs run as soon as they are applied",
-                    named.join(", ")
-                );
-            }
-        }
-    }
-    Ok(())
 }
