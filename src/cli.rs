@@ -290,7 +290,8 @@ pub struct RbacArgs {
 pub struct NewArgs {
     /// The model's name: lowercase letters, digits and `-`.
     pub model: String,
-    /// Serve the model (the default when neither `--serve` nor `--train` is given).
+    /// Serve the model (the default when neither `--serve` nor `--train`
+    /// is given, and no `--profile` with a `[train]` only).
     #[arg(long)]
     pub serve: bool,
     /// Train the model.
@@ -299,6 +300,11 @@ pub struct NewArgs {
     /// Route this host name to the served model (implies `--serve`).
     #[arg(long, value_name = "HOST")]
     pub route: Option<String>,
+    /// Take the keys of `[profiles.P]` of `modelctl.toml`: the spec says
+    /// `profile = "P"` and leaves out what the profile sets. With neither
+    /// `--serve` nor `--train`, the spec has the sections the profile has.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
 }
 
 /// Resolves the command line into the chosen command's settings and runs it.
@@ -502,13 +508,15 @@ impl RbacArgs {
 }
 
 impl NewArgs {
-    /// Serves unless only `--train` is given; `--route` implies `--serve`.
+    /// `--route` implies `--serve`; with no section asked for, `new` picks
+    /// (see [`new::Settings`]).
     fn settings(self) -> new::Settings {
         new::Settings {
-            serve: self.serve || self.route.is_some() || !self.train,
+            serve: self.serve || self.route.is_some(),
             train: self.train,
             model: self.model,
             route: self.route,
+            profile: self.profile,
         }
     }
 }
@@ -525,12 +533,13 @@ mod tests {
     }
 
     #[test]
-    fn new_serves_unless_only_train_is_asked_for() {
+    fn new_route_implies_serve() {
         let serves = |args: &[&str]| match command(args) {
             Command::New(args) => args.settings().serve,
             other => panic!("{other:?}"),
         };
-        assert!(serves(&["new", "m"]));
+        // No section asked for: `new` picks (see `commands::new::sections`).
+        assert!(!serves(&["new", "m"]));
         assert!(!serves(&["new", "m", "--train"]));
         assert!(serves(&["new", "m", "--train", "--route", "m.example.com"]));
         assert!(serves(&["new", "m", "--train", "--serve"]));

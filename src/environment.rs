@@ -34,6 +34,9 @@ pub struct Prepared {
     pub manifests: Vec<Manifest>,
     /// Each model's `[train] objective` in the environment, where declared.
     pub objectives: BTreeMap<String, Objective>,
+    /// Each model's namespace in the environment (its own, its team's, or
+    /// the environment's).
+    pub namespaces: BTreeMap<String, String>,
 }
 
 /// Loads the repo and renders environment `env` (or the only one there is).
@@ -61,6 +64,11 @@ pub fn prepare(root: &Path, selection: &Selection) -> anyhow::Result<Prepared> {
             Some((m.model.name.to_string(), objective))
         })
         .collect();
+    let namespaces = env
+        .models
+        .iter()
+        .map(|m| (m.model.name.to_string(), m.namespace.to_string()))
+        .collect();
     let settings = env.settings;
     Ok(Prepared {
         target: Target {
@@ -70,10 +78,29 @@ pub fn prepare(root: &Path, selection: &Selection) -> anyhow::Result<Prepared> {
         context: selection.context.clone().or(settings.context.clone()),
         manifests,
         objectives,
+        namespaces,
     })
 }
 
 impl Prepared {
+    /// The namespace of `model` (the environment's for a model it does not
+    /// have, so a message about it names a namespace).
+    pub fn namespace_of(&self, model: &str) -> &str {
+        self.namespaces
+            .get(model)
+            .map_or(self.target.namespace.as_str(), String::as_str)
+    }
+
+    /// Every namespace the environment's models use, and its own (which
+    /// holds the inventory), sorted.
+    pub fn all_namespaces(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self.namespaces.values().map(String::as_str).collect();
+        all.push(self.target.namespace.as_str());
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// The rendered objects.
     pub fn objects(&self) -> Vec<serde_json::Value> {
         self.manifests.iter().map(|m| m.object.clone()).collect()

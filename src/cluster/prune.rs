@@ -43,15 +43,22 @@ pub async fn candidate_objects(
     if orphans.is_empty() {
         return Ok(Vec::new());
     }
-    let mut kinds: BTreeMap<(&str, &str), Vec<&ObjectKey>> = BTreeMap::new();
+    // One list per kind and namespace an orphan is in: prune reads and
+    // deletes only in namespaces this environment applied to (its inventory
+    // says which), never across the cluster.
+    let mut kinds: BTreeMap<(&str, &str, &str), Vec<&ObjectKey>> = BTreeMap::new();
     for key in &orphans {
+        let namespace = key
+            .namespace
+            .as_deref()
+            .unwrap_or(target.namespace.as_str());
         kinds
-            .entry((key.api_version.as_str(), key.kind.as_str()))
+            .entry((key.api_version.as_str(), key.kind.as_str(), namespace))
             .or_default()
             .push(key);
     }
     let found: Vec<Vec<(ObjectKey, Value)>> = stream::iter(kinds.into_keys())
-        .map(|(api_version, kind)| list_managed(cluster, target, api_version, kind))
+        .map(|(api_version, kind, namespace)| list_managed(cluster, namespace, api_version, kind))
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
@@ -64,14 +71,15 @@ pub async fn candidate_objects(
     Ok(out)
 }
 
-/// The live objects of one kind carrying the managed-by label, with their keys.
+/// The live objects of one kind in `namespace` (all of them, for a
+/// cluster-scoped kind) carrying the managed-by label, with their keys.
 async fn list_managed(
     cluster: &Cluster,
-    target: &Target,
+    namespace: &str,
     api_version: &str,
     kind: &str,
 ) -> Result<Vec<(ObjectKey, Value)>, ClusterError> {
-    let (api, namespaced) = match cluster.api_in(api_version, kind, &target.namespace).await {
+    let (api, namespaced) = match cluster.api_in(api_version, kind, namespace).await {
         Ok(found) => found,
         Err(ClusterError::KindNotServed { .. }) => return Ok(Vec::new()),
         Err(err) => return Err(err),
@@ -83,10 +91,7 @@ async fn list_managed(
             ClusterError::classify(
                 err,
                 None,
-                &format!(
-                    "listing {kind} ({api_version}) in namespace {}",
-                    target.namespace
-                ),
+                &format!("listing {kind} ({api_version}) in namespace {namespace}"),
             )
         })?;
     Ok(list
@@ -105,7 +110,7 @@ async fn list_managed(
             let key = ObjectKey {
                 api_version: api_version.to_owned(),
                 kind: kind.to_owned(),
-                namespace: namespaced.then(|| target.namespace.clone()),
+                namespace: namespaced.then(|| namespace.to_owned()),
                 name: item.metadata.name.clone()?,
             };
             Some((key, value))

@@ -120,6 +120,12 @@ async fn model_status(
     model: &str,
     objects: Vec<&Value>,
 ) -> Result<ModelStatus, ClusterError> {
+    // A model's objects share its namespace (its own, its team's or the
+    // environment's); `namespace` is the environment's.
+    let namespace = objects
+        .iter()
+        .find_map(|o| o["metadata"]["namespace"].as_str())
+        .unwrap_or(namespace);
     let mut row = ModelStatus {
         model: model.to_owned(),
         ..ModelStatus::default()

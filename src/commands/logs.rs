@@ -29,7 +29,7 @@ pub struct Settings {
 /// Runs the command.
 pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let prepared = prepare(root, &settings.target)?;
-    let namespace = prepared.target.namespace.clone();
+    let namespace = prepared.namespace_of(&settings.model).to_owned();
     runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
         let job = latest_run(&cluster, &namespace, &settings.model)

@@ -1,4 +1,4 @@
-//! `modelctl new MODEL [--serve] [--train] [--route HOST]`: writes a
+//! `modelctl new MODEL [--serve] [--train] [--route HOST] [--profile P]`: writes a
 //! commented starting spec `models/MODEL.toml` with the `#:schema` line.
 //! The text is checked with the repository's `modelctl.toml` and its other
 //! specs before it is written, so what lands validates and renders as it
@@ -17,12 +17,16 @@ use modelctl_spec::{Source, check_sources, read_repo};
 pub struct Settings {
     /// The model's name.
     pub model: String,
-    /// Write a `[serve]` section.
+    /// Write a `[serve]` section. With neither this nor `train`, `new`
+    /// writes the sections the profile has, or else `[serve]`.
     pub serve: bool,
     /// Write a `[train]` section.
     pub train: bool,
     /// The host name routed to the served model.
     pub route: Option<String>,
+    /// A profile of `modelctl.toml` the spec takes: the keys it sets are
+    /// left out of the spec.
+    pub profile: Option<String>,
 }
 
 /// Runs the command.
@@ -43,11 +47,17 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
             relative.display()
         );
     }
+    let profile = settings.profile.as_deref().map(|p| {
+        let config = std::fs::read_to_string(root.join("modelctl.toml")).unwrap_or_default();
+        ProfileKeys::read(&config, p)
+    });
+    let (serve, train) = sections(settings, profile.as_ref());
     let text = spec_text(
         name,
-        settings.serve,
-        settings.train,
+        serve,
+        train,
         settings.route.as_deref(),
+        profile.as_ref(),
     );
     check(root, &relative, &text)?;
     std::fs::create_dir_all(root.join("models")).context("creating models/")?;
@@ -63,6 +73,16 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
         relative.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which sections to write, `(serve, train)`: those asked for; with none
+/// asked for, those the profile has, or else `[serve]`.
+fn sections(settings: &Settings, profile: Option<&ProfileKeys>) -> (bool, bool) {
+    match profile {
+        _ if settings.serve || settings.train => (settings.serve, settings.train),
+        Some(p) if !p.train.is_empty() => (!p.serve.is_empty(), true),
+        _ => (true, false),
+    }
 }
 
 /// Validates the new spec with the repository's settings and other specs.
@@ -94,8 +114,59 @@ fn check(root: &Path, relative: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The commented spec of a new model.
-pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> String {
+/// The `[train]` and `[serve]` keys a profile of `modelctl.toml` sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileKeys {
+    /// The profile's name.
+    pub name: String,
+    /// Keys it sets in `[train]`.
+    pub train: Vec<String>,
+    /// Keys it sets in `[serve]`.
+    pub serve: Vec<String>,
+}
+
+impl ProfileKeys {
+    /// The keys profile `name` of the settings `config` (TOML text) sets;
+    /// empty when the text or the profile is not there (validation then
+    /// says so, at the spec's `profile` line).
+    pub fn read(config: &str, name: &str) -> Self {
+        let doc: toml_edit::DocumentMut = config.parse().unwrap_or_default();
+        let keys = |section: &str| -> Vec<String> {
+            doc.get("profiles")
+                .and_then(|p| p.get(name))
+                .and_then(|p| p.get(section))
+                .and_then(toml_edit::Item::as_table_like)
+                .map(|t| t.iter().map(|(k, _)| k.to_owned()).collect())
+                .unwrap_or_default()
+        };
+        Self {
+            name: name.to_owned(),
+            train: keys("train"),
+            serve: keys("serve"),
+        }
+    }
+}
+
+/// Appends `line` (a `key = value` line, with the comment lines before it),
+/// or, when the profile sets `key`, one line saying so.
+fn key_line(text: &mut String, from_profile: Option<(&str, &[String])>, key: &str, lines: &str) {
+    match from_profile {
+        Some((profile, keys)) if keys.iter().any(|k| k == key) => {
+            text.push_str(&format!("# {key}: from profile `{profile}`\n"));
+        }
+        _ => text.push_str(lines),
+    }
+}
+
+/// The commented spec of a new model; with a profile, the keys the profile
+/// sets are left to it.
+pub fn spec_text(
+    name: &str,
+    serve: bool,
+    train: bool,
+    route: Option<&str>,
+    profile: Option<&ProfileKeys>,
+) -> String {
     let mut text = format!(
         "#:schema ../schemas/model.schema.json\n\
          # The spec of model `{name}`. Every key is described in docs/spec.md; an\n\
@@ -104,47 +175,108 @@ pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> S
          description = \"Say in one line what {name} does\"\n\
          # owner = \"team-name\"\n"
     );
-    if train {
+    if let Some(p) = profile {
         text.push_str(&format!(
-            "\n\
-             # Training: a Kubernetes Job running your code in a framework image.\n\
-             [train]\n\
-             # The image with your ML framework and its dependencies.\n\
-             image = \"python:3.11-slim\"\n\
-             # Where the code comes from, installed into /workspace before the run:\n\
-             # code = {{ git = \"https://git.example.com/ml/{name}.git\", rev = \"main\" }}\n\
-             # The training command, run from /workspace; it writes the model to /workspace/out.\n\
-             command = [\"python\", \"train.py\"]\n\
-             # Where /workspace/out is exported after a successful run ({{{{ run }}}} is the run's name):\n\
-             # output = \"s3://ml-models/{name}/{{{{ run }}}}\"\n\
-             resources = {{ cpu = \"1\", memory = \"2Gi\" }}\n\
-             # GPUs per training pod: resources = {{ cpu = \"8\", memory = \"32Gi\", gpu = 1 }}\n\
-             timeout = \"2h\"\n"
+            "# Keys of [profiles.{0}] in modelctl.toml come first; this file's replace them.\n\
+             profile = \"{0}\"\n",
+            p.name
         ));
     }
+    let from = |keys: fn(&ProfileKeys) -> &[String]| profile.map(|p| (p.name.as_str(), keys(p)));
+    if train {
+        let from = from(|p| &p.train);
+        text.push_str(
+            "\n\
+             # Training: a Kubernetes Job running your code in a framework image.\n\
+             [train]\n",
+        );
+        key_line(
+            &mut text,
+            from,
+            "image",
+            "# The image with your ML framework and its dependencies.\n\
+             image = \"python:3.11-slim\"\n",
+        );
+        key_line(
+            &mut text,
+            from,
+            "code",
+            &format!(
+                "# Where the code comes from, installed into /workspace before the run:\n\
+                 # code = {{ git = \"https://git.example.com/ml/{name}.git\", rev = \"main\" }}\n"
+            ),
+        );
+        key_line(
+            &mut text,
+            from,
+            "command",
+            "# The training command, run from /workspace; it writes the model to /workspace/out.\n\
+             command = [\"python\", \"train.py\"]\n",
+        );
+        key_line(
+            &mut text,
+            from,
+            "output",
+            &format!(
+                "# Where /workspace/out is exported after a successful run ({{{{ run }}}} is the run's name):\n\
+                 # output = \"s3://ml-models/{name}/{{{{ run }}}}\"\n"
+            ),
+        );
+        key_line(
+            &mut text,
+            from,
+            "resources",
+            "resources = { cpu = \"1\", memory = \"2Gi\" }\n\
+             # GPUs per training pod: resources = { cpu = \"8\", memory = \"32Gi\", gpu = 1 }\n",
+        );
+        key_line(&mut text, from, "timeout", "timeout = \"2h\"\n");
+    }
     if serve {
-        text.push_str(&format!(
+        let from = from(|p| &p.serve);
+        text.push_str(
             "\n\
              # Serving: a Deployment of model-server answering KServe V2 requests.\n\
-             [serve]\n\
-             # The ONNX model to serve: a path, file://, http(s)://, s3://, gs://, az:// or pvc://.\n\
-             model = \"s3://ml-models/{name}/model.onnx\"\n\
-             # A fixed count, or {{ min = 2, max = 10, target-cpu = 70 }} to autoscale;\n\
+             [serve]\n",
+        );
+        key_line(
+            &mut text,
+            from,
+            "model",
+            &format!(
+                "# The ONNX model to serve: a path, file://, http(s)://, s3://, gs://, az:// or pvc://.\n\
+                 model = \"s3://ml-models/{name}/model.onnx\"\n"
+            ),
+        );
+        key_line(
+            &mut text,
+            from,
+            "replicas",
+            "# A fixed count, or { min = 2, max = 10, target-cpu = 70 } to autoscale;\n\
              # target-inflight = N (requests in flight per replica) needs an autoscaling\n\
              # provider in modelctl.toml.\n\
-             replicas = 2\n\
-             resources = {{ cpu = \"500m\", memory = \"512Mi\" }}\n"
-        ));
+             replicas = 2\n",
+        );
+        key_line(
+            &mut text,
+            from,
+            "resources",
+            "resources = { cpu = \"500m\", memory = \"512Mi\" }\n",
+        );
         match route {
             Some(host) => text.push_str(&format!(
                 "# The host and path the model is reachable at.\n\
                  route = {{ host = {}, path = \"/\" }}\n",
                 toml_edit::Value::from(host)
             )),
-            None => text.push_str(&format!(
-                "# To reach the model from outside the cluster:\n\
-                 # route = {{ host = \"{name}.ml.example.com\", path = \"/\" }}\n"
-            )),
+            None => key_line(
+                &mut text,
+                from,
+                "route",
+                &format!(
+                    "# To reach the model from outside the cluster:\n\
+                     # route = {{ host = \"{name}.ml.example.com\", path = \"/\" }}\n"
+                ),
+            ),
         }
     }
     text.push_str(
@@ -154,4 +286,64 @@ pub fn spec_text(name: &str, serve: bool, train: bool, route: Option<&str>) -> S
          # serve.replicas = 1\n",
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_those_asked_for_else_the_profiles_else_serve() {
+        let asked = |serve, train| Settings {
+            model: "m".to_owned(),
+            serve,
+            train,
+            route: None,
+            profile: None,
+        };
+        let profile = |train: &[&str], serve: &[&str]| ProfileKeys {
+            name: "p".to_owned(),
+            train: train.iter().map(|k| k.to_string()).collect(),
+            serve: serve.iter().map(|k| k.to_string()).collect(),
+        };
+        assert_eq!(sections(&asked(false, false), None), (true, false));
+        assert_eq!(sections(&asked(false, true), None), (false, true));
+        assert_eq!(sections(&asked(true, true), None), (true, true));
+        let gpu = profile(&["image"], &[]);
+        assert_eq!(sections(&asked(false, false), Some(&gpu)), (false, true));
+        assert_eq!(sections(&asked(true, false), Some(&gpu)), (true, false));
+        let both = profile(&["image"], &["replicas"]);
+        assert_eq!(sections(&asked(false, false), Some(&both)), (true, true));
+        let serving = profile(&[], &["replicas"]);
+        assert_eq!(
+            sections(&asked(false, false), Some(&serving)),
+            (true, false)
+        );
+    }
+
+    #[test]
+    fn a_profile_reads_its_keys_and_the_spec_leaves_them_out() {
+        let config = "[profiles.gpu.train]\nimage = \"pytorch:2\"\nresources = { gpu = 1 }\n[profiles.gpu.serve]\nreplicas = 3\n";
+        let keys = ProfileKeys::read(config, "gpu");
+        assert_eq!(keys.train, ["image", "resources"]);
+        assert_eq!(keys.serve, ["replicas"]);
+        assert_eq!(
+            ProfileKeys::read(config, "none"),
+            ProfileKeys {
+                name: "none".to_owned(),
+                ..ProfileKeys::default()
+            }
+        );
+        let text = spec_text("m", true, true, None, Some(&keys));
+        assert!(text.contains("profile = \"gpu\"\n"), "{text}");
+        assert!(text.contains("# image: from profile `gpu`\n"), "{text}");
+        assert!(!text.contains("image = "), "{text}");
+        assert!(text.contains("# resources: from profile `gpu`\n"), "{text}");
+        assert!(
+            text.contains("command = [\"python\", \"train.py\"]"),
+            "{text}"
+        );
+        assert!(text.contains("# replicas: from profile `gpu`\n"), "{text}");
+        assert!(text.contains("resources = { cpu = \"500m\""), "{text}");
+    }
 }

@@ -67,7 +67,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
         bail!("{}", no_objective(model));
     }
     let env = prepared.target.env.clone();
-    let namespace = prepared.target.namespace.clone();
+    let namespace = prepared.namespace_of(&settings.model).to_owned();
     let runs = fetch_runs(&prepared, model)?;
     let run = match choose(&runs, settings, objective, &namespace) {
         Ok(run) => run,

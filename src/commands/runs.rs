@@ -43,7 +43,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     if settings.best && objective.is_none() {
         bail!("{}", no_objective(&settings.model));
     }
-    let namespace = &prepared.target.namespace;
+    let namespace = prepared.namespace_of(&settings.model);
     let runs = fetch_runs(&prepared, &settings.model)?;
     let shown: Vec<TrainingRun> = match &objective {
         Some(o) if settings.best => match best(&runs, o.metric.as_str(), o.goal) {

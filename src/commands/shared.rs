@@ -51,18 +51,20 @@ pub(crate) fn print_report(report: &DiffReport, format: ReportFormat) {
 
 /// Says which environment, namespace and context, then connects.
 pub(crate) async fn connect(prepared: &Prepared) -> anyhow::Result<Cluster> {
+    let namespaces = prepared.all_namespaces();
     eprintln!(
-        "environment `{}`: namespace {}, kubeconfig context {}",
+        "environment `{}`: namespace{} {}, kubeconfig context {}",
         prepared.target.env,
-        prepared.target.namespace,
+        if namespaces.len() == 1 { "" } else { "s" },
+        namespaces.join(", "),
         prepared.context.as_deref().unwrap_or("(current)")
     );
     prepared.connect().await
 }
 
-/// Every run of `model` in the target's namespace, newest first.
+/// Every run of `model` in its namespace, newest first.
 pub(crate) fn fetch_runs(prepared: &Prepared, model: &str) -> anyhow::Result<Vec<TrainingRun>> {
-    let namespace = &prepared.target.namespace;
+    let namespace = prepared.namespace_of(model);
     runtime()?.block_on(async {
         let cluster = connect(prepared).await?;
         list_runs(&cluster, namespace, model)

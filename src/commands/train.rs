@@ -45,7 +45,7 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let job = adhoc_job(&rendered.object, &unique_suffix())?;
     let objects = prepared.objects();
     let inputs = mounted_config_maps(&job, &objects);
-    let namespace = prepared.target.namespace.clone();
+    let namespace = prepared.namespace_of(&settings.model).to_owned();
     runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
         apply_run_inputs(&cluster, &inputs)

@@ -106,8 +106,13 @@ pub fn render_env(env: &RepoEnv<'_>) -> Vec<Manifest> {
 /// (ConfigMap, Job), then serving (Deployments, Services, autoscaler,
 /// disruption budget, route).
 pub fn render_model(model: &ModelEnv<'_>, env: &EnvSettings) -> Vec<Manifest> {
-    let ModelEnv { model, spec } = *model;
-    let ctx = Ctx { model, spec, env };
+    let ctx = Ctx {
+        model: model.model,
+        spec: model.spec,
+        env,
+        namespace: model.namespace.as_str(),
+    };
+    let spec = model.spec;
     let mut out = Vec::new();
     if let Some(train) = &spec.train {
         training::render(&ctx, train, &mut out);
@@ -128,6 +133,9 @@ pub(crate) struct Ctx<'a> {
     pub spec: &'a ModelSpec,
     /// The environment's settings.
     pub env: &'a EnvSettings,
+    /// The model's namespace in this environment (the spec's, its owner's
+    /// by the environment's template, else the environment's).
+    pub namespace: &'a str,
 }
 
 impl Ctx<'_> {
@@ -138,7 +146,7 @@ impl Ctx<'_> {
 
     /// The namespace objects go to.
     pub fn namespace(&self) -> &str {
-        self.env.namespace.as_str()
+        self.namespace
     }
 
     /// Turns a typed object into a [`Manifest`] of this model.

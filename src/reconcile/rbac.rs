@@ -56,8 +56,9 @@ pub fn resource_of(api_version: &str, kind: &str) -> Option<Resource> {
 }
 
 /// The verbs on each resource the commands need for `objects` (one
-/// environment's rendered objects).
-pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static str>> {
+/// environment's objects rendered in one namespace); `home` when that
+/// namespace is the environment's own, which holds the inventory.
+pub fn permissions(objects: &[Value], home: bool) -> BTreeMap<Resource, BTreeSet<&'static str>> {
     let mut out: BTreeMap<Resource, BTreeSet<&'static str>> = BTreeMap::new();
     let mut add = |group: &str, resource: &str, verbs: &[&'static str]| {
         out.entry(Resource {
@@ -67,13 +68,17 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
         .or_default()
         .extend(verbs);
     };
-    // The inventory ConfigMap: read and applied by every `apply`; the
-    // ConfigMaps of training runs are listed and pruned like any kind.
-    add(
-        "",
-        "configmaps",
-        &["get", "list", "create", "patch", "delete"],
-    );
+    // The inventory ConfigMap, in the environment's own namespace: read
+    // and applied by every `apply`; and there, the ConfigMaps of training
+    // runs may be listed and pruned even once no model renders one. (In a
+    // team namespace they come with the rendered kinds, below.)
+    if home {
+        add(
+            "",
+            "configmaps",
+            &["get", "list", "create", "patch", "delete"],
+        );
+    }
     for object in objects {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
@@ -117,9 +122,9 @@ pub fn permissions(objects: &[Value]) -> BTreeMap<Resource, BTreeSet<&'static st
 
 /// The Role granting [`permissions`] in `namespace`, named `name`: one rule
 /// per API group and set of verbs.
-pub fn role(name: &str, namespace: &str, objects: &[Value]) -> Value {
+pub fn role(name: &str, namespace: &str, objects: &[Value], home: bool) -> Value {
     let mut rules: BTreeMap<(String, Vec<&str>), Vec<String>> = BTreeMap::new();
-    for (resource, verbs) in permissions(objects) {
+    for (resource, verbs) in permissions(objects, home) {
         let mut verbs: Vec<&str> = verbs.into_iter().collect();
         verbs.sort_by_key(|v| VERB_ORDER.iter().position(|o| o == v));
         rules
@@ -144,7 +149,7 @@ pub fn role(name: &str, namespace: &str, objects: &[Value]) -> Value {
 /// Who a RoleBinding grants the Role to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    /// A ServiceAccount in the Role's namespace (a CI job's identity).
+    /// A ServiceAccount in the environment's namespace (a CI job's identity).
     ServiceAccount(String),
     /// A user name as the cluster authenticates it.
     User(String),
@@ -152,11 +157,13 @@ pub enum Subject {
     Group(String),
 }
 
-/// The RoleBinding of Role `name` in `namespace` to `subject`.
-pub fn role_binding(name: &str, namespace: &str, subject: &Subject) -> Value {
+/// The RoleBinding of Role `name` in `namespace` to `subject`; a
+/// ServiceAccount subject lives in `home` (the environment's namespace,
+/// where the commands' identity is, whichever namespace the Role is in).
+pub fn role_binding(name: &str, namespace: &str, home: &str, subject: &Subject) -> Value {
     let subject = match subject {
         Subject::ServiceAccount(sa) => {
-            json!({"kind": "ServiceAccount", "name": sa, "namespace": namespace})
+            json!({"kind": "ServiceAccount", "name": sa, "namespace": home})
         }
         Subject::User(user) => {
             json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user})
@@ -187,7 +194,7 @@ mod tests {
     fn serving_only_needs_no_logs_and_no_job_rights() {
         let objects =
             [json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m"}})];
-        let granted = permissions(&objects);
+        let granted = permissions(&objects, true);
         let get = |g: &str, r: &str| {
             granted
                 .get(&Resource {
@@ -211,7 +218,7 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "m"}}),
             json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "m"}}),
         ];
-        let role = role("modelctl-lab", "ml", &objects);
+        let role = role("modelctl-lab", "ml", &objects, true);
         assert_eq!(
             role["rules"],
             json!([
@@ -224,7 +231,7 @@ mod tests {
     #[test]
     fn jobs_in_a_kueue_queue_may_read_their_queue_and_workloads() {
         let job = |labels: Value| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "labels": labels}});
-        let queued = permissions(&[job(json!({"kueue.x-k8s.io/queue-name": "gpu"}))]);
+        let queued = permissions(&[job(json!({"kueue.x-k8s.io/queue-name": "gpu"}))], true);
         fn verbs(
             p: &BTreeMap<Resource, BTreeSet<&'static str>>,
             resource: &str,
@@ -237,7 +244,7 @@ mod tests {
         }
         assert_eq!(verbs(&queued, "localqueues"), Some(["get"].into()));
         assert_eq!(verbs(&queued, "workloads"), Some(["list"].into()));
-        let plain = permissions(&[job(json!({}))]);
+        let plain = permissions(&[job(json!({}))], true);
         assert_eq!(verbs(&plain, "localqueues"), None);
     }
 }

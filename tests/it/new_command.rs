@@ -95,3 +95,47 @@ fn a_spec_that_would_not_validate_is_not_written() {
     }
     assert!(!dir.path().join("models/fraud.toml").exists());
 }
+
+#[test]
+fn a_profile_gives_its_keys_and_the_spec_leaves_them_out() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_repo(&example_root(), dir.path());
+    let out = modelctl(dir.path(), &["new", "reranker", "--profile", "gpu-serving"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = fs::read_to_string(dir.path().join("models/reranker.toml")).unwrap();
+    assert!(text.contains("\nprofile = \"gpu-serving\"\n"), "{text}");
+    assert!(
+        !text.contains("batching =") && !text.contains("warmup ="),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n[serve]\n") && !text.contains("\n[train]\n"),
+        "{text}"
+    );
+    let render = modelctl(dir.path(), &["render"]);
+    assert_eq!(code(&render), 0, "{}", stderr(&render));
+    // The profile's batching and warm-up reach the Deployment's server flags.
+    let deployment = fs::read_to_string(
+        dir.path()
+            .join("generated/production/reranker/deployment-reranker.yaml"),
+    )
+    .unwrap();
+    for flag in ["--max-batch=16", "--max-delay=10ms", "--warmup=8"] {
+        assert!(deployment.contains(flag), "{flag}:\n{deployment}");
+    }
+
+    // An unknown profile: nothing is written, and the error says which.
+    let out = modelctl(dir.path(), &["new", "ranker", "--profile", "gpu-servng"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no profile `gpu-servng`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("did you mean `gpu-serving`?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("models/ranker.toml").exists());
+}

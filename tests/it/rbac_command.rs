@@ -31,35 +31,35 @@ async fn run(kubeconfig: &Path, root: &Path, args: &[&str]) -> Output {
     .expect("joining the command")
 }
 
-/// The `(group, resource[/subresource], verb)` a request needs: none for
-/// discovery, two for a server-side apply that creates the object (the API
-/// server authorizes it as `patch` and as `create`); panics on a request
-/// outside `namespace`, which a Role could not grant.
-fn permissions(req: &Request, namespace: &str) -> Vec<(String, String, String)> {
-    let Some((group, resource, verb)) = permission(req, namespace) else {
+/// A permission: namespace, API group, resource (with `/subresource`), verb.
+type Permission = (String, String, String, String);
+
+/// The permissions a request needs: none for discovery, two for a
+/// server-side apply that creates the object (the API server authorizes it
+/// as `patch` and as `create`); panics on a cluster-scoped request, which a
+/// Role could not grant.
+fn permissions(req: &Request) -> Vec<Permission> {
+    let Some((namespace, group, resource, verb)) = permission(req) else {
         return Vec::new();
     };
     let creates = req.method == "PATCH" && req.status == 201;
-    let mut out = vec![(group.clone(), resource.clone(), verb)];
+    let mut out = vec![(namespace.clone(), group.clone(), resource.clone(), verb)];
     if creates {
-        out.push((group, resource, "create".to_owned()));
+        out.push((namespace, group, resource, "create".to_owned()));
     }
     out
 }
 
-fn permission(req: &Request, namespace: &str) -> Option<(String, String, String)> {
+fn permission(req: &Request) -> Option<Permission> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let (group, rest) = match segments.as_slice() {
         ["api", _version, rest @ ..] => ("", rest),
         ["apis", group, _version, rest @ ..] => (*group, rest),
         _ => return None,
     };
-    let (plural, name, sub) = match rest {
+    let (namespace, plural, name, sub) = match rest {
         [] => return None,
-        ["namespaces", ns, plural, more @ ..] => {
-            assert_eq!(*ns, namespace, "{} {}", req.method, req.path);
-            (*plural, more.first(), more.get(1))
-        }
+        ["namespaces", ns, plural, more @ ..] => (*ns, *plural, more.first(), more.get(1)),
         other => panic!("a cluster-scoped request: {} {other:?}", req.method),
     };
     let resource = match sub {
@@ -82,30 +82,49 @@ fn permission(req: &Request, namespace: &str) -> Option<(String, String, String)
         ("PUT", _) => "update",
         (other, _) => panic!("unexpected method {other}"),
     };
-    Some((group.to_owned(), resource, verb.to_owned()))
+    Some((
+        namespace.to_owned(),
+        group.to_owned(),
+        resource,
+        verb.to_owned(),
+    ))
 }
 
-/// Every `(group, resource, verb)` the Role printed by `modelctl rbac` grants.
-fn granted(yaml: &str) -> BTreeSet<(String, String, String)> {
+/// Every permission the Roles printed by `modelctl rbac` grant: one Role
+/// and its RoleBinding per namespace.
+fn granted(yaml: &str) -> BTreeSet<Permission> {
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(yaml)
         .map(|d| Value::deserialize(d).expect("YAML"))
         .collect();
-    assert_eq!(docs.len(), 2, "a Role and a RoleBinding");
-    let role = &docs[0];
-    assert_eq!(role["kind"], "Role");
-    assert_eq!(docs[1]["kind"], "RoleBinding");
-    assert_eq!(docs[1]["roleRef"]["name"], role["metadata"]["name"]);
+    assert!(
+        docs.len() >= 2 && docs.len() % 2 == 0,
+        "Roles and RoleBindings"
+    );
     let mut out = BTreeSet::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        for group in rule["apiGroups"].as_array().unwrap() {
-            for resource in rule["resources"].as_array().unwrap() {
-                for verb in rule["verbs"].as_array().unwrap() {
-                    assert_ne!(verb, "*", "no wildcard verbs");
-                    out.insert((
-                        group.as_str().unwrap().to_owned(),
-                        resource.as_str().unwrap().to_owned(),
-                        verb.as_str().unwrap().to_owned(),
-                    ));
+    let mut namespaces = BTreeSet::new();
+    for pair in docs.chunks(2) {
+        let (role, binding) = (&pair[0], &pair[1]);
+        assert_eq!(role["kind"], "Role");
+        assert_eq!(binding["kind"], "RoleBinding");
+        assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+        let namespace = role["metadata"]["namespace"].as_str().unwrap().to_owned();
+        assert_eq!(binding["metadata"]["namespace"], namespace.as_str());
+        assert!(
+            namespaces.insert(namespace.clone()),
+            "one Role per namespace"
+        );
+        for rule in role["rules"].as_array().expect("rules") {
+            for group in rule["apiGroups"].as_array().unwrap() {
+                for resource in rule["resources"].as_array().unwrap() {
+                    for verb in rule["verbs"].as_array().unwrap() {
+                        assert_ne!(verb, "*", "no wildcard verbs");
+                        out.insert((
+                            namespace.clone(),
+                            group.as_str().unwrap().to_owned(),
+                            resource.as_str().unwrap().to_owned(),
+                            verb.as_str().unwrap().to_owned(),
+                        ));
+                    }
                 }
             }
         }
@@ -115,6 +134,17 @@ fn granted(yaml: &str) -> BTreeSet<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_role_grants_exactly_what_the_commands_request() {
+    exactly_what_is_requested(None).await;
+}
+
+/// With team namespaces (`owner-namespace`), each namespace's Role grants
+/// exactly what the commands request there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_team_namespace_role_grants_exactly_what_is_requested_there() {
+    exactly_what_is_requested(Some("ml-{{ owner }}")).await;
+}
+
+async fn exactly_what_is_requested(owner_namespace: Option<&str>) {
     let double = KubeDouble::start().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -124,11 +154,34 @@ async fn the_role_grants_exactly_what_the_commands_request() {
     let root = dir.path().join("repo");
     std::fs::create_dir_all(root.join("models")).unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(example.join("modelctl.toml"), root.join("modelctl.toml")).unwrap();
+    let mut config = std::fs::read_to_string(example.join("modelctl.toml")).unwrap();
+    if let Some(template) = owner_namespace {
+        config = config.replace(
+            "[environments.production]\n",
+            &format!("[environments.production]\nowner-namespace = \"{template}\"\n"),
+        );
+    }
+    std::fs::write(root.join("modelctl.toml"), config).unwrap();
+    // digits (owner team-platform) runs in its team's namespace, if any.
+    let digits_ns = if owner_namespace.is_some() {
+        "ml-team-platform"
+    } else {
+        "ml"
+    };
     for entry in std::fs::read_dir(example.join("models")).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, root.join("models").join(path.file_name().unwrap())).unwrap();
     }
+    // The team namespaces exist (an admin creates them with their quota).
+    double.seed(
+        [
+            "ml-team-ads",
+            "ml-team-content",
+            "ml-team-images",
+            "ml-team-platform",
+        ]
+        .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})),
+    );
     let env = ["--env", "production", "--context", "admin"];
     let with = |args: &[&'static str]| -> Vec<&'static str> { [args, &env[..]].concat() };
 
@@ -149,7 +202,8 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         assert_eq!(
             out.status.code(),
             Some(expected),
-            "{args:?}: {}",
+            "{args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -162,12 +216,12 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         .expect("train applied a Job");
     double.seed([json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("{run_name}-0"), "namespace": "ml",
+        "metadata": {"name": format!("{run_name}-0"), "namespace": digits_ns,
                      "labels": {"batch.kubernetes.io/job-name": run_name}},
         "spec": {"nodeName": "worker-1", "containers": [{"name": "train", "image": "python:3.11-slim"}]},
         "status": {"phase": "Running"}
     })]);
-    double.set_logs("ml", &format!("{run_name}-0"), "train", "epoch 1\n");
+    double.set_logs(digits_ns, &format!("{run_name}-0"), "train", "epoch 1\n");
     let logs = run(&kubeconfig, &root, &with(&["logs", "digits"])).await;
     assert_eq!(
         logs.status.code(),
@@ -189,21 +243,42 @@ async fn the_role_grants_exactly_what_the_commands_request() {
         String::from_utf8_lossy(&prune.stderr)
     );
 
-    let requested: BTreeSet<(String, String, String)> = double
-        .requests()
-        .iter()
-        .flat_map(|r| permissions(r, "ml"))
-        .collect();
+    let requested: BTreeSet<Permission> = double.requests().iter().flat_map(permissions).collect();
     assert!(
-        requested.iter().any(|(_, _, v)| v == "delete"),
+        requested.iter().any(|(_, _, _, v)| v == "delete"),
         "prune deleted"
     );
     assert!(
-        requested.iter().any(|(_, r, _)| r == "pods/log"),
+        requested
+            .iter()
+            .any(|(ns, _, r, _)| r == "pods/log" && ns == digits_ns),
         "logs read a log"
     );
+    let namespaces: BTreeSet<&str> = requested.iter().map(|(ns, ..)| ns.as_str()).collect();
+    let expected: &[&str] = match owner_namespace {
+        None => &["ml"],
+        Some(_) => &[
+            "ml",
+            "ml-team-ads",
+            "ml-team-content",
+            "ml-team-images",
+            "ml-team-platform",
+        ],
+    };
+    assert_eq!(namespaces.into_iter().collect::<Vec<_>>(), expected);
     let missing: Vec<_> = requested.difference(&role).collect();
-    let surplus: Vec<_> = role.difference(&requested).collect();
+    let mut surplus: Vec<_> = role.difference(&requested).collect();
+    if owner_namespace.is_some() {
+        // Spread over five namespaces, not every command runs in each
+        // (`logs` reads one model's run, prune removes two models): a
+        // grant is needed when the same verb on the same resource was
+        // requested in another namespace.
+        surplus.retain(|(_, g, r, v)| {
+            !requested
+                .iter()
+                .any(|(_, rg, rr, rv)| (rg, rr, rv) == (g, r, v))
+        });
+    }
     assert!(
         missing.is_empty() && surplus.is_empty(),
         "requested but not granted: {missing:?}\ngranted but never requested: {surplus:?}"

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{EnvName, ImageRef, KueueName, Namespace, ResourceName};
+use crate::values::{
+    EnvName, ImageRef, KueueName, Namespace, NamespaceTemplate, ProfileName, ResourceName,
+};
 
 /// The repository's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -25,6 +27,29 @@ pub struct Config {
     /// The tool that syncs `generated/<env>/` to clusters, if any.
     #[serde(default, skip_serializing_if = "GitopsConfig::is_default")]
     pub gitops: GitopsConfig,
+    /// Shared `[train]` and `[serve]` keys, by name, that a spec takes with
+    /// `profile = "<name>"`. Order: defaults, then the profile(s), then the
+    /// spec, then the spec's `[env.X]` overrides.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<ProfileName, Profile>,
+}
+
+/// A profile: any subset of a spec's `[train]` and `[serve]` keys. Its keys
+/// are checked here; its values in each spec that takes it, and an error in
+/// one points at this file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Profile {
+    /// Any keys of a spec's `[train]`, none required: a spec that takes
+    /// the profile supplies the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::profiles::train_schema")]
+    pub train: Option<toml::Table>,
+    /// Any keys of a spec's `[serve]`, none required: a spec that takes
+    /// the profile supplies the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::profiles::serve_schema")]
+    pub serve: Option<toml::Table>,
 }
 
 /// How `generated/` reaches clusters when a GitOps controller syncs it.
@@ -116,6 +141,12 @@ pub struct Defaults {
     /// its own (`train.priority`): the `kueue.x-k8s.io/priority-class` label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<KueueName>,
+    /// The namespace of a model that has an `owner` and names no
+    /// `namespace` of its own: a template over `owner`, `model` and `env`
+    /// (`ml-{{ owner }}`), so each team's models share the team's
+    /// namespace. Models without an owner stay in `namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_namespace: Option<NamespaceTemplate>,
 }
 
 /// The autoscaler behind `target-inflight` and `target-queue`. An
@@ -347,6 +378,10 @@ pub struct Environment {
     /// The Kueue WorkloadPriorityClass of training Jobs in this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<KueueName>,
+    /// The namespace of a model with an `owner` in this environment (a
+    /// template over `owner`, `model` and `env`), overriding the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_namespace: Option<NamespaceTemplate>,
 }
 
 /// The settings one environment renders with: defaults with its overrides applied.
@@ -383,6 +418,8 @@ pub struct EnvSettings {
     pub queue: Option<KueueName>,
     /// Default Kueue WorkloadPriorityClass of training Jobs.
     pub priority: Option<KueueName>,
+    /// The namespace template of models with an owner, if any.
+    pub owner_namespace: Option<NamespaceTemplate>,
 }
 
 /// An environment name `modelctl.toml` does not define.
@@ -428,6 +465,10 @@ impl Config {
             service_accounts: d.service_accounts.overridden_by(&env.service_accounts),
             queue: env.queue.clone().or_else(|| d.queue.clone()),
             priority: env.priority.clone().or_else(|| d.priority.clone()),
+            owner_namespace: env
+                .owner_namespace
+                .clone()
+                .or_else(|| d.owner_namespace.clone()),
         })
     }
 

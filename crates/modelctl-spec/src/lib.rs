@@ -26,6 +26,7 @@ mod locate;
 mod merge;
 pub mod model;
 pub mod pipeline;
+pub mod profiles;
 pub mod read;
 pub mod reference;
 pub mod repo;

@@ -15,8 +15,8 @@ use crate::values::{
     ArchiveUrl, BatchDelay, BatchSize, CanaryWeight, CodeDir, Command, Cpu, DataUri, Description,
     Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
     KueueName, LoadTarget, MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri,
-    MountPath, NodeCount, Owner, Parallelism, ParamName, Percent, RandomTrials, ReplicaCount,
-    ResourceName, Retries, Seed, Sha256, Template, UrlPath,
+    MountPath, Namespace, NodeCount, Owner, Parallelism, ParamName, Percent, ProfileName,
+    RandomTrials, ReplicaCount, ResourceName, Retries, Seed, Sha256, Template, UrlPath,
 };
 
 /// The variables each worker of a run with `train.nodes` gets, which
@@ -43,6 +43,17 @@ pub struct ModelSpec {
     /// The team that owns the model (becomes the `modelctl.io/owner` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// The Kubernetes namespace the model's objects go to in every
+    /// environment (`[env.X] namespace = ...` for one): overrides the
+    /// environment's `owner-namespace` and `namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Namespace>,
+    /// The profile(s) of `modelctl.toml` this spec takes `[train]` and
+    /// `[serve]` keys from: one name, or a list applied in order (a later
+    /// profile's key replaces an earlier one's). This file's own keys, then
+    /// its `[env.X]` overrides, replace a profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileRef>,
     /// How the model is trained: a Kubernetes Job running your code in a framework image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<Train>,
@@ -55,6 +66,26 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(with = "BTreeMap<String, BTreeMap<String, serde_json::Value>>")]
     pub env: BTreeMap<String, toml::Table>,
+}
+
+/// The profile(s) a spec takes keys from: one name or a list.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ProfileRef {
+    /// One profile.
+    One(ProfileName),
+    /// Several, applied in order.
+    Many(Vec<ProfileName>),
+}
+
+impl ProfileRef {
+    /// The names, in the order they apply.
+    pub fn names(&self) -> &[ProfileName] {
+        match self {
+            Self::One(name) => std::slice::from_ref(name),
+            Self::Many(names) => names,
+        }
+    }
 }
 
 /// The training run.

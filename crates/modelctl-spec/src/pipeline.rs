@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use toml::Spanned;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::config::Config;
 use crate::deserialize::{Outcome, deserialize_all, deserialize_pruned};
@@ -18,6 +18,7 @@ use crate::document;
 use crate::locate::{Target, locate};
 use crate::merge;
 use crate::model::ModelSpec;
+use crate::profiles::{self, Profiles};
 use crate::read::Source;
 use crate::repo::{Model, Repo};
 use crate::rules::repo::RouteClaim;
@@ -42,7 +43,12 @@ pub fn load_sources(config: &Source, models: &[Source]) -> Result<Repo, Report> 
 /// `[env.*]` names are not checked.
 pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo>, Report) {
     let mut report = Report::new();
-    let config = config.and_then(|src| check_config(src, &mut report));
+    let (config_tree, settings) = match config {
+        Some(src) => check_config(src, &mut report),
+        None => (None, None),
+    };
+    let profiles = config_src_profiles(config, config_tree.as_ref());
+    let config = settings;
     let env_names: Option<Vec<String>> = config
         .as_ref()
         .map(|c| c.env_names().map(str::to_owned).collect());
@@ -53,6 +59,7 @@ pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo
             src,
             env_names.as_deref(),
             config.as_ref(),
+            profiles.as_ref(),
             &mut claims,
             &mut report,
         ) {
@@ -70,25 +77,64 @@ pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo
     (repo, report)
 }
 
-fn check_config(src: &Source, report: &mut Report) -> Option<Config> {
+/// The settings, when they are well formed, and their tree, when it parses
+/// (profiles are read from it even when a setting is wrong).
+fn check_config<'s>(
+    src: &'s Source,
+    report: &mut Report,
+) -> (Option<Spanned<DeTable<'s>>>, Option<Config>) {
     report.add_source(&src.path, &src.text);
     let before = report.len();
-    let tree = document::parse(&src.path, &src.text, report)?;
-    let config: Config = deserialize_all(&src.path, &tree, report)?;
-    schema_check(&src.path, SchemaKind::Config, &tree, report);
+    let Some(tree) = document::parse(&src.path, &src.text, report) else {
+        return (None, None);
+    };
+    if let Some(DeValue::Table(table)) = tree.get_ref().get("profiles").map(Spanned::get_ref) {
+        profiles::check_keys(&src.path, table, report);
+    }
+    let Some(config) = deserialize_all::<Config>(&src.path, &tree, report) else {
+        return (Some(tree), None);
+    };
+    // A profile's keys are checked against the model schema, with a
+    // located message, by `profiles::check_keys` above.
+    schema_check(&src.path, SchemaKind::Config, &tree, report, |pointer| {
+        !pointer.starts_with("/profiles/")
+    });
     let mut c = Checker {
         file: &src.path,
         tree: tree.get_ref(),
         report,
     };
     rules::config::check(&mut c, &config);
-    (report.len() == before).then_some(config)
+    let ok = report.len() == before;
+    (Some(tree), ok.then_some(config))
 }
 
+/// What the specs see of `[profiles]`: `None` when no `modelctl.toml` was
+/// given at all.
+fn config_src_profiles<'a>(
+    src: Option<&'a Source>,
+    tree: Option<&'a Spanned<DeTable<'a>>>,
+) -> Option<Profiles<'a>> {
+    let src = src?;
+    Some(Profiles {
+        file: &src.path,
+        table: tree.and_then(
+            |t| match t.get_ref().get("profiles").map(Spanned::get_ref) {
+                Some(DeValue::Table(table)) => Some(table),
+                _ => None,
+            },
+        ),
+        broken: tree.is_none(),
+    })
+}
+
+/// Checks one spec with its profiles applied; a problem in a value that a
+/// profile gave is reported in `modelctl.toml`, at that value.
 fn check_model(
     src: &Source,
     env_names: Option<&[String]>,
     config: Option<&Config>,
+    profiles: Option<&Profiles<'_>>,
     claims: &mut Vec<RouteClaim>,
     report: &mut Report,
 ) -> Option<Model> {
@@ -96,9 +142,34 @@ fn check_model(
     let before = report.len();
     let name = check_name(&src.path, report);
     let tree = document::parse(&src.path, &src.text, report)?;
+    let applied = profiles::apply(&src.path, &tree, src.text.len(), profiles, report);
+    let model = check_applied(src, name, &applied.tree, env_names, config, claims, report);
+    // Counted before moving: a profile's error that an earlier spec already
+    // reported is dropped as a duplicate, yet this spec has it too.
+    let clean = report.len() == before;
+    if let Some(p) = profiles {
+        report.relocate(before, &src.path, applied.shift, p.file);
+    }
+    if applied.unresolved {
+        // Keys the unknown profile would have given are not missing twice.
+        report.retain_from(before, |d| !d.message.starts_with("missing key `"));
+    }
+    model.filter(|_| clean)
+}
+
+fn check_applied(
+    src: &Source,
+    name: Option<ModelName>,
+    tree: &Spanned<DeTable<'_>>,
+    env_names: Option<&[String]>,
+    config: Option<&Config>,
+    claims: &mut Vec<RouteClaim>,
+    report: &mut Report,
+) -> Option<Model> {
+    let tree = tree.clone();
     rules::env::check_env_keys(&src.path, &tree, env_names, report);
     let spec = deserialize_model(src, &tree, report)?;
-    schema_check(&src.path, SchemaKind::Model, &tree, report);
+    schema_check(&src.path, SchemaKind::Model, &tree, report, |_| true);
     rules::model::check(
         &mut Checker {
             file: &src.path,
@@ -133,12 +204,12 @@ fn check_model(
                 &view,
             );
             claim_route(src, &name, &env, &view, &merged, claims);
-            check_in_env(src, config, &env, &view, &merged, report);
+            check_in_env(src, config, &name, &env, &view, &merged, report);
             check_workers(src, &name, &view, &merged, report);
             view
         } else {
             claim_route(src, &name, &env, &base_view, &tree, claims);
-            check_in_env(src, config, &env, &base_view, &tree, report);
+            check_in_env(src, config, &name, &env, &base_view, &tree, report);
             base_view.clone()
         };
         resolved.insert(env, view);
@@ -148,7 +219,7 @@ fn check_model(
         claim_route(src, &name, "", &base_view, &tree, claims);
     }
     let name = name?;
-    (report.len() == before).then_some(Model {
+    Some(Model {
         name,
         source: src.path.clone(),
         spec,
@@ -191,6 +262,7 @@ fn deserialize_model(
 fn check_in_env(
     src: &Source,
     config: Option<&Config>,
+    name: &Option<ModelName>,
     env: &str,
     spec: &ModelSpec,
     tree: &Spanned<DeTable<'_>>,
@@ -208,6 +280,22 @@ fn check_in_env(
         spec,
         &settings,
     );
+    if let Some(name) = name
+        && let Err(why) = crate::repo::namespace_of(&settings, name.as_str(), spec)
+    {
+        let template = settings.owner_namespace.as_ref().map_or("", |t| t.as_str());
+        report.push(
+            Diagnostic::new(
+                &src.path,
+                Some(locate(tree.get_ref(), &["owner"], Target::Value)),
+                Stage::Rule,
+                format!(
+                    "in environment `{env}`, `owner-namespace = \"{template}\"` makes this model's namespace from its owner: {why}"
+                ),
+            )
+            .with_help("set `namespace = \"...\"` in this spec, or change the owner or the environment's `owner-namespace`"),
+        );
+    }
 }
 
 /// The worker host names of a multi-node run fit (see
@@ -281,9 +369,18 @@ fn check_name(path: &Path, report: &mut Report) -> Option<ModelName> {
 }
 
 /// Runs the generated JSON Schema over a file that passed stages 1 and 2.
-fn schema_check(file: &Path, kind: SchemaKind, tree: &Spanned<DeTable<'_>>, report: &mut Report) {
+fn schema_check(
+    file: &Path,
+    kind: SchemaKind,
+    tree: &Spanned<DeTable<'_>>,
+    report: &mut Report,
+    wanted: impl Fn(&str) -> bool,
+) {
     let json = schema::to_json(tree.get_ref());
     for e in schema::check_json(kind, &json) {
+        if !wanted(&e.pointer) {
+            continue;
+        }
         let segments = schema::pointer_segments(&e.pointer);
         let path: Vec<&str> = segments.iter().map(String::as_str).collect();
         let span = locate(tree.get_ref(), &path, Target::Value);
@@ -399,6 +496,95 @@ mod tests {
         assert_eq!(
             messages(&config, model),
             ["environment `production` has a Kueue `priority` but no `queue`"]
+        );
+    }
+
+    #[test]
+    fn a_model_namespace_is_its_own_else_its_teams_else_the_environments() {
+        let config = CONFIG.replace(
+            "[environments.production]\n",
+            "[environments.production]\nowner-namespace = \"ml-{{ owner }}\"\n",
+        );
+        let serve = "[serve]\nmodel = \"s3://b/m.onnx\"\n";
+        let repo = load_sources(
+            &src("modelctl.toml", &config),
+            &[
+                src("models/plain.toml", serve),
+                src("models/owned.toml", &format!("owner = \"team-a\"\n{serve}")),
+                src(
+                    "models/pinned.toml",
+                    &format!("owner = \"team-a\"\nnamespace = \"shared\"\n{serve}[env.staging]\nnamespace = \"lab\"\n"),
+                ),
+            ],
+        )
+        .unwrap();
+        let namespaces = |env: &str| -> Vec<(String, String)> {
+            repo.environment(env)
+                .unwrap()
+                .models
+                .iter()
+                .map(|m| (m.model.name.to_string(), m.namespace.to_string()))
+                .collect()
+        };
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            namespaces("production"),
+            pairs(&[
+                ("owned", "ml-team-a"),
+                ("pinned", "shared"),
+                ("plain", "ml")
+            ])
+        );
+        // Staging has no template: the owner changes nothing there.
+        assert_eq!(
+            namespaces("staging"),
+            pairs(&[("owned", "ml"), ("pinned", "lab"), ("plain", "ml")])
+        );
+    }
+
+    #[test]
+    fn an_owner_that_makes_no_namespace_is_an_error_at_the_owner() {
+        let config = CONFIG.replace(
+            "[environments.production]\n",
+            "[environments.production]\nowner-namespace = \"ml-{{ owner }}\"\n",
+        );
+        let spec = "owner = \"Team A\"\n[serve]\nmodel = \"s3://b/m.onnx\"\n";
+        let (_, report) = check_sources(
+            Some(&src("modelctl.toml", &config)),
+            &[src("models/m.toml", spec)],
+        );
+        let found: Vec<(String, String)> = report
+            .diagnostics()
+            .iter()
+            .map(|d| (d.message.clone(), spec[d.span.clone().unwrap()].to_owned()))
+            .collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].0.starts_with("in environment `production`, `owner-namespace = \"ml-{{ owner }}\"` makes this model's namespace from its owner: `ml-Team A` is not a namespace name"),
+            "{found:#?}"
+        );
+        assert_eq!(found[0].1, "\"Team A\"");
+        // A namespace of its own needs no template.
+        let pinned = format!("namespace = \"team-a\"\n{spec}");
+        let (_, report) = check_sources(
+            Some(&src("modelctl.toml", &config)),
+            &[src("models/m.toml", &pinned)],
+        );
+        assert!(report.is_empty(), "{report}");
+        // A template over an unknown variable is refused in modelctl.toml.
+        let bad = CONFIG.replace(
+            "[environments.production]\n",
+            "[environments.production]\nowner-namespace = \"ml-{{ team }}\"\n",
+        );
+        let (_, report) = check_sources(Some(&src("modelctl.toml", &bad)), &[]);
+        assert_eq!(report.len(), 1, "{report}");
+        assert_eq!(
+            report.diagnostics()[0].message,
+            "template uses unknown variable `team`"
         );
     }
 

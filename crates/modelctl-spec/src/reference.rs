@@ -139,7 +139,9 @@ fn type_name(root: &Json, schema: &Json) -> String {
                 .map_or_else(|| "value".to_owned(), |i| type_name(root, i));
             format!("array of {item}")
         }
-        Some("object") if def.get("properties").is_some() => "table".to_owned(),
+        Some("object") if def.get("properties").is_some() || def.get("propertyNames").is_some() => {
+            "table".to_owned()
+        }
         Some("object") => "table of tables".to_owned(),
         Some("integer") => integer_range(def),
         Some("boolean") => "boolean".to_owned(),

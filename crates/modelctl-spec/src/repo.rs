@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, EnvSettings, UnknownEnvironment};
 use crate::model::ModelSpec;
-use crate::values::ModelName;
+use crate::values::{ModelName, Namespace};
 
 /// A validated repository.
 #[derive(Debug, Clone)]
@@ -45,12 +45,39 @@ pub struct RepoEnv<'r> {
 }
 
 /// One model in one environment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ModelEnv<'r> {
     /// The model.
     pub model: &'r Model,
     /// Its spec with the environment's `[env.*]` overrides merged in.
     pub spec: &'r ModelSpec,
+    /// The namespace its objects go to ([`namespace_of`]).
+    pub namespace: Namespace,
+}
+
+/// The namespace of model `model` (spec `spec`, resolved for the
+/// environment `settings`): the spec's `namespace`; else, for a model with
+/// an `owner`, the environment's `owner-namespace` rendered over it; else
+/// the environment's `namespace`. An error says why a rendered name is not
+/// a namespace.
+pub fn namespace_of(
+    settings: &EnvSettings,
+    model: &str,
+    spec: &ModelSpec,
+) -> Result<Namespace, String> {
+    if let Some(ns) = &spec.namespace {
+        return Ok(ns.clone());
+    }
+    let (Some(template), Some(owner)) = (&settings.owner_namespace, &spec.owner) else {
+        return Ok(settings.namespace.clone());
+    };
+    let text = template.render(owner.as_str(), model, &settings.name)?;
+    text.parse::<Namespace>().map_err(|e| {
+        format!(
+            "`{text}` is not a namespace name ({}; {})",
+            e.message, e.help
+        )
+    })
 }
 
 impl Repo {
@@ -70,7 +97,16 @@ impl Repo {
                     name: name.to_owned(),
                     known: model.resolved.keys().cloned().collect(),
                 })?;
-                Ok(ModelEnv { model, spec })
+                // Validation rendered the namespace of every model in every
+                // environment; a repository built by hand falls back to the
+                // environment's.
+                let namespace = namespace_of(&settings, model.name.as_str(), spec)
+                    .unwrap_or_else(|_| settings.namespace.clone());
+                Ok(ModelEnv {
+                    model,
+                    spec,
+                    namespace,
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(RepoEnv { settings, models })

@@ -170,6 +170,41 @@ impl Report {
         }
     }
 
+    /// Moves the diagnostics from the `start`-th on that point into `from`
+    /// at or past byte `shift` to `to`, `shift` bytes earlier: where a
+    /// checked tree carried values of another file at shifted positions.
+    /// A moved diagnostic that is already there is dropped.
+    pub fn relocate(&mut self, start: usize, from: &Path, shift: usize, to: &Path) {
+        let moved = |file: &mut PathBuf, span: &mut Range<usize>| {
+            if file.as_path() == from && span.start >= shift {
+                *file = to.to_path_buf();
+                *span = span.start - shift..span.end - shift;
+            }
+        };
+        let tail: Vec<Diagnostic> = self
+            .diagnostics
+            .drain(start.min(self.diagnostics.len())..)
+            .collect();
+        for mut d in tail {
+            if let Some(span) = d.span.as_mut() {
+                moved(&mut d.file, span);
+            }
+            for r in &mut d.related {
+                moved(&mut r.file, &mut r.span);
+            }
+            self.push(d);
+        }
+    }
+
+    /// Keeps, of the diagnostics from the `start`-th on, those `keep` accepts.
+    pub fn retain_from(&mut self, start: usize, keep: impl Fn(&Diagnostic) -> bool) {
+        let mut i = 0;
+        self.diagnostics.retain(|d| {
+            i += 1;
+            i <= start || keep(d)
+        });
+    }
+
     /// Sorts diagnostics by file, then position, so output is deterministic.
     pub fn sort(&mut self) {
         self.diagnostics.sort_by(|a, b| {

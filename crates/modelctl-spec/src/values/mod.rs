@@ -40,15 +40,15 @@ pub use digest::Sha256;
 pub use duration::{BatchDelay, Duration, MAX_BATCH_DELAY_MS, parse_duration};
 pub use image::ImageRef;
 pub use names::{
-    EnvName, EnvVarName, Hostname, KueueName, MAX_MODEL_NAME, ModelName, Namespace, ResourceName,
-    env_var_name,
+    EnvName, EnvVarName, Hostname, KueueName, MAX_MODEL_NAME, ModelName, Namespace, ProfileName,
+    ResourceName, env_var_name,
 };
 pub use objective::{Goal, MetricName};
 pub use paths::{CodeDir, MountPath, UrlPath};
 pub use percent::Percent;
 pub use quantity::{Cpu, Memory, quantity_value};
 pub use sweep::{Grid, ParamName, ParamValues};
-pub use template::{TEMPLATE_VARIABLES, Template};
+pub use template::{NAMESPACE_TEMPLATE_VARIABLES, NamespaceTemplate, TEMPLATE_VARIABLES, Template};
 pub use text::{Description, MAX_DESCRIPTION, Owner};
 pub use uri::{ArchiveUrl, DataUri, GitRev, GitUrl, HdfsUri, ModelUri, UriScheme};
 

@@ -49,6 +49,15 @@ string_value!(
     desc = "An environment name (DNS-1123 label)."
 );
 string_value!(
+    /// A profile name: a table `[profiles.<name>]` of `modelctl.toml` that
+    /// specs take shared `[train]` and `[serve]` keys from (DNS-1123 label).
+    ProfileName,
+    check = check_dns_label,
+    pattern = Some(DNS_LABEL),
+    max = 63,
+    desc = "A profile name from `[profiles]` of `modelctl.toml` (DNS-1123 label)."
+);
+string_value!(
     /// A Kubernetes object name such as a PersistentVolumeClaim (DNS-1123 subdomain).
     ResourceName,
     check = check_dns_subdomain,

@@ -17,7 +17,47 @@ string_value!(
     desc = "A minijinja template over `model`, `run`, `env`, `namespace` and `params`."
 );
 
+/// The variables a namespace template may use.
+pub const NAMESPACE_TEMPLATE_VARIABLES: [&str; 3] = ["owner", "model", "env"];
+
+string_value!(
+    /// A minijinja template over `owner`, `model` and `env` that makes a
+    /// model's namespace (`ml-{{ owner }}`).
+    NamespaceTemplate,
+    check = check_namespace_template,
+    pattern = None,
+    max = 253,
+    desc = "A minijinja template over `owner`, `model` and `env` whose result is a namespace name, e.g. `ml-{{ owner }}`."
+);
+
+fn check_namespace_template(s: &str) -> Result<(), ValueError> {
+    check_variables(s, &NAMESPACE_TEMPLATE_VARIABLES)
+}
+
+impl NamespaceTemplate {
+    /// The template rendered for `owner`, `model` and `env`; the text, or
+    /// minijinja's complaint.
+    pub fn render(&self, owner: &str, model: &str, env: &str) -> Result<String, String> {
+        let jinja = minijinja::Environment::new();
+        jinja
+            .render_str(
+                self.as_str(),
+                minijinja::context! { owner => owner, model => model, env => env },
+            )
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| {
+                e.detail()
+                    .unwrap_or("the template does not render")
+                    .to_owned()
+            })
+    }
+}
+
 fn check_template(s: &str) -> Result<(), ValueError> {
+    check_variables(s, &TEMPLATE_VARIABLES)
+}
+
+fn check_variables(s: &str, variables: &[&str]) -> Result<(), ValueError> {
     let env = minijinja::Environment::new();
     let tmpl = env.template_from_str(s).map_err(|e| {
         ValueError::new(
@@ -32,13 +72,13 @@ fn check_template(s: &str) -> Result<(), ValueError> {
     let mut unknown: Vec<String> = tmpl
         .undeclared_variables(false)
         .into_iter()
-        .filter(|v| !TEMPLATE_VARIABLES.contains(&v.as_str()))
+        .filter(|v| !variables.contains(&v.as_str()))
         .collect();
     unknown.sort();
     if let Some(first) = unknown.first() {
         return Err(ValueError::new(
             format!("template uses unknown variable `{first}`"),
-            format!("the variables are {}", list(&TEMPLATE_VARIABLES)),
+            format!("the variables are {}", list(variables)),
         ));
     }
     Ok(())
