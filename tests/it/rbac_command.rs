@@ -97,7 +97,7 @@ fn granted(yaml: &str) -> BTreeSet<Permission> {
         .map(|d| Value::deserialize(d).expect("YAML"))
         .collect();
     assert!(
-        docs.len() >= 2 && docs.len() % 2 == 0,
+        docs.len() >= 2 && docs.len().is_multiple_of(2),
         "Roles and RoleBindings"
     );
     let mut out = BTreeSet::new();
