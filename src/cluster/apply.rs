@@ -270,9 +270,51 @@ async fn apply_one(
     Ok(match live {
         None => Applied::Created,
         Some(live) if !options.dry_run && version(&live) == version(&result) => Applied::Unchanged,
+        // Another writer (a controller updating status, Kueue) may have
+        // moved the version between the read and the apply: the apply
+        // changed nothing when modelctl's own entry in managedFields (whose
+        // time moves with every change it makes) and everything but status
+        // are as they were.
+        Some(live)
+            if !options.dry_run
+                && our_entry(&live).is_some()
+                && our_entry(&live) == our_entry(&result)
+                && same_spec(&live, &result) =>
+        {
+            Applied::Unchanged
+        }
         Some(live) if options.dry_run && same_content(&live, &result) => Applied::Unchanged,
         Some(_) => Applied::Configured,
     })
+}
+
+/// modelctl's server-side apply entry in an object's managedFields.
+fn our_entry(object: &Value) -> Option<&Value> {
+    object
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e["manager"] == MANAGER && e["operation"] == "Apply" && e.get("subresource").is_none()
+        })
+}
+
+/// Whether two versions of an object differ only in what other writers'
+/// bookkeeping moves: status, resourceVersion, managedFields, generation.
+fn same_spec(live: &Value, result: &Value) -> bool {
+    let strip = |o: &Value| {
+        let mut v = o.clone();
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("status");
+        }
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+            meta.remove("generation");
+            meta.remove("resourceVersion");
+        }
+        v
+    };
+    strip(live) == strip(result)
 }
 
 /// For dry runs (the resourceVersion never moves): whether the object the
@@ -288,4 +330,41 @@ fn same_content(live: &Value, result: &Value) -> bool {
         v
     };
     strip(live) == strip(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn job(rv: &str, our_time: &str, suspend: bool, active: i64) -> Value {
+        json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "j", "resourceVersion": rv, "managedFields": [
+                {"manager": "modelctl", "operation": "Apply", "time": our_time, "fieldsV1": {"f:spec": {}}},
+                {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "time": rv}
+            ]},
+            "spec": {"suspend": suspend},
+            "status": {"active": active}
+        })
+    }
+
+    #[test]
+    fn another_writers_status_update_is_not_our_change() {
+        let live = job("1", "t1", true, 0);
+        // The controller wrote status between the read and the apply.
+        let result = job("2", "t1", true, 1);
+        assert!(our_entry(&live) == our_entry(&result) && same_spec(&live, &result));
+        // Our apply changed the spec: our entry's time moved, and so did the spec.
+        let changed = job("3", "t2", false, 1);
+        assert!(our_entry(&live) != our_entry(&changed));
+        assert!(!same_spec(&live, &changed));
+        // Another writer changed the spec: not ours, but not "unchanged" either.
+        let theirs = job("4", "t1", false, 0);
+        assert!(!same_spec(&live, &theirs));
+        // No entry of ours (a list without managedFields): never assumed unchanged.
+        let bare = json!({"metadata": {"name": "j"}});
+        assert!(our_entry(&bare).is_none());
+    }
 }

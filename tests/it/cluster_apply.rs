@@ -677,3 +677,82 @@ async fn forced_exact_or_first_applies_send_every_object() {
     assert!(outcome.scan.is_none());
     assert_eq!(writes(&double).len(), 12 + 1);
 }
+
+#[tokio::test]
+async fn prune_follows_a_model_into_its_old_namespace_and_nowhere_else() {
+    let double = KubeDouble::start().await;
+    double.seed(
+        ["team-a", "team-b", "team-c"]
+            .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})),
+    );
+    let cluster = double.cluster().await;
+    let in_ns = |ns: &str| {
+        let mut service = fixtures::request_body("02-ssa-dryrun-create-service");
+        service["metadata"]["namespace"] = json!(ns);
+        service
+    };
+    let base = fixtures::rendered(&["configmap", "deployment"]);
+    let mut first = base.clone();
+    first.push(in_ns("team-a"));
+    apply(&cluster, &target(), &first, &options(), &quiet)
+        .await
+        .unwrap();
+    let name = first.last().unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Look-alikes with modelctl's label that it never applied: one in the
+    // old namespace, one in a namespace the environment never used.
+    let mut lookalike = in_ns("team-a");
+    lookalike["metadata"]["name"] = json!("look-alike");
+    double.seed([lookalike, in_ns("team-c")]);
+
+    // The model moved: its Service is now rendered in team-b.
+    let mut moved = base.clone();
+    moved.push(in_ns("team-b"));
+    let prune = ApplyOptions {
+        prune: true,
+        ..options()
+    };
+    let before = double.requests().len();
+    let outcome = apply(&cluster, &target(), &moved, &prune, &quiet)
+        .await
+        .unwrap();
+    let pruned: Vec<String> = outcome.pruned.iter().map(ToString::to_string).collect();
+    assert_eq!(pruned, [format!("Service team-a/{name}")]);
+    let at = |ns: &str, n: &str| double.object(&format!("/api/v1/namespaces/{ns}/services/{n}"));
+    assert!(at("team-b", &name).is_some());
+    assert!(at("team-a", &name).is_none());
+    assert!(at("team-a", "look-alike").is_some());
+    assert!(at("team-c", &name).is_some());
+    // Reads and deletes of Services happened in team-a only: the orphan's
+    // namespace, which the inventory recorded.
+    let touched: Vec<String> = double
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| {
+            (r.method == "DELETE" || r.method == "GET")
+                && r.path.contains("/services")
+                && !r.path.contains("/namespaces/team-b/")
+                && !r.path.contains("/namespaces/ml/")
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        touched,
+        [
+            "GET /api/v1/namespaces/team-a/services".to_owned(),
+            format!("DELETE /api/v1/namespaces/team-a/services/{name}")
+        ]
+    );
+    // The inventory, in the environment's namespace, now names team-b's.
+    let inventory = double
+        .object("/api/v1/namespaces/ml/configmaps/modelctl-inventory-production")
+        .unwrap();
+    let lines = inventory["data"]["objects"].as_str().unwrap();
+    assert!(
+        lines.contains("team-b") && !lines.contains("team-a"),
+        "{lines}"
+    );
+}

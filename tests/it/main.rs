@@ -26,6 +26,7 @@ mod compile_fleet_training;
 mod compile_objects;
 mod compile_recorded;
 mod compile_serving;
+mod compile_team_namespaces;
 mod compile_training;
 mod compile_yaml;
 mod deploy_examples;

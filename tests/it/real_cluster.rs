@@ -47,3 +47,4 @@
 mod cli;
 mod kueue;
 mod library;
+mod namespaces;

@@ -47,39 +47,7 @@ impl Scratch {
             .await
             .expect("connecting to the cluster KUBECONFIG names");
         let namespace = format!("modelctl-test-{name}");
-        let api: Api<Namespace> = Api::all(cluster.client().clone());
-        // A namespace left by an earlier run: delete it and wait until the
-        // namespace controller has emptied and removed it.
-        if api
-            .get_opt(&namespace)
-            .await
-            .expect("reading namespaces")
-            .is_some()
-        {
-            let _ = api.delete(&namespace, &DeleteParams::background()).await;
-            let (api, name) = (&api, namespace.as_str());
-            eventually(
-                &format!("namespace {namespace} to go"),
-                120,
-                || async move {
-                    api.get_opt(name)
-                        .await
-                        .expect("reading namespaces")
-                        .is_none()
-                        .then_some(())
-                },
-            )
-            .await;
-        }
-        let body =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-        api.patch(
-            &namespace,
-            &PatchParams::apply(TEST_MANAGER),
-            &Patch::Apply(&body),
-        )
-        .await
-        .expect("creating the test namespace");
+        fresh_namespace(&cluster, &namespace).await;
         Some(Scratch {
             cluster,
             target: Target {
@@ -88,6 +56,23 @@ impl Scratch {
             },
             context,
         })
+    }
+
+    /// Another empty namespace, `<scratch namespace>-<suffix>` (deleted
+    /// first when an earlier run left it): the test deletes it with
+    /// [`Scratch::drop_namespace`].
+    pub async fn namespace(&self, suffix: &str) -> String {
+        let namespace = format!("{}-{suffix}", self.ns());
+        fresh_namespace(&self.cluster, &namespace).await;
+        namespace
+    }
+
+    /// Deletes namespace `name` (one [`Scratch::namespace`] made).
+    pub async fn drop_namespace(&self, name: &str) {
+        let api: Api<Namespace> = Api::all(self.cluster.client().clone());
+        api.delete(name, &DeleteParams::background())
+            .await
+            .unwrap_or_else(|e| panic!("deleting namespace {name}: {e}"));
     }
 
     /// The namespace.
@@ -169,11 +154,13 @@ impl Scratch {
             defaults.contains(namespace),
             "no default namespace in:\n{defaults}"
         );
+        // The example's profiles, which its specs take.
+        let profiles = config.find("\n[profiles.").map_or("", |at| &config[at..]);
         std::fs::write(
             dir.path().join("modelctl.toml"),
             // The example specs override `staging`, so it stays defined.
             format!(
-                "{defaults}\n[environments.{ENV}]\n\n[environments.staging]\nnamespace = \"{namespace}-staging\"\n"
+                "{defaults}\n[environments.{ENV}]\n\n[environments.staging]\nnamespace = \"{namespace}-staging\"\n{profiles}"
             ),
         )
         .expect("writing modelctl.toml");
@@ -239,6 +226,41 @@ impl Scratch {
         }
         pods.len()
     }
+}
+
+/// Makes namespace `namespace` anew: one an earlier run left is deleted
+/// first, and the namespace controller is waited for to empty and remove it.
+async fn fresh_namespace(cluster: &Cluster, namespace: &str) {
+    let api: Api<Namespace> = Api::all(cluster.client().clone());
+    if api
+        .get_opt(namespace)
+        .await
+        .expect("reading namespaces")
+        .is_some()
+    {
+        let _ = api.delete(namespace, &DeleteParams::background()).await;
+        let api = &api;
+        eventually(
+            &format!("namespace {namespace} to go"),
+            120,
+            || async move {
+                api.get_opt(namespace)
+                    .await
+                    .expect("reading namespaces")
+                    .is_none()
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    api.patch(
+        namespace,
+        &PatchParams::apply(TEST_MANAGER),
+        &Patch::Apply(&body),
+    )
+    .await
+    .expect("creating the test namespace");
 }
 
 /// A scratch repository (deleted on drop).
