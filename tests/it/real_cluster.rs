@@ -47,4 +47,5 @@
 mod cli;
 mod kueue;
 mod library;
+mod multi_node;
 mod namespaces;

@@ -94,3 +94,132 @@ async fn what_kueue_writes_is_never_drift_nor_undone() {
     );
     s.finish().await;
 }
+
+/// Writes the Workload's status as Kueue's controller would (the status
+/// subresource, its own field manager).
+async fn workload_status(s: &Scratch, name: &str, conditions: Value) {
+    let api = s.api("kueue.x-k8s.io/v1beta2", "Workload").await;
+    let body = json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+                      "metadata": {"name": name, "namespace": s.ns()},
+                      "status": {"conditions": conditions}});
+    api.patch_status(
+        name,
+        &kube::api::PatchParams::apply("kueue-controller").force(),
+        &kube::api::Patch::Apply(&body),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("writing Workload {name}'s status: {e}"));
+}
+
+fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason,
+           "message": message, "lastTransitionTime": "2026-12-07T10:00:00Z"})
+}
+
+/// The one run `modelctl runs digits --format json` lists.
+async fn the_run(repo: &crate::real_bed::Repo) -> Value {
+    let (out, _) = repo.expect(0, &["runs", "digits", "--format", "json"]).await;
+    let runs: Value = serde_json::from_str(&out).expect("JSON runs");
+    let [run] = runs.as_array().expect("a list").as_slice() else {
+        panic!("one run: {out}");
+    };
+    run.clone()
+}
+
+/// A queued run waits for quota, then is admitted, then preempted; `runs`
+/// and `status` say which, with Kueue's reason, from the Workload Kueue
+/// keeps for the Job (written here as Kueue writes it: no Kueue controller
+/// runs on the bed).
+#[tokio::test]
+#[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
+async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
+    let Some(s) = Scratch::new("kueue-runs").await else {
+        return;
+    };
+    let repo = s.repo(&["digits"]);
+    repo.edit(
+        "digits",
+        "timeout = \"30m\"\n",
+        "timeout = \"30m\"\nqueue = \"cpu-queue\"\n",
+    );
+    repo.expect(0, &["apply"]).await;
+    let jobs = s.api("batch/v1", "Job").await;
+    let listed = jobs
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=digits"))
+        .await
+        .expect("listing Jobs");
+    let [job] = listed.items.as_slice() else {
+        panic!("one training Job, got {}", listed.items.len());
+    };
+    let name = job.metadata.name.clone().expect("a name");
+    let uid = job.metadata.uid.clone().expect("a uid");
+    let suspend = |on: bool| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"suspend": on}})
+    };
+    // Kueue's webhook suspends the Job and its controller makes the
+    // Workload, owned by the Job, waiting for quota.
+    s.apply_as("kueue", suspend(true), true).await;
+    let workload = format!("job-{name}-1a2b3");
+    s.apply_as(
+        "kueue-controller",
+        json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+               "metadata": {"name": workload, "labels": {QUEUE: "cpu-queue"},
+                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                                                 "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
+               "spec": {"queueName": "cpu-queue", "podSets": [{"name": "main", "count": 1,
+                        "template": {"spec": {"restartPolicy": "Never",
+                                              "containers": [{"name": "train", "image": "python:3.11-slim"}]}}}]}}),
+        false,
+    )
+    .await;
+    let waiting = "couldn't assign flavors to pod set main: insufficient unused quota for cpu in flavor default-flavor, 1 more needed";
+    workload_status(
+        &s,
+        &workload,
+        json!([condition("QuotaReserved", false, "Pending", waiting)]),
+    )
+    .await;
+    let run = the_run(&repo).await;
+    assert_eq!(run["status"], "queued", "{run}");
+    assert_eq!(run["reason"], format!("Pending: {waiting}"), "{run}");
+    let (out, _) = repo.expect(0, &["runs", "digits"]).await;
+    assert!(out.contains(&format!("{name} queued: Pending: {waiting}")), "{out}");
+    let (out, _) = repo.expect(0, &["status"]).await;
+    assert!(out.contains("queued (Pending: "), "{out}");
+
+    // Admitted: quota reserved, the Job resumed; no pod has started (the
+    // bed has no node), so the run is admitted, not running.
+    workload_status(
+        &s,
+        &workload,
+        json!([condition("QuotaReserved", true, "QuotaReserved", "Quota reserved in ClusterQueue cpu"),
+               condition("Admitted", true, "Admitted", "The workload is admitted")]),
+    )
+    .await;
+    s.apply_as("kueue", suspend(false), true).await;
+    let run = the_run(&repo).await;
+    assert_eq!(run["status"], "admitted", "{run}");
+
+    // Preempted by a higher-priority Workload: evicted and suspended again.
+    let preempted = "Preempted to accommodate a workload (UID: 9d1c) due to prioritization in the ClusterQueue";
+    workload_status(
+        &s,
+        &workload,
+        json!([condition("QuotaReserved", false, "Pending", "Preempted"),
+               condition("Admitted", false, "NoReservation", "The workload has no reservation"),
+               condition("Evicted", true, "Preempted", preempted),
+               condition("Preempted", true, "InClusterQueue", preempted)]),
+    )
+    .await;
+    s.apply_as("kueue", suspend(true), true).await;
+    let run = the_run(&repo).await;
+    assert_eq!(run["status"], "preempted", "{run}");
+    assert!(run["reason"].as_str().is_some_and(|r| r.contains(preempted)), "{run}");
+    let (out, _) = repo.expect(0, &["status"]).await;
+    assert!(out.contains("preempted ("), "{out}");
+    // None of it is drift.
+    let (out, _) = repo.expect(0, &["diff", "--format", "json"]).await;
+    let report: Value = serde_json::from_str(&out).expect("JSON report");
+    assert_eq!(report["changes"], json!([]), "{out}");
+    s.finish().await;
+}
