@@ -123,7 +123,10 @@ fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 stack.push(path);
             } else {
                 let body = std::fs::read(&path).expect("a file");
-                out.insert(path.strip_prefix(dir).expect("under dir").to_path_buf(), body);
+                out.insert(
+                    path.strip_prefix(dir).expect("under dir").to_path_buf(),
+                    body,
+                );
             }
         }
     }
@@ -171,9 +174,7 @@ pub fn write_repo(root: &Path, n: usize, namespace: &str) -> String {
     std::fs::write(root.join("modelctl.toml"), config).expect("modelctl.toml");
     let specs: Vec<String> = EXAMPLES
         .iter()
-        .map(|m| {
-            std::fs::read_to_string(example.join(format!("models/{m}.toml"))).expect("a spec")
-        })
+        .map(|m| std::fs::read_to_string(example.join(format!("models/{m}.toml"))).expect("a spec"))
         .collect();
     let mut counts = [0usize; 5];
     for i in 0..n {
@@ -189,7 +190,10 @@ pub fn write_repo(root: &Path, n: usize, namespace: &str) -> String {
                         "image = \"pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime\"\n",
                         "nodes = 2\n",
                     )
-                    .replace("resources = { cpu = \"16\", memory = \"64Gi\", gpu = 2 }\n", "")
+                    .replace(
+                        "resources = { cpu = \"16\", memory = \"64Gi\", gpu = 2 }\n",
+                        "",
+                    )
                     .replace("timeout = \"2d\"\n", "")
                     .replace(
                         "profile = \"gpu-serving\"",

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use modelctl::cli::{Cli, run};
 
+// A fleet's diff decodes and compares thousands of listed objects, and
+// glibc's malloc and free took a quarter of its CPU; mimalloc takes less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,

@@ -156,11 +156,11 @@ async fn scan_known(
     cluster: &Cluster,
     objects: &[Value],
 ) -> Result<(BTreeMap<ObjectKey, Found>, ScanCounts), ClusterError> {
-    let (found, pages) = scan(cluster, objects, false).await?;
+    let (found, pages) = scan(cluster, objects).await?;
     let counts = ScanCounts::of(objects, &found, pages);
     let mut known = BTreeMap::new();
     for (object, found) in objects.iter().zip(found) {
-        if let (Ok(key), Found::Same(_) | Found::Differs { .. }) = (ObjectKey::of(object), &found) {
+        if let (Ok(key), Found::Same | Found::Differs { .. }) = (ObjectKey::of(object), &found) {
             known.insert(key, found);
         }
     }
@@ -179,7 +179,7 @@ async fn apply_stage(
     stream::iter(stage)
         .map(|(key, object)| async move {
             let result = match known.get(key) {
-                Some(Found::Same(_)) => Ok(Applied::Unchanged),
+                Some(Found::Same) => Ok(Applied::Unchanged),
                 Some(Found::Differs { live, .. }) => {
                     apply_one(cluster, key, object, options, Some(live)).await
                 }

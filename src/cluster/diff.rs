@@ -80,7 +80,7 @@ pub async fn diff_counted(
     let (found, counts) = if options.exact {
         (vec![Found::Unlisted; objects.len()], None)
     } else {
-        let (found, pages) = scan(cluster, objects, true).await?;
+        let (found, pages) = scan(cluster, objects).await?;
         let counts = ScanCounts::of(objects, &found, pages);
         (found, Some(counts))
     };
@@ -105,8 +105,8 @@ async fn preview_all(
         .map(|(object, found)| async move {
             let key = ObjectKey::of(object).ok();
             let outcome = match found {
-                Found::Same(shown) => ObjectKey::of(object)
-                    .map(|key| Sides::unchanged(key, shown.unwrap_or_default()))
+                Found::Same => ObjectKey::of(object)
+                    .map(|key| Sides::unchanged(key, object))
                     .map_err(ClusterError::from),
                 Found::Differs { live, .. } => preview_listed(cluster, object, live, force).await,
                 Found::Unlisted => preview(cluster, object, force).await,

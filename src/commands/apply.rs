@@ -55,17 +55,12 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     let env = prepared.target.env.clone();
     runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
-        warn_of_queues(&cluster, &prepared.objects()).await?;
+        let objects = prepared.objects();
+        warn_of_queues(&cluster, &objects).await?;
         let progress = |event| eprintln!("{}", apply_line(&event));
-        let outcome = apply(
-            &cluster,
-            &prepared.target,
-            &prepared.objects(),
-            &options,
-            &progress,
-        )
-        .await
-        .with_context(|| format!("applying environment `{env}`"))?;
+        let outcome = apply(&cluster, &prepared.target, &objects, &options, &progress)
+            .await
+            .with_context(|| format!("applying environment `{env}`"))?;
         let count = |a: Applied| outcome.applied.iter().filter(|(_, x)| *x == a).count();
         eprintln!(
             "{}applied {} object(s) to `{env}`: {} created, {} configured, {} unchanged, {} pruned",

@@ -38,11 +38,11 @@ pub fn run(root: &Path, settings: &Settings) -> anyhow::Result<ExitCode> {
     };
     let report = runtime()?.block_on(async {
         let cluster = connect(&prepared).await?;
-        warn_of_queues(&cluster, &prepared.objects()).await?;
-        let (report, scan) =
-            diff_counted(&cluster, &prepared.target, &prepared.objects(), &options)
-                .await
-                .with_context(|| format!("diffing environment `{}`", prepared.target.env))?;
+        let objects = prepared.objects();
+        warn_of_queues(&cluster, &objects).await?;
+        let (report, scan) = diff_counted(&cluster, &prepared.target, &objects, &options)
+            .await
+            .with_context(|| format!("diffing environment `{}`", prepared.target.env))?;
         if settings.verbose {
             if let Some(scan) = &scan {
                 eprintln!("{}", scan_line(scan));

@@ -56,10 +56,10 @@ pub struct ObjectDiff {
     pub source: Option<String>,
     /// Added, removed, changed or unchanged.
     pub change: Change,
-    /// The old side as YAML; none when added.
+    /// The old side as YAML; none when added, or unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
-    /// The new side as YAML; none when removed.
+    /// The new side as YAML; none when removed, or unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
     /// Unified diff from `before` to `after`: empty when unchanged, the
@@ -92,16 +92,9 @@ impl ObjectDiff {
         labels: (&str, &str),
     ) -> ObjectDiff {
         let (before, after, change, diff) = match (old, new) {
-            // Equal sides (most objects, most of the time): one YAML, no diff.
-            (Some(a), Some(b)) if a == b => {
-                let yaml = to_yaml(a);
-                (
-                    Some(yaml.clone()),
-                    Some(yaml),
-                    Change::Unchanged,
-                    String::new(),
-                )
-            }
+            // Equal sides (most objects, most of the time): nothing to show
+            // but the name, so no YAML is made.
+            (Some(a), Some(b)) if a == b => (None, None, Change::Unchanged, String::new()),
             _ => {
                 let before = old.map(to_yaml);
                 let after = new.map(to_yaml);

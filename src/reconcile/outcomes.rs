@@ -85,8 +85,18 @@ impl Sides {
         }
     }
 
-    /// An object the local comparison found unchanged, as the scan kept it.
-    pub fn unchanged(key: ObjectKey, shown: Value) -> Sides {
+    /// An object the local comparison found unchanged: a report shows
+    /// nothing of it but its name, model and source, so only its labels and
+    /// annotations are kept (a fleet's diff would otherwise copy and print
+    /// thousands of objects to throw them away).
+    pub fn unchanged(key: ObjectKey, object: &Value) -> Sides {
+        let mut metadata = serde_json::Map::new();
+        for field in ["labels", "annotations"] {
+            if let Some(value) = object.get("metadata").and_then(|m| m.get(field)) {
+                metadata.insert(field.to_owned(), value.clone());
+            }
+        }
+        let shown = serde_json::json!({ "metadata": metadata });
         Sides {
             key,
             live: Some(shown.clone()),
@@ -256,7 +266,7 @@ mod tests {
         let mut merged = changed.clone();
         merged["spec"] = json!({"replicas": 2});
         let outcomes = vec![
-            outcome(&same, Ok(Sides::unchanged(key(&same), same.clone()))),
+            outcome(&same, Ok(Sides::unchanged(key(&same), &same))),
             outcome(&new, Ok(Sides::created(key(&new), &new))),
             outcome(
                 &changed,

@@ -257,14 +257,36 @@ async fn unchanged_secret_shows_no_difference() {
     let report = diff(
         &double.cluster().await,
         &target(),
-        &[object],
+        std::slice::from_ref(&object),
         &DiffOptions::default(),
     )
     .await
     .unwrap();
     assert_eq!(report.objects[0].change, Change::Unchanged);
-    let after = report.objects[0].after.as_deref().unwrap_or_default();
-    assert!(after.contains("***"), "{after}");
+    // An unchanged object shows nothing but its name: no value of the
+    // Secret, masked or not, is in the report.
+    assert_eq!(report.objects[0].before, None);
+    assert_eq!(report.objects[0].after, None);
+    assert_eq!(report.objects[0].diff, "");
+    let json = render(&report, Format::Json);
+    for value in object["stringData"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v)
+        .chain(
+            object["data"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, v)| v),
+        )
+    {
+        assert!(
+            !json.contains(value.as_str().unwrap()),
+            "secret value leaked: {value}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -118,7 +118,9 @@ fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
 
 /// The one run `modelctl runs digits --format json` lists.
 async fn the_run(repo: &crate::real_bed::Repo) -> Value {
-    let (out, _) = repo.expect(0, &["runs", "digits", "--format", "json"]).await;
+    let (out, _) = repo
+        .expect(0, &["runs", "digits", "--format", "json"])
+        .await;
     let runs: Value = serde_json::from_str(&out).expect("JSON runs");
     let [run] = runs.as_array().expect("a list").as_slice() else {
         panic!("one run: {out}");
@@ -153,9 +155,7 @@ async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
     };
     let name = job.metadata.name.clone().expect("a name");
     let uid = job.metadata.uid.clone().expect("a uid");
-    let suspend = |on: bool| {
-        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"suspend": on}})
-    };
+    let suspend = |on: bool| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"suspend": on}});
     // Kueue's webhook suspends the Job and its controller makes the
     // Workload, owned by the Job, waiting for quota.
     s.apply_as("kueue", suspend(true), true).await;
@@ -183,7 +183,10 @@ async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
     assert_eq!(run["status"], "queued", "{run}");
     assert_eq!(run["reason"], format!("Pending: {waiting}"), "{run}");
     let (out, _) = repo.expect(0, &["runs", "digits"]).await;
-    assert!(out.contains(&format!("{name} queued: Pending: {waiting}")), "{out}");
+    assert!(
+        out.contains(&format!("{name} queued: Pending: {waiting}")),
+        "{out}"
+    );
     let (out, _) = repo.expect(0, &["status"]).await;
     assert!(out.contains("queued (Pending: "), "{out}");
 
@@ -192,8 +195,15 @@ async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
     workload_status(
         &s,
         &workload,
-        json!([condition("QuotaReserved", true, "QuotaReserved", "Quota reserved in ClusterQueue cpu"),
-               condition("Admitted", true, "Admitted", "The workload is admitted")]),
+        json!([
+            condition(
+                "QuotaReserved",
+                true,
+                "QuotaReserved",
+                "Quota reserved in ClusterQueue cpu"
+            ),
+            condition("Admitted", true, "Admitted", "The workload is admitted")
+        ]),
     )
     .await;
     s.apply_as("kueue", suspend(false), true).await;
@@ -201,20 +211,33 @@ async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
     assert_eq!(run["status"], "admitted", "{run}");
 
     // Preempted by a higher-priority Workload: evicted and suspended again.
-    let preempted = "Preempted to accommodate a workload (UID: 9d1c) due to prioritization in the ClusterQueue";
+    let preempted =
+        "Preempted to accommodate a workload (UID: 9d1c) due to prioritization in the ClusterQueue";
     workload_status(
         &s,
         &workload,
-        json!([condition("QuotaReserved", false, "Pending", "Preempted"),
-               condition("Admitted", false, "NoReservation", "The workload has no reservation"),
-               condition("Evicted", true, "Preempted", preempted),
-               condition("Preempted", true, "InClusterQueue", preempted)]),
+        json!([
+            condition("QuotaReserved", false, "Pending", "Preempted"),
+            condition(
+                "Admitted",
+                false,
+                "NoReservation",
+                "The workload has no reservation"
+            ),
+            condition("Evicted", true, "Preempted", preempted),
+            condition("Preempted", true, "InClusterQueue", preempted)
+        ]),
     )
     .await;
     s.apply_as("kueue", suspend(true), true).await;
     let run = the_run(&repo).await;
     assert_eq!(run["status"], "preempted", "{run}");
-    assert!(run["reason"].as_str().is_some_and(|r| r.contains(preempted)), "{run}");
+    assert!(
+        run["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(preempted)),
+        "{run}"
+    );
     let (out, _) = repo.expect(0, &["status"]).await;
     assert!(out.contains("preempted ("), "{out}");
     // None of it is drift.

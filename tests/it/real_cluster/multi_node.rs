@@ -15,7 +15,11 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
         return;
     };
     let repo = s.repo(&["digits"]);
-    repo.edit("digits", "timeout = \"30m\"\n", "timeout = \"30m\"\nnodes = 2\n");
+    repo.edit(
+        "digits",
+        "timeout = \"30m\"\n",
+        "timeout = \"30m\"\nnodes = 2\n",
+    );
     let (_, err) = repo.expect(0, &["apply"]).await;
     assert!(err.contains("created"), "{err}");
     let jobs = s.api("batch/v1", "Job").await;
@@ -31,7 +35,10 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
     assert_eq!(job["spec"]["completionMode"], "Indexed");
     assert_eq!(job["spec"]["completions"], 2);
     assert_eq!(job["spec"]["parallelism"], 2);
-    let service = s.get("v1", "Service", &name).await.expect("the workers' Service");
+    let service = s
+        .get("v1", "Service", &name)
+        .await
+        .expect("the workers' Service");
     assert_eq!(service["spec"]["clusterIP"], "None");
     assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
 
@@ -48,8 +55,14 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
         .map(|p| {
             let v = serde_json::to_value(p).expect("JSON");
             (
-                v["spec"]["hostname"].as_str().unwrap_or_default().to_owned(),
-                v["spec"]["subdomain"].as_str().unwrap_or_default().to_owned(),
+                v["spec"]["hostname"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                v["spec"]["subdomain"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 v["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
                     .as_str()
                     .unwrap_or_default()
@@ -68,12 +81,12 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
     // Each worker's rank comes from that index, and the master is worker 0
     // under the Service: `<job>-0.<service>`.
     let pod = serde_json::to_value(&pods[0]).expect("JSON");
-    let env: Vec<Value> = pod["spec"]["containers"]
+    // The `train` init container runs the training command.
+    let train = pod["spec"]["initContainers"]
         .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
-        .collect();
+        .and_then(|cs| cs.iter().find(|c| c["name"] == "train"))
+        .unwrap_or_else(|| panic!("a train container: {pod}"));
+    let env: Vec<Value> = train["env"].as_array().cloned().unwrap_or_default();
     let var = |n: &str| env.iter().find(|e| e["name"] == n).cloned();
     assert_eq!(
         var("NODE_RANK").expect("NODE_RANK")["valueFrom"]["fieldRef"]["fieldPath"],
@@ -81,6 +94,10 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
     );
     assert_eq!(var("NNODES").expect("NNODES")["value"], "2");
     let master = var("MASTER_ADDR").expect("MASTER_ADDR");
-    assert_eq!(master["value"], json!(format!("$(MODELCTL_RUN)-0.{name}")), "{master}");
+    assert_eq!(
+        master["value"],
+        json!(format!("$(MODELCTL_RUN)-0.{name}")),
+        "{master}"
+    );
     s.finish().await;
 }
