@@ -70,6 +70,20 @@ median3() {
 m=("$MODELCTL" --root "$WORK")
 target=(--env production --context "$CONTEXT" --verbose)
 run "apply (first)" "${m[@]}" apply "${target[@]}"
+# The controllers then make thousands of ReplicaSets and (pending) pods on
+# the same cores: measure once the control plane has settled (the object
+# count unchanged for 15 s).
+settle() {
+  local last=-1 now same=0
+  while [ "$same" -lt 3 ]; do
+    now=$(kubectl get pods,replicasets -A --no-headers 2>/dev/null | wc -l)
+    if [ "$now" -eq "$last" ]; then same=$((same + 1)); else same=0; fi
+    last=$now
+    sleep 5
+  done
+  echo "settled: $now pods and ReplicaSets" >&2
+}
+settle
 median3 "diff (nothing changed)" "${m[@]}" diff "${target[@]}"
 median3 "apply (nothing changed)" "${m[@]}" apply "${target[@]}"
 run "diff --exact (nothing changed)" "${m[@]}" diff "${target[@]}" --exact
