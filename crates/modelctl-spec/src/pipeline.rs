@@ -47,7 +47,7 @@ pub fn check_sources(config: Option<&Source>, models: &[Source]) -> (Option<Repo
         Some(src) => check_config(src, &mut report),
         None => (None, None),
     };
-    let profiles = config_src_profiles(config, config_tree.as_ref());
+    let profiles = profiles_of(config, config_tree.as_ref());
     let config = settings;
     let env_names: Option<Vec<String>> = config
         .as_ref()
@@ -111,7 +111,7 @@ fn check_config<'s>(
 
 /// What the specs see of `[profiles]`: `None` when no `modelctl.toml` was
 /// given at all.
-fn config_src_profiles<'a>(
+fn profiles_of<'a>(
     src: Option<&'a Source>,
     tree: Option<&'a Spanned<DeTable<'a>>>,
 ) -> Option<Profiles<'a>> {
@@ -166,10 +166,9 @@ fn check_applied(
     claims: &mut Vec<RouteClaim>,
     report: &mut Report,
 ) -> Option<Model> {
-    let tree = tree.clone();
-    rules::env::check_env_keys(&src.path, &tree, env_names, report);
-    let spec = deserialize_model(src, &tree, report)?;
-    schema_check(&src.path, SchemaKind::Model, &tree, report, |_| true);
+    rules::env::check_env_keys(&src.path, tree, env_names, report);
+    let spec = deserialize_model(src, tree, report)?;
+    schema_check(&src.path, SchemaKind::Model, tree, report, |_| true);
     rules::model::check(
         &mut Checker {
             file: &src.path,
@@ -185,13 +184,13 @@ fn check_applied(
     };
     let mut base_view = spec.clone();
     base_view.env.clear();
-    let adds_sections = rules::env::check_override_sections(&src.path, &tree, report);
+    let adds_sections = rules::env::check_override_sections(&src.path, tree, report);
     for env in envs {
         if adds_sections.contains(&env) {
             continue;
         }
         let view = if spec.env.contains_key(&env) {
-            let merged = merge::resolve(&tree, &env);
+            let merged = merge::resolve(tree, &env);
             let Some(view) = deserialize_all::<ModelSpec>(&src.path, &merged, report) else {
                 continue;
             };
@@ -208,15 +207,15 @@ fn check_applied(
             check_workers(src, &name, &view, &merged, report);
             view
         } else {
-            claim_route(src, &name, &env, &base_view, &tree, claims);
-            check_in_env(src, config, &name, &env, &base_view, &tree, report);
+            claim_route(src, &name, &env, &base_view, tree, claims);
+            check_in_env(src, config, &name, &env, &base_view, tree, report);
             base_view.clone()
         };
         resolved.insert(env, view);
     }
-    check_workers(src, &name, &base_view, &tree, report);
+    check_workers(src, &name, &base_view, tree, report);
     if env_names.is_none() {
-        claim_route(src, &name, "", &base_view, &tree, claims);
+        claim_route(src, &name, "", &base_view, tree, claims);
     }
     let name = name?;
     Some(Model {
