@@ -177,9 +177,10 @@ pub fn spec_text(
     );
     if let Some(p) = profile {
         text.push_str(&format!(
-            "# Keys of [profiles.{0}] in modelctl.toml come first; this file's replace them.\n\
-             profile = \"{0}\"\n",
-            p.name
+            "# Keys of [profiles.{}] in modelctl.toml come first; this file's replace them.\n\
+             profile = {}\n",
+            p.name,
+            toml_edit::Value::from(p.name.as_str())
         ));
     }
     let from = |keys: fn(&ProfileKeys) -> &[String]| profile.map(|p| (p.name.as_str(), keys(p)));

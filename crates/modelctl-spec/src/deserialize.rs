@@ -183,7 +183,8 @@ fn unknown_field_suggestion(message: &str) -> Option<&str> {
     closest(field, &choices)
 }
 
-fn list(items: &[&str]) -> String {
+/// `` `a`, `b`, `c` ``.
+pub(crate) fn list(items: &[&str]) -> String {
     items
         .iter()
         .map(|c| format!("`{c}`"))
@@ -196,7 +197,7 @@ fn missing_field(message: &str) -> Option<&str> {
 }
 
 /// The choice within edit distance 2 (or a third of the word) of `word`.
-fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     choices
         .iter()

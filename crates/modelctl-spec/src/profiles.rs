@@ -23,6 +23,7 @@ use serde_json::Value as Json;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::deserialize::{closest, list};
 use crate::diag::{Diagnostic, Report, Stage};
 use crate::schema::{SchemaKind, schema};
 
@@ -171,21 +172,12 @@ fn lookup<'a>(profiles: &Profiles<'a>, name: &str) -> Result<&'a DeTable<'a>, St
     let known: Vec<&str> = table
         .map(|t| t.keys().map(|k| k.get_ref().as_ref()).collect())
         .unwrap_or_default();
-    let close = known
-        .iter()
-        .map(|k| (strsim::levenshtein(name, k), *k))
-        .filter(|(d, _)| *d <= (name.chars().count() / 3).max(2))
-        .min();
-    Err(match close {
-        Some((_, k)) => format!("did you mean `{k}`?"),
+    Err(match closest(name, &known) {
+        Some(k) => format!("did you mean `{k}`?"),
         None if known.is_empty() => format!("add `[profiles.{name}]` to `modelctl.toml`"),
         None => format!(
             "the profiles are {}; add `[profiles.{name}]` to `modelctl.toml`",
-            known
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(&known)
         ),
     })
 }
@@ -353,21 +345,9 @@ fn check_value(
                     check_value(file, root, &next, v, report);
                 } else if keys.closed {
                     let names: Vec<&str> = keys.named.keys().copied().collect();
-                    let close = names
-                        .iter()
-                        .map(|n| (strsim::levenshtein(key, n), *n))
-                        .filter(|(d, _)| *d <= (key.chars().count() / 3).max(2))
-                        .min();
-                    let help = match close {
-                        Some((_, n)) => format!("did you mean `{n}`?"),
-                        None => format!(
-                            "the keys here are {}",
-                            names
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
+                    let help = match closest(key, &names) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("the keys here are {}", list(&names)),
                     };
                     report.push(
                         Diagnostic::new(

@@ -75,6 +75,21 @@ impl Scratch {
             .unwrap_or_else(|e| panic!("deleting namespace {name}: {e}"));
     }
 
+    /// The one training Job of `model` (the test applied one): its name
+    /// and the object.
+    pub async fn the_job(&self, model: &str) -> (String, Value) {
+        let jobs = self.api("batch/v1", "Job").await;
+        let listed = jobs
+            .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={model}")))
+            .await
+            .expect("listing Jobs");
+        let [job] = listed.items.as_slice() else {
+            panic!("one training Job of {model}, got {}", listed.items.len());
+        };
+        let name = job.metadata.name.clone().expect("a name");
+        (name, serde_json::to_value(job).expect("the Job as JSON"))
+    }
+
     /// The namespace.
     pub fn ns(&self) -> &str {
         &self.target.namespace

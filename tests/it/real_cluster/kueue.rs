@@ -23,16 +23,7 @@ async fn what_kueue_writes_is_never_drift_nor_undone() {
         "retries = 2\nqueue = \"gpu-queue\"\n",
     );
     repo.expect(0, &["apply"]).await;
-    let jobs = s.api("batch/v1", "Job").await;
-    let listed = jobs
-        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=image-tagging"))
-        .await
-        .expect("listing Jobs");
-    let [job] = listed.items.as_slice() else {
-        panic!("one training Job, got {}", listed.items.len());
-    };
-    let name = job.metadata.name.clone().expect("a name");
-    let job = serde_json::to_value(job).expect("JSON");
+    let (name, job) = s.the_job("image-tagging").await;
     assert_eq!(job["metadata"]["labels"][QUEUE], "gpu-queue");
     let ours = job["spec"]["template"]["spec"]["tolerations"].clone();
     assert!(ours.as_array().is_some_and(|t| !t.is_empty()), "{ours}");
@@ -145,16 +136,8 @@ async fn runs_and_status_tell_queued_admitted_and_preempted_apart() {
         "timeout = \"30m\"\nqueue = \"cpu-queue\"\n",
     );
     repo.expect(0, &["apply"]).await;
-    let jobs = s.api("batch/v1", "Job").await;
-    let listed = jobs
-        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=digits"))
-        .await
-        .expect("listing Jobs");
-    let [job] = listed.items.as_slice() else {
-        panic!("one training Job, got {}", listed.items.len());
-    };
-    let name = job.metadata.name.clone().expect("a name");
-    let uid = job.metadata.uid.clone().expect("a uid");
+    let (name, job) = s.the_job("digits").await;
+    let uid = job["metadata"]["uid"].as_str().expect("a uid").to_owned();
     let suspend = |on: bool| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"suspend": on}});
     // Kueue's webhook suspends the Job and its controller makes the
     // Workload, owned by the Job, waiting for quota.

@@ -22,16 +22,7 @@ async fn the_job_controller_makes_one_named_pod_per_worker() {
     );
     let (_, err) = repo.expect(0, &["apply"]).await;
     assert!(err.contains("created"), "{err}");
-    let jobs = s.api("batch/v1", "Job").await;
-    let listed = jobs
-        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=digits"))
-        .await
-        .expect("listing Jobs");
-    let [job] = listed.items.as_slice() else {
-        panic!("one training Job, got {}", listed.items.len());
-    };
-    let name = job.metadata.name.clone().expect("a name");
-    let job = serde_json::to_value(job).expect("JSON");
+    let (name, job) = s.the_job("digits").await;
     assert_eq!(job["spec"]["completionMode"], "Indexed");
     assert_eq!(job["spec"]["completions"], 2);
     assert_eq!(job["spec"]["parallelism"], 2);
