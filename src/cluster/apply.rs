@@ -126,15 +126,26 @@ pub async fn apply(
         }
         if !errors.is_empty() {
             // What did get applied is modelctl's now: record it so a later
-            // prune can find it, then report every distinct failure once.
+            // prune can find it (if the server still answers), then report
+            // every distinct failure once, and how far the apply got.
+            let mut inventory_error = None;
             if !options.dry_run {
                 let mut known = previous.clone();
                 known.extend(outcome.applied.iter().map(|(k, _)| k.clone()));
                 if known != previous {
-                    inventory::write(cluster, target, &known, false).await?;
+                    inventory_error = inventory::write(cluster, target, &known, false)
+                        .await
+                        .err()
+                        .map(Box::new);
                 }
             }
-            return Err(distinct(errors));
+            return Err(ClusterError::Interrupted {
+                applied: outcome.applied.len(),
+                failed: errors.len(),
+                total: keyed.len(),
+                cause: Box::new(distinct(errors)),
+                inventory: inventory_error,
+            });
         }
     }
 

@@ -187,13 +187,16 @@ async fn dry_run(
         Ok(merged) => Ok((merged, Vec::new())),
         Err(ClusterError::Conflict { conflicts, .. }) if !force => {
             let merged = send(true).await?;
-            let drift = conflicts
+            let mut drift: Vec<Drift> = conflicts
                 .into_iter()
                 .map(|c| Drift {
                     field: c.field,
                     manager: c.manager,
                 })
                 .collect();
+            // The server lists conflicts in no fixed order; a report must
+            // read the same from one run to the next.
+            drift.sort_by(|a, b| (&a.field, &a.manager).cmp(&(&b.field, &b.manager)));
             Ok((merged, drift))
         }
         Err(err) => Err(err),

@@ -136,6 +136,22 @@ pub enum ClusterError {
     /// Several objects failed in the same step.
     #[error("{}", several(.0))]
     Several(Vec<ClusterError>),
+    /// An apply stopped part way: `cause` failed one or more objects of a
+    /// stage, and the later stages were not sent. What was applied stays
+    /// applied, and is recorded in the inventory when the server lets it.
+    #[error("{}", interrupted_message(*applied, *failed, *total, cause, inventory.as_deref()))]
+    Interrupted {
+        /// Objects applied (or found unchanged) before it stopped.
+        applied: usize,
+        /// Objects that failed.
+        failed: usize,
+        /// Objects rendered.
+        total: usize,
+        /// Why they failed.
+        cause: Box<ClusterError>,
+        /// Why the inventory could not be updated, if it could not.
+        inventory: Option<Box<ClusterError>>,
+    },
     /// `--wait` ran out of time.
     #[error("timed out after {timeout:?} waiting for {}", names(pending))]
     Timeout {
@@ -144,6 +160,33 @@ pub enum ClusterError {
         /// The objects still not ready, with the reasons found.
         pending: Vec<NotReady>,
     },
+}
+
+fn interrupted_message(
+    applied: usize,
+    failed: usize,
+    total: usize,
+    cause: &ClusterError,
+    inventory: Option<&ClusterError>,
+) -> String {
+    let not_sent = total.saturating_sub(applied + failed);
+    let mut text = match applied {
+        0 => format!(
+            "{cause}\napplying stopped: none of {total} object(s) applied ({failed} failed, {not_sent} not sent)"
+        ),
+        _ => format!(
+            "{cause}\napplying stopped after {applied} of {total} object(s) were applied ({failed} failed, {not_sent} not sent); what was applied stays"
+        ),
+    };
+    if matches!(cause.cause(), ClusterError::Unreachable { .. }) {
+        text.push_str("; apply again once the API server answers, and it finishes the rest");
+    }
+    if let Some(inventory) = inventory {
+        text.push_str(&format!(
+            "\nthe inventory could not be updated ({inventory}): until an apply succeeds, --prune does not know the objects this one created"
+        ));
+    }
+    text
 }
 
 /// The text of the last error in `err`'s source chain.
@@ -279,6 +322,14 @@ fn invalid_message(object: &ObjectKey, causes: &[FieldError]) -> String {
 }
 
 impl ClusterError {
+    /// What failed, behind the note of how far an apply got.
+    pub fn cause(&self) -> &ClusterError {
+        match self {
+            ClusterError::Interrupted { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
+
     /// Classifies an error of a request about `object` (or `None` for lists
     /// and discovery); `doing` names the action for generic errors.
     pub fn classify(err: kube::Error, object: Option<&ObjectKey>, doing: &str) -> ClusterError {

@@ -94,11 +94,19 @@ pub fn has_path(object: &Value, path: &[String]) -> bool {
 
 /// Removes `paths` from `object`, dropping maps and lists the removal empties.
 pub fn remove_paths(object: &mut Value, paths: &[FieldPath]) {
-    // Deepest first, so a parent's removal does not hide a child's.
+    // A path below another one goes with it. Removed on its own first, it
+    // could take the key field of a list item (`k:{"name":"x"}` then
+    // `f:name`), after which the item is no longer found and half of it
+    // stays.
     let mut sorted: Vec<&FieldPath> = paths.iter().collect();
-    sorted.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    sorted.sort_by_key(|p| p.len());
+    let mut removed: Vec<&FieldPath> = Vec::new();
     for path in sorted {
+        if removed.iter().any(|r| path.starts_with(r)) {
+            continue;
+        }
         remove_path(object, path);
+        removed.push(path);
     }
 }
 
@@ -223,6 +231,21 @@ mod tests {
             obj["spec"]["template"]["spec"]["containers"],
             json!([{"name": "server", "args": ["--port=8080"]}])
         );
+    }
+
+    #[test]
+    fn a_list_item_goes_whole_with_its_key_field() {
+        let mut obj = json!({"env": [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}]});
+        let path = |rest: &[&str]| {
+            let mut p: FieldPath = vec!["f:env".into(), "k:{\"name\":\"b\"}".into()];
+            p.extend(rest.iter().map(|e| e.to_string()));
+            p
+        };
+        remove_paths(
+            &mut obj,
+            &[path(&["f:name"]), path(&["f:value"]), path(&[])],
+        );
+        assert_eq!(obj, json!({"env": [{"name": "a", "value": "1"}]}));
     }
 
     #[test]

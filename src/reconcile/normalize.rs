@@ -16,18 +16,37 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The object as a diff shows it.
 pub fn normalize(object: &Value) -> Value {
-    normalize_for(object, None)
+    strip(object, &owned_by_others_only(object))
 }
 
-/// [`normalize`], keeping the fields `rendered` sets whoever owns them: a
-/// field another manager took over shows its live value next to ours.
-pub fn normalize_for(object: &Value, rendered: Option<&Value>) -> Value {
+/// Both sides of a diff, [`normalize`]d, from the live object and what a
+/// dry run of `rendered` merged: a field that only other managers own on
+/// either side is left out of both, unless `rendered` sets it (a field
+/// another manager took over then shows its live value next to ours).
+///
+/// Either side, because a field modelctl stops rendering that another
+/// manager co-owns stays where it is: the apply only gives up modelctl's
+/// share of it. The live side still lists it as modelctl's, the merged side
+/// as the other manager's alone; dropping it from one side only would show
+/// a removal that the apply does not make.
+pub fn normalize_pair(live: &Value, merged: &Value, rendered: &Value) -> (Value, Value) {
+    let mut others = owned_by_others_only(live);
+    others.extend(owned_by_others_only(merged));
+    others.sort();
+    others.dedup();
+    others.retain(|path| !has_path(rendered, path));
+    (strip(live, &others), strip(merged, &others))
+}
+
+/// [`normalize`], less `others` (fields only other managers own).
+fn strip(object: &Value, others: &[super::fields::FieldPath]) -> Value {
     let mut out = object.clone();
-    let mut others = owned_by_others_only(object);
-    if let Some(rendered) = rendered {
-        others.retain(|path| !has_path(rendered, path));
-    }
-    remove_paths(&mut out, &others);
+    remove_paths(&mut out, others);
+    drop_server_fields(&mut out);
+    out
+}
+
+fn drop_server_fields(out: &mut Value) {
     if let Some(map) = out.as_object_mut() {
         map.remove("status");
     }
@@ -49,7 +68,6 @@ pub fn normalize_for(object: &Value, rendered: Option<&Value>) -> Value {
             }
         }
     }
-    out
 }
 
 /// Whether the object is a core/v1 Secret.
@@ -126,6 +144,58 @@ mod tests {
             normalize(&live),
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
         );
+    }
+
+    fn with_owners(labels: Value, owners: &[(&str, &[&str])]) -> Value {
+        let entries: Vec<Value> = owners
+            .iter()
+            .map(|(manager, keys)| {
+                let fields: serde_json::Map<String, Value> =
+                    keys.iter().map(|k| (format!("f:{k}"), json!({}))).collect();
+                json!({"manager": manager, "operation": "Apply",
+                       "fieldsV1": {"f:metadata": {"f:labels": fields}}})
+            })
+            .collect();
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "a", "labels": labels, "managedFields": entries}})
+    }
+
+    #[test]
+    fn a_co_owned_field_modelctl_stops_rendering_is_not_shown_removed() {
+        // modelctl and `hotfix` both own label `b`; the render drops it, so
+        // the apply leaves it to `hotfix` and the object does not change.
+        let live = with_owners(
+            json!({"a": "1", "b": "2"}),
+            &[("modelctl", &["a", "b"]), ("hotfix", &["b"])],
+        );
+        let merged = with_owners(
+            json!({"a": "1", "b": "2"}),
+            &[("modelctl", &["a"]), ("hotfix", &["b"])],
+        );
+        let rendered = json!({"metadata": {"name": "a", "labels": {"a": "1"}}});
+        let (before, after) = normalize_pair(&live, &merged, &rendered);
+        assert_eq!(before, after);
+        assert_eq!(after["metadata"]["labels"], json!({"a": "1"}));
+    }
+
+    #[test]
+    fn a_field_only_modelctl_owned_and_no_longer_rendered_is_shown_removed() {
+        let live = with_owners(json!({"a": "1", "b": "2"}), &[("modelctl", &["a", "b"])]);
+        let merged = with_owners(json!({"a": "1"}), &[("modelctl", &["a"])]);
+        let rendered = json!({"metadata": {"name": "a", "labels": {"a": "1"}}});
+        let (before, after) = normalize_pair(&live, &merged, &rendered);
+        assert_eq!(before["metadata"]["labels"], json!({"a": "1", "b": "2"}));
+        assert_eq!(after["metadata"]["labels"], json!({"a": "1"}));
+    }
+
+    #[test]
+    fn a_field_another_manager_took_over_shows_both_values() {
+        let live = with_owners(json!({"a": "hotfix"}), &[("hotfix", &["a"])]);
+        let merged = with_owners(json!({"a": "1"}), &[("modelctl", &["a"])]);
+        let rendered = json!({"metadata": {"name": "a", "labels": {"a": "1"}}});
+        let (before, after) = normalize_pair(&live, &merged, &rendered);
+        assert_eq!(before["metadata"]["labels"], json!({"a": "hotfix"}));
+        assert_eq!(after["metadata"]["labels"], json!({"a": "1"}));
     }
 
     #[test]

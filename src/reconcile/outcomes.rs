@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::ClusterError;
-use super::normalize::{is_secret, mask_secret, normalize, normalize_for};
+use super::normalize::{is_secret, mask_secret, normalize, normalize_pair};
 use crate::manifest_diff::{DiffReport, Drift, ObjectFailure};
 use crate::object::ObjectKey;
 
@@ -51,8 +51,7 @@ impl Sides {
         let Some(live) = live else {
             return Sides::created(key, object);
         };
-        let mut before = normalize_for(&live, Some(object));
-        let mut after = normalize_for(&merged, Some(object));
+        let (mut before, mut after) = normalize_pair(&live, &merged, object);
         // What Kueue wrote into a queued Job is sent back as it is live, so
         // it never changes; its fields are Kueue's, and not shown.
         let kueue = super::kueue::written_paths(object);

@@ -232,7 +232,7 @@ async fn conflict_stops_unless_forced() {
     .unwrap_err();
     // The double's answer reads like the recorded 409.
     let recorded = fixtures::response_body("05-conflict-deployment-2-modelctl-409");
-    match &err {
+    match err.cause() {
         ClusterError::Conflict { conflicts, .. } => {
             assert_eq!(conflicts[0].manager, "other-team");
             assert_eq!(
@@ -277,7 +277,7 @@ async fn recorded_conflict_on_an_update_manager_is_reported() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&err, ClusterError::Conflict { conflicts, .. } if conflicts[0].manager == "other-team"),
+        matches!(err.cause(), ClusterError::Conflict { conflicts, .. } if conflicts[0].manager == "other-team"),
         "{err:?}"
     );
     assert!(err.to_string().contains(".spec.maxReplicas"), "{err}");
@@ -299,7 +299,8 @@ async fn invalid_object_stops_the_apply_before_later_stages() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Deployment ml/digits is invalid:\n  spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        "Deployment ml/digits is invalid:\n  spec.replicas: Invalid value: -1: must be greater than or equal to 0\n\
+         applying stopped: none of 2 object(s) applied (1 failed, 1 not sent)"
     );
     // The Job (a later stage) was never sent.
     assert!(!patches(&double).iter().any(|r| r.path.contains("/jobs/")));
@@ -514,7 +515,8 @@ async fn a_kind_that_is_not_served_fails_once_and_what_was_applied_is_recorded()
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "HTTPRoute (gateway.networking.k8s.io/v1) is not served by this cluster: install its CRD first"
+        "HTTPRoute (gateway.networking.k8s.io/v1) is not served by this cluster: install its CRD first\n\
+         applying stopped after 1 of 3 object(s) were applied (2 failed, 0 not sent); what was applied stays"
     );
     let inventory = double
         .object("/api/v1/namespaces/ml/configmaps/modelctl-inventory-production")
@@ -547,7 +549,8 @@ async fn missing_namespace_is_reported_once() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "namespace \"ml-staging\" does not exist; create it first (kubectl create namespace ml-staging)"
+        "namespace \"ml-staging\" does not exist; create it first (kubectl create namespace ml-staging)\n\
+         applying stopped: none of 2 object(s) applied (1 failed, 1 not sent)"
     );
 }
 

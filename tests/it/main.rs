@@ -32,8 +32,10 @@ mod compile_yaml;
 mod deploy_examples;
 mod diff_base;
 mod diff_report;
+
 mod doc_links;
 mod fuzz_validate;
+mod kube_double_apply;
 mod new_command;
 mod pr_comment;
 mod promote_command;

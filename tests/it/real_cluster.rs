@@ -45,6 +45,7 @@
 //! - invalid objects naming the field, and kinds served only with their CRD.
 
 mod cli;
+mod control_plane;
 mod kueue;
 mod library;
 mod multi_node;

@@ -8,6 +8,7 @@
 //! pod logs, 404 text/plain for kinds not served, 403 for the unprivileged
 //! token and 401 for an unknown one. Every request is logged for assertions.
 
+pub mod field_set;
 pub mod fixtures;
 pub mod runs;
 mod server;

@@ -12,9 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use modelctl::reconcile::fields::{FieldPath, owned_paths};
 use serde_json::{Map, Value, json};
 
+use super::field_set::{FieldPath, paths_in as owned_paths, remove_all};
 use super::fixtures;
 
 /// A served resource: group version, plural, kind, scope.
@@ -245,7 +245,7 @@ impl Store {
             return Err((409, conflict_status(&conflicts)));
         }
 
-        // Merge: drop what this manager stops setting, then lay the body over.
+        // Merge: lay the body over, then drop what this manager stops setting.
         let previous: Vec<FieldPath> = entries
             .iter()
             .filter(|e| e["manager"] == manager && e["operation"] == "Apply")
@@ -264,8 +264,8 @@ impl Store {
             .into_iter()
             .filter(|p| !new_paths.contains(p) && !others.contains(p))
             .collect();
-        modelctl::reconcile::fields::remove_paths(&mut merged, &dropped);
         merge(&mut merged, body);
+        remove_all(&mut merged, &dropped);
 
         entries.retain(|e| !(e["manager"] == manager && e["operation"] == "Apply"));
         entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
@@ -597,6 +597,70 @@ pub fn fields_tree(paths: &[FieldPath]) -> Value {
     Value::Object(root)
 }
 
+/// Merges the named items `applied` into `live` in the order the API
+/// server's structured merge gives: the applied items in their order, each
+/// live item that is not applied kept after the live item before it, as far
+/// as the applied order allows (the real server's algorithm, walked the
+/// same way: both lists side by side, shared items in the applied order).
+pub fn merge_named(live: &[Value], applied: &[Value]) -> Vec<Value> {
+    let name = |item: &Value| item["name"].clone();
+    let in_live = |n: &Value| live.iter().any(|i| name(i) == *n);
+    let in_applied = |n: &Value| applied.iter().any(|i| name(i) == *n);
+    let mut shared = applied.iter().map(name).filter(|n| in_live(n));
+    let mut next_shared = shared.next();
+    let mut merged_applied: Vec<Value> = Vec::new();
+    let mut out = Vec::with_capacity(live.len().max(applied.len()));
+    let merge_item = |n: &Value, applied_item: &Value| {
+        let mut item = live
+            .iter()
+            .find(|i| name(i) == *n)
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        merge(&mut item, applied_item);
+        item
+    };
+    let (mut l, mut r) = (0, 0);
+    while l < live.len() || r < applied.len() {
+        if l < live.len() && r < applied.len() {
+            let n = name(&live[l]);
+            if n == name(&applied[r]) {
+                out.push(merge_item(&n, &applied[r]));
+                merged_applied.push(n);
+                l += 1;
+                r += 1;
+                next_shared = shared.next();
+                continue;
+            }
+            if in_applied(&n) && next_shared.as_ref().is_some_and(|s| *s != n) {
+                l += 1;
+                continue;
+            }
+        }
+        if l < live.len() {
+            let n = name(&live[l]);
+            if !in_applied(&n) {
+                out.push(live[l].clone());
+                l += 1;
+                continue;
+            }
+            if merged_applied.contains(&n) {
+                l += 1;
+                continue;
+            }
+        }
+        if r < applied.len() {
+            let n = name(&applied[r]);
+            out.push(merge_item(&n, &applied[r]));
+            merged_applied.push(n.clone());
+            r += 1;
+            if next_shared.as_ref() == Some(&n) {
+                next_shared = shared.next();
+            }
+        }
+    }
+    out
+}
+
 /// Lays `patch` over `target`: maps merge, lists of named objects merge by
 /// name, anything else is replaced.
 pub fn merge(target: &mut Value, patch: &Value) {
@@ -616,24 +680,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
                 .chain(t.iter())
                 .all(|i| i.get("name").is_some_and(Value::is_string)) =>
         {
-            let mut out = Vec::with_capacity(p.len());
-            for item in p {
-                match t.iter().find(|e| e["name"] == item["name"]) {
-                    Some(existing) => {
-                        let mut existing = existing.clone();
-                        merge(&mut existing, item);
-                        out.push(existing);
-                    }
-                    None => out.push(item.clone()),
-                }
-            }
-            // Items only other managers set stay, after ours.
-            out.extend(
-                t.iter()
-                    .filter(|e| !p.iter().any(|i| i["name"] == e["name"]))
-                    .cloned(),
-            );
-            *t = out;
+            *t = merge_named(t, p);
         }
         (t, p) => *t = p.clone(),
     }

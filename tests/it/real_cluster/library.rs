@@ -1,13 +1,14 @@
 //! The cluster library (`modelctl::cluster`) on the recorded request bodies
 //! of `tests/fixtures/kube/`, moved into a scratch namespace.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
-use modelctl::cluster::ClusterError;
 use modelctl::cluster::apply::{Applied, ApplyOptions, apply};
 use modelctl::cluster::diff::{DiffOptions, diff};
 use modelctl::cluster::wait::wait;
+use modelctl::cluster::{Cluster, ClusterError};
 use modelctl::manifest_diff::Change;
 use modelctl::object::ObjectKey;
 use serde_json::{Value, json};
@@ -135,7 +136,7 @@ async fn conflict_names_the_other_manager_and_force_takes_over() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ClusterError::Conflict { conflicts, .. }
+        matches!(err.cause(), ClusterError::Conflict { conflicts, .. }
             if conflicts.iter().all(|c| c.manager == "other-team")
                 && conflicts.iter().any(|c| c.field.contains("image"))),
         "{err:?}"
@@ -254,42 +255,93 @@ async fn wait_timeout_names_the_deployment() {
     s.finish().await;
 }
 
+/// The diff exactness property (see `diff_exactness`) on the real API
+/// server, the oracle that counts: `MODELCTL_EXACTNESS_CASES` cases (300 by
+/// default) drawn from a seed that changes per run and is printed;
+/// `MODELCTL_EXACTNESS_SEED` replays a run. Each case is a fresh set of
+/// objects in an environment of its own, with a client of its own (its
+/// request counts are read), eight at a time.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a cluster: ci/real-cluster.sh, or set KUBECONFIG"]
 async fn fast_diff_reports_what_dry_running_every_object_reports() {
+    use crate::diff_exactness::{self, Outcome, Server};
+    use futures::StreamExt as _;
     let Some(s) = Scratch::new("lib-exact").await else {
         return;
     };
-    // The same property as against the test double (tests/it/cluster_diff_exact.rs),
-    // fewer cases: each case is a fresh set of objects, named for the case.
-    let mut runner = crate::diff_exactness::runner(40);
-    let handle = tokio::runtime::Handle::current();
-    let serial = std::sync::atomic::AtomicUsize::new(0);
-    let changed = std::sync::atomic::AtomicUsize::new(0);
-    let result = tokio::task::block_in_place(|| {
-        runner.run(&crate::diff_exactness::cases(), |case| {
-            let n = serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let outcome = handle
-                .block_on(crate::diff_exactness::check(
-                    &s.cluster,
-                    s.ns(),
-                    &format!("case{n}"),
-                    &format!("-c{n}"),
-                    &case,
-                    true,
-                ))
-                .map_err(proptest::test_runner::TestCaseError::fail)?;
-            if outcome.changes > 0 {
-                changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(())
-        })
+    let seed = match std::env::var("MODELCTL_EXACTNESS_SEED") {
+        Ok(seed) => seed.parse().expect("MODELCTL_EXACTNESS_SEED is a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 | 1),
+    };
+    let count: usize = std::env::var("MODELCTL_EXACTNESS_CASES").map_or(300, |n| {
+        n.parse().expect("MODELCTL_EXACTNESS_CASES is a number")
     });
-    if let Err(err) = result {
-        panic!("{err}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "diff exactness: {count} cases from seed {seed} (replay: MODELCTL_EXACTNESS_SEED={seed})"
+    );
+    let context = std::env::var("MODELCTL_TEST_CONTEXT").ok();
+    let started = std::time::Instant::now();
+    let cases = diff_exactness::drawn(seed, count);
+    let namespace = s.ns().to_owned();
+    let results: Vec<(usize, Result<Outcome, String>)> =
+        futures::stream::iter(cases.iter().enumerate())
+            .map(|(n, case)| {
+                let (namespace, context) = (namespace.clone(), context.clone());
+                async move {
+                    let cluster = match Cluster::connect(context.as_deref()).await {
+                        Ok(cluster) => cluster,
+                        Err(e) => return (n, Err(format!("connecting: {e}"))),
+                    };
+                    let outcome = diff_exactness::check(
+                        &cluster,
+                        &namespace,
+                        &format!("case{n}"),
+                        &format!("-c{n}"),
+                        case,
+                        Server::Real,
+                    )
+                    .await;
+                    (n, outcome)
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+    let mut total = Outcome::default();
+    let mut changed = 0;
+    let mut failures = Vec::new();
+    for (n, result) in results {
+        match result {
+            Ok(outcome) => {
+                changed += usize::from(outcome.changes > 0);
+                total += outcome;
+            }
+            Err(e) => failures.push(format!("case {n}: {:?}\n{e}", cases[n])),
+        }
     }
-    let changed = changed.into_inner();
-    assert!(changed > 5 && changed < 40, "{changed} of 40 cases changed");
+    let _ = writeln!(
+        std::io::stderr(),
+        "diff exactness: {count} cases in {:.1} s, {changed} with changes, {} failed; dry runs: fast {}, exact {}; {} flagged for ownership only",
+        started.elapsed().as_secs_f64(),
+        failures.len(),
+        total.fast_dry_runs,
+        total.exact_dry_runs,
+        total.ownership_only
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed (seed {seed}; replay with MODELCTL_EXACTNESS_SEED={seed}):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert!(
+        changed > count / 4 && changed < count,
+        "{changed} of {count} cases changed"
+    );
+    assert!(total.fast_dry_runs < total.exact_dry_runs, "{total:?}");
     s.finish().await;
 }
 
