@@ -202,11 +202,13 @@ impl DiffReport {
         self.objects.iter().filter(move |o| o.change == change)
     }
 
-    /// The objects that differ, in report order.
+    /// The objects that differ, in report order, and those whose fields
+    /// another manager took over while holding our values (drift alone: a
+    /// plain apply would stop at the conflict).
     pub fn changes(&self) -> impl Iterator<Item = &ObjectDiff> {
         self.objects
             .iter()
-            .filter(|o| o.change != Change::Unchanged)
+            .filter(|o| o.change != Change::Unchanged || !o.drift.is_empty())
     }
 
     /// How many objects of each kind of change, and how many failed.

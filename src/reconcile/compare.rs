@@ -14,8 +14,9 @@
 //! 3. Every field the rendered object sets must be owned by modelctl (else the
 //!    apply takes it over or conflicts) and hold the same value live.
 //!    Quantities compare by value (`0.5` = `500m`), numbers by value
-//!    (`1` = `1.0`); a field owned as a whole (an atomic list or struct)
-//!    compares whole.
+//!    (`1` = `1.0`), unless another manager owns the field too: its
+//!    conflict check takes another spelling for another value; a field
+//!    owned as a whole (an atomic list or struct) compares whole.
 //!
 //! Fields only other managers own (an HPA's replica count, defaults, status)
 //! are not looked at: a diff does not show them either. Nor are the fields
@@ -94,6 +95,16 @@ fn check(rendered: &Value, live: &Value) -> Result<(), Difference> {
     }
     let fields = entry.get("fieldsV1").ok_or(Difference::Malformed)?;
     let tree = fields.as_object().ok_or(Difference::Malformed)?;
+    // Fields other managers own too: for those, a value the server holds in
+    // another spelling (`500m` rendered as `0.5`) is a change of value to
+    // the conflict check, so only the same spelling counts as the same.
+    let shared: Vec<Vec<String>> = entries
+        .iter()
+        .filter(|e| e.get("manager").and_then(Value::as_str) != Some(MANAGER))
+        .filter(|e| e.get("subresource").is_none())
+        .filter_map(|e| e.get("fieldsV1"))
+        .flat_map(owned_paths)
+        .collect();
 
     // Kueue's fields are out of both rules: its webhook's `suspend` may be
     // recorded as modelctl's, and its tolerations differ from ours.
@@ -135,7 +146,7 @@ fn check(rendered: &Value, live: &Value) -> Result<(), Difference> {
                 path.push(format!("f:{mk}"));
                 let node = node.and_then(|n| child(n, &format!("f:{mk}")));
                 let live_value = live.get("metadata").and_then(|m| m.get(mk));
-                covered(mv, node, live_value, &mut path)?;
+                covered(mv, node, live_value, &mut path, &shared)?;
                 path.pop();
             }
         } else {
@@ -144,6 +155,7 @@ fn check(rendered: &Value, live: &Value) -> Result<(), Difference> {
                 child(tree, &format!("f:{key}")),
                 live.get(key),
                 &mut path,
+                &shared,
             )?;
         }
         path.pop();
@@ -162,6 +174,7 @@ fn covered(
     node: Option<&Map<String, Value>>,
     live: Option<&Value>,
     path: &mut Vec<String>,
+    shared: &[Vec<String>],
 ) -> Result<(), Difference> {
     let Some(node) = node else {
         return Err(Difference::NotOwned(display(path)));
@@ -175,7 +188,7 @@ fn covered(
             for (key, value) in map {
                 let element = format!("f:{key}");
                 path.push(element.clone());
-                covered(value, child(node, &element), live.get(key), path)?;
+                covered(value, child(node, &element), live.get(key), path, shared)?;
                 path.pop();
             }
             Ok(())
@@ -195,14 +208,29 @@ fn covered(
                 }
                 last = Some(at);
                 path.push(element.clone());
-                covered(item, child(node, element), Some(&live_items[at]), path)?;
+                covered(
+                    item,
+                    child(node, element),
+                    Some(&live_items[at]),
+                    path,
+                    shared,
+                )?;
                 path.pop();
             }
             Ok(())
         }
-        _ if same_value(rendered, live, path) => Ok(()),
+        _ if rendered == live => Ok(()),
+        _ if same_value(rendered, live, path) && !shared_near(shared, path) => Ok(()),
         _ => Err(Difference::ValueDiffers(display(path))),
     }
+}
+
+/// Whether another manager owns `path`, a field inside it, or a struct
+/// holding it.
+fn shared_near(shared: &[Vec<String>], path: &[String]) -> bool {
+    shared
+        .iter()
+        .any(|p| p.starts_with(path) || path.starts_with(p))
 }
 
 /// Whether a FieldsV1 list element (`k:{…}`, `v:…`, `i:N`) names `item`.
@@ -352,6 +380,27 @@ mod tests {
     #[test]
     fn defaults_and_fields_of_others_are_no_change() {
         assert_eq!(compare(&rendered(), &live(ours())), Verdict::Same);
+    }
+
+    #[test]
+    fn a_respelt_quantity_another_manager_shares_differs() {
+        // Alone, modelctl's `1.5` is the live `1500m`; shared with another
+        // manager, the server's conflict check takes it for a new value.
+        let mut object = live(ours());
+        object["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(
+                json!({"manager": "hotfix", "operation": "Apply", "apiVersion": "apps/v1",
+                "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"server\"}": {".": {}, "f:name": {},
+                        "f:resources": {"f:limits": {"f:cpu": {}}}}}}}}}}),
+            );
+        assert!(
+            matches!(compare(&rendered(), &object), Verdict::Differs(Difference::ValueDiffers(path)) if path.contains("cpu")),
+            "{:?}",
+            compare(&rendered(), &object)
+        );
     }
 
     #[test]

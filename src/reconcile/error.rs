@@ -178,7 +178,12 @@ fn interrupted_message(
             "{cause}\napplying stopped after {applied} of {total} object(s) were applied ({failed} failed, {not_sent} not sent); what was applied stays"
         ),
     };
-    if matches!(cause.cause(), ClusterError::Unreachable { .. }) {
+    let unreachable = |e: &ClusterError| matches!(e.cause(), ClusterError::Unreachable { .. });
+    let all_unreachable = match cause.cause() {
+        ClusterError::Several(errors) => !errors.is_empty() && errors.iter().all(unreachable),
+        other => unreachable(other),
+    };
+    if all_unreachable {
         text.push_str("; apply again once the API server answers, and it finishes the rest");
     }
     if let Some(inventory) = inventory {

@@ -42,7 +42,9 @@
 //! - `train` creating its Job and the ConfigMap the Job mounts;
 //! - `apply --wait` returning once pods are ready and Jobs complete, and a
 //!   wait that times out naming the Deployment;
-//! - invalid objects naming the field, and kinds served only with their CRD.
+//! - invalid objects naming the field, and kinds served only with their CRD;
+//! - the API server crashing during an `apply` and during `apply --wait`
+//!   ([`control_plane`], on a kube-bed only).
 
 mod cli;
 mod control_plane;

@@ -1061,11 +1061,20 @@ pub async fn check(
         .map_err(|e| format!("exact diff: {e}"))?;
     let exact_dry_runs = dry_runs_since(cluster, &before);
     let scan = scan.ok_or("the fast diff did not scan")?;
-    if comparable(&fast) != comparable(&exact) {
+    let (fast_seen, exact_seen) = (comparable(&fast), comparable(&exact));
+    if fast_seen != exact_seen {
+        let apart: Vec<String> = fast_seen
+            .objects
+            .iter()
+            .zip(&exact_seen.objects)
+            .filter(|(f, e)| f != e)
+            .map(|(f, e)| format!("fast: {f:#?}\nexact: {e:#?}"))
+            .collect();
         return Err(format!(
-            "the fast diff disagrees with the exact one\nscan: {scan:?}\n--- fast:\n{}\n--- exact:\n{}",
+            "the fast diff disagrees with the exact one\nscan: {scan:?}\n--- fast:\n{}\n--- exact:\n{}\n--- the objects that differ:\n{}",
             show(&fast),
-            show(&exact)
+            show(&exact),
+            apart.join("\n")
         ));
     }
 
@@ -1099,7 +1108,10 @@ pub async fn check(
             .iter()
             .find(|o| o.key == key)
             .ok_or_else(|| format!("{key} is not in the report"))?;
-        let changed = reported.change != Change::Unchanged || !reported.drift.is_empty();
+        // A change of content shows as one; drift alone (a field another
+        // manager took, holding our value) and a flagged object the dry
+        // run found unchanged are changes of ownership only.
+        let changed = reported.change != Change::Unchanged;
         if changed != (was != is) {
             return Err(format!(
                 "the diff shows {key} as {:?} but the apply {} it\n--- what the apply changed:\n{}\n--- report:\n{}",
@@ -1114,10 +1126,11 @@ pub async fn check(
             ));
         }
         let flagged = scan.reasons.iter().find(|(k, _)| *k == key);
-        if let (false, Some((_, why))) = (changed, flagged) {
+        if !changed && (flagged.is_some() || !reported.drift.is_empty()) {
             if owners_were == owners_are {
                 return Err(format!(
-                    "{key} was flagged ({why:?}) and dry-run, but the apply changed nothing, not even its ownership"
+                    "{key} was flagged ({flagged:?}) or drifted ({:?}), but the apply changed nothing, not even its ownership",
+                    reported.drift
                 ));
             }
             ownership_only += 1;
