@@ -23,7 +23,7 @@ pub struct Moto {
     pub endpoint: String,
     port: u16,
     /// The Python moto runs under (boto3 comes with it).
-    python: PathBuf,
+    pub python: PathBuf,
 }
 
 /// The `moto_server` executable, if installed.
