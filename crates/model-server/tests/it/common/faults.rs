@@ -257,7 +257,12 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) -> std::io::
             }
             _ => {}
         }
-        let (status, reason, mut headers, body) = forward(upstream, &request)?;
+        let Upstream {
+            status,
+            reason,
+            mut headers,
+            body,
+        } = forward(upstream, &request)?;
         record(status);
         let head = request.method == "HEAD";
         match fault {
@@ -282,12 +287,16 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) -> std::io::
     Ok(())
 }
 
+/// The upstream's answer, read to the close.
+struct Upstream {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
 /// Sends `request` to the upstream as HTTP/1.0 and reads the whole answer.
-#[allow(clippy::type_complexity)]
-fn forward(
-    upstream: &str,
-    request: &Request,
-) -> std::io::Result<(u16, String, Vec<(String, String)>, Vec<u8>)> {
+fn forward(upstream: &str, request: &Request) -> std::io::Result<Upstream> {
     let mut stream = TcpStream::connect(upstream)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head = format!("{} {} HTTP/1.0\r\n", request.method, request.target);
@@ -324,7 +333,12 @@ fn forward(
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    Ok((status, reason, headers, response[split + 4..].to_vec()))
+    Ok(Upstream {
+        status,
+        reason,
+        headers,
+        body: response[split + 4..].to_vec(),
+    })
 }
 
 /// An answer to send back to the client.
