@@ -87,7 +87,7 @@ fn exhausted_retries_fail_the_export_with_the_cause() {
             "SlowDown: Please reduce your request rate.",
         ),
         (Fault::Unavailable, "503"),
-        (Fault::Reset, "model.onnx"),
+        (Fault::Reset, "connection closed before message completed"),
     ] {
         let proxy = FaultProxy::start(
             &moto.endpoint,
