@@ -4,8 +4,10 @@
 //! `gs://` and `az://` go through `object_store` (credentials from the
 //! standard environment variables) and are streamed into a `.part` file that
 //! is renamed once complete, so a crash never leaves a truncated model that
-//! looks finished. Transient failures are retried with exponential backoff
-//! (`backon`); a missing object or refused credentials fail at once.
+//! looks finished; a stream that breaks off or ends short of the object's
+//! size is a failed attempt, and its `.part` file is removed. Transient
+//! failures are retried with exponential backoff (`backon`); a missing
+//! object or refused credentials fail at once.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -133,18 +135,32 @@ async fn download_once(
         })
     };
     let response = store.get(path).await.map_err(|e| classify(uri, e))?;
+    let expected = response.meta.size;
     let mut file = tokio::fs::File::create(&partial)
         .await
         .map_err(|e| io(e, &partial))?;
     let mut stream = response.into_stream();
     let mut bytes = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| classify(uri, e))?;
-        bytes += chunk.len() as u64;
-        file.write_all(&chunk).await.map_err(|e| io(e, &partial))?;
+    let written = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| classify(uri, e))?;
+            bytes += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(|e| io(e, &partial))?;
+        }
+        if bytes != expected {
+            return Err(Attempt::Transient(format!(
+                "the download ended after {bytes} of {expected} bytes"
+            )));
+        }
+        file.sync_all().await.map_err(|e| io(e, &partial))
     }
-    file.sync_all().await.map_err(|e| io(e, &partial))?;
+    .await;
     drop(file);
+    if let Err(e) = written {
+        // A partial file is never left to be mistaken for the model.
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(e);
+    }
     tokio::fs::rename(&partial, target)
         .await
         .map_err(|e| io(e, target))?;

@@ -63,6 +63,10 @@ pub struct ExportConfig {
     #[arg(long, env = "EXPORT_RETRIES", default_value_t = 5)]
     pub retries: usize,
 
+    /// The first retry's delay; later ones double it (tests shorten it).
+    #[arg(long, env = "EXPORT_RETRY_DELAY", default_value = "500ms", value_parser = humantime::parse_duration, hide = true)]
+    pub retry_delay: Duration,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -217,7 +221,7 @@ async fn upload_model(
         prefix,
         uri: output.to_owned(),
         retries: config.retries,
-        min_delay: Duration::from_millis(500),
+        min_delay: config.retry_delay,
     };
     let mut uploaded: Vec<Uploaded> = Vec::with_capacity(files.len());
     for file in &files {

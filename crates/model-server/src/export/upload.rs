@@ -5,7 +5,8 @@
 //! Owns the walk of the model directory (sorted, symlinks followed, hidden
 //! files included), the SHA-256 of each file (computed while it is read for
 //! the upload), the choice of a single PUT or a multipart upload, and which
-//! store errors are worth another attempt.
+//! store errors are worth another attempt. A multipart upload that fails is
+//! aborted before the next attempt, so no orphan parts stay on the store.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,8 +14,12 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{
+    MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, PutResult,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -22,6 +27,9 @@ use crate::store::error_chain;
 
 /// Files up to this size go up in one PUT; larger ones in parts of this size.
 const PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// Parts of one multipart upload sent at the same time.
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// A file of the model directory as written to the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -243,26 +251,8 @@ impl Uploader {
                 .put_multipart(&path)
                 .await
                 .map_err(|e| self.classify(e))?;
-            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-            let mut chunk = vec![0u8; 1024 * 1024];
-            loop {
-                let n = match reader.read(&mut chunk).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(read(e));
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&chunk[..n]);
-                if let Err(e) = writer.wait_for_capacity(4).await {
-                    return Err(self.classify(e));
-                }
-                writer.write(&chunk[..n]);
-            }
-            writer.finish().await.map_err(|e| self.classify(e))?
+            self.upload_parts(upload, &mut reader, &mut hasher, file)
+                .await?
         };
         let digest = hasher.finalize();
         // Lower-case hex written here: no hex crate is in the lock, and a
@@ -273,6 +263,56 @@ impl Uploader {
             sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
             e_tag: result.e_tag,
         })
+    }
+
+    /// Sends `reader` as the parts of `upload`, a few at a time, and
+    /// completes it. When reading, a part or the completion fails, the
+    /// upload is aborted so that no parts are left behind on the store; an
+    /// abort that fails too is logged, and the first error is returned.
+    async fn upload_parts(
+        &self,
+        mut upload: Box<dyn MultipartUpload>,
+        reader: &mut tokio::fs::File,
+        hasher: &mut Sha256,
+        file: &Path,
+    ) -> Result<PutResult, Attempt> {
+        let result = async {
+            let mut parts = FuturesUnordered::new();
+            loop {
+                let mut part = Vec::with_capacity(PART_SIZE);
+                let n = (&mut *reader)
+                    .take(PART_SIZE as u64)
+                    .read_to_end(&mut part)
+                    .await
+                    .map_err(|source| {
+                        Attempt::Permanent(UploadError::Read {
+                            path: file.to_path_buf(),
+                            source,
+                        })
+                    })?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&part);
+                parts.push(upload.put_part(PutPayload::from(part)));
+                if parts.len() >= PARTS_IN_FLIGHT
+                    && let Some(done) = parts.next().await
+                {
+                    done.map_err(|e| self.classify(e))?;
+                }
+            }
+            while let Some(done) = parts.next().await {
+                done.map_err(|e| self.classify(e))?;
+            }
+            upload.complete().await.map_err(|e| self.classify(e))
+        }
+        .await;
+        if result.is_err()
+            && let Err(e) = upload.abort().await
+        {
+            tracing::warn!(file = %file.display(), error = %error_chain(&e), "aborting the multipart upload failed; its parts may stay on the store");
+        }
+        result
     }
 
     fn classify(&self, error: object_store::Error) -> Attempt {

@@ -15,7 +15,7 @@ use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
 /// A model directory as a training run leaves it, and the workspace around it.
-fn workspace(dir: &Path, metrics: Option<&str>) {
+pub(crate) fn workspace(dir: &Path, metrics: Option<&str>) {
     let out = dir.join("workspace/out");
     std::fs::create_dir_all(out.join("tokenizer")).unwrap();
     std::fs::write(out.join("model.onnx"), b"not really onnx").unwrap();
@@ -31,7 +31,7 @@ fn workspace(dir: &Path, metrics: Option<&str>) {
     .unwrap();
 }
 
-fn plan(dir: &Path, output: &str) {
+pub(crate) fn plan(dir: &Path, output: &str) {
     let plan = serde_json::json!({
         "model": "tagger",
         "code": {"git": "https://git.example.com/ml/tagger.git", "rev": "main"},
@@ -44,9 +44,19 @@ fn plan(dir: &Path, output: &str) {
     std::fs::write(dir.join("export.json"), plan.to_string()).unwrap();
 }
 
-/// Runs `model-export` for index 1 of the plan; returns its output and its
-/// termination message, read as `modelctl runs` reads it.
+/// Runs `model-export` for index 1 of the plan with one retry; returns its
+/// output and its termination message, read as `modelctl runs` reads it.
 fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, ExportReport) {
+    export_with_retries(dir, env, unset, 1)
+}
+
+/// As [`export`], with `retries` retries per file.
+pub(crate) fn export_with_retries(
+    dir: &Path,
+    env: &[(&str, String)],
+    unset: &[&str],
+    retries: usize,
+) -> (Output, ExportReport) {
     let log = dir.join("termination-log");
     let _ = std::fs::remove_file(&log);
     let mut command = Command::new(env!("CARGO_BIN_EXE_model-export"));
@@ -57,7 +67,7 @@ fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, Export
             dir.join("workspace/out").display()
         ))
         .arg(format!("--workspace={}", dir.join("workspace").display()))
-        .arg("--retries=1")
+        .arg(format!("--retries={retries}"))
         .env("MODELCTL_RUN", "tagger-train-0a1b2c3d")
         .env("JOB_COMPLETION_INDEX", "1")
         .env("TERMINATION_LOG", &log)
@@ -80,7 +90,7 @@ fn export(dir: &Path, env: &[(&str, String)], unset: &[&str]) -> (Output, Export
     (output, report)
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -4,11 +4,12 @@
 //! hand-encoded ONNX model with an operator no engine has.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+pub mod faults;
 pub mod s3;
 
 use model_server::protocol::grpc::proto::grpc_inference_service_client::GrpcInferenceServiceClient;
@@ -90,7 +91,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     logs: Arc<Mutex<Vec<String>>>,
-    _cache: tempfile::TempDir,
+    cache: tempfile::TempDir,
 }
 
 impl Server {
@@ -168,8 +169,13 @@ impl Server {
             child,
             base: format!("http://{address}"),
             logs,
-            _cache: cache,
+            cache,
         }
+    }
+
+    /// The directory the server downloads the model into.
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -4,14 +4,15 @@
 //! requests and read back with boto3, never through the code under test.
 //!
 //! `moto_server` is found through `MOTO_SERVER`, a `.venv-ci` in the
-//! current directory or one above it, or `PATH`. When it is missing a test
+//! current directory or one above it up to the repository's root (never
+//! outside the repository), or `PATH`. When it is missing a test
 //! prints one line and passes, unless `MODELCTL_REQUIRE_MOTO=1` (set by
 //! ci/test.sh), which turns the absence into a failure.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ pub struct Moto {
     pub endpoint: String,
     port: u16,
     /// The Python moto runs under (boto3 comes with it).
-    python: PathBuf,
+    pub python: PathBuf,
 }
 
 /// The `moto_server` executable, if installed.
@@ -31,15 +32,45 @@ fn moto_server() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let cwd = std::env::current_dir().ok()?;
-    for dir in cwd.ancestors() {
-        let candidate = dir.join(".venv-ci/bin/moto_server");
-        if candidate.is_file() {
-            return Some(candidate);
-        }
+    let candidate = venv_dirs(&cwd, &repository_root())
+        .into_iter()
+        .map(|dir| dir.join(".venv-ci/bin/moto_server"))
+        .find(|p| p.is_file());
+    if candidate.is_some() {
+        return candidate;
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join("moto_server"))
         .find(|p| p.is_file())
+}
+
+/// The workspace's root: the directory above the compiled crate's manifest
+/// that holds `Cargo.lock`.
+fn repository_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
+
+/// The directories searched for a `.venv-ci`: `cwd` and those above it,
+/// stopping at `root`; none when `cwd` is outside `root`.
+fn venv_dirs(cwd: &Path, root: &Path) -> Vec<PathBuf> {
+    let Ok(root) = root.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(cwd) = cwd.canonicalize() else {
+        return Vec::new();
+    };
+    if !cwd.starts_with(&root) {
+        return Vec::new();
+    }
+    cwd.ancestors()
+        .take_while(|dir| dir.starts_with(&root))
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 impl Moto {
@@ -185,4 +216,24 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[test]
+fn the_venv_search_stops_at_the_repository_root() {
+    let outside = tempfile::tempdir().unwrap();
+    let root = outside.path().join("repo");
+    let crate_dir = root.join("crates/model-server");
+    std::fs::create_dir_all(&crate_dir).unwrap();
+    let canonical = |p: &Path| p.canonicalize().unwrap();
+    assert_eq!(
+        venv_dirs(&crate_dir, &root),
+        [
+            canonical(&crate_dir),
+            canonical(&root.join("crates")),
+            canonical(&root)
+        ]
+    );
+    // A `.venv-ci` above the repository is never looked at.
+    assert!(!venv_dirs(&crate_dir, &root).contains(&canonical(outside.path())));
+    assert!(venv_dirs(outside.path(), &root).is_empty());
 }
