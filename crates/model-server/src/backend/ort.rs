@@ -10,7 +10,9 @@
 //!
 //! With `--device cuda` the session gets the CUDA execution provider,
 //! registered so that a failure is an error: ONNX Runtime would otherwise
-//! log it and run the model on the CPU.
+//! log it and run the model on the CPU. Before the port is bound,
+//! [`check_device`] creates and runs a one-node session on it, since the
+//! provider first touches the device when a session is created.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
