@@ -3,7 +3,8 @@
 # a copy of the script and its ci/lib/ in a temporary folder (so no kube-bed lies beside it),
 # run with stand-ins for kubectl and cargo on PATH that answer as told and record their calls.
 #
-#   no bed, no KUBECONFIG                        one line, "skipped", exit 0, nothing run
+#   no bed, no KUBECONFIG                        one line (every skip is), "skipped", exit 0,
+#                                                nothing run
 #   the same with CI set only                    the same (a fresh clone by hand, or CI not opted in)
 #   the same with CI and MODELCTL_REQUIRE_CLUSTER=1   a failure (exit 1), nothing run
 #   KUBECONFIG whose cluster does not answer     skipped; with CI and the variable, a failure
@@ -47,7 +48,11 @@ expect() {
     PATH="$WORK/bin:$PATH" FAKE_LOG="$WORK/log" "$@" "$WORK/clone/ci/real-cluster.sh" 2>&1)" || status=$?
   local got_ran=no
   ! grep -q "real_cluster::" "$WORK/log" || got_ran=yes
-  if [ "$status" != "$want" ] || ! grep -q -- "$pattern" <<<"$out" || [ "$got_ran" != "$ran" ]; then
+  # A skip is one line, nothing more.
+  local lines=1
+  [ "$status" != 0 ] || [ "$ran" = yes ] || lines="$(grep -c '' <<<"$out")"
+  if [ "$status" != "$want" ] || ! grep -q -- "$pattern" <<<"$out" || [ "$got_ran" != "$ran" ] ||
+    [ "$lines" != 1 ]; then
     echo "FAIL $name: exit $status (want $want), tests run: $got_ran (want $ran), output:" >&2
     printf '  %s\n' "$out" >&2
     fails=$((fails + 1))
