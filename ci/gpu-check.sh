@@ -14,7 +14,10 @@
 # --device cuda, both on that ONNX Runtime; send the held-out digits to
 # both, in batches of 1 and 32, and require every output to agree within
 # an absolute and relative tolerance; print requests/s and rows/s at batch
-# 1 and batch 32 for CPU and CUDA. Exits 1 on a mismatch, and when the CUDA
+# 1 and batch 32 for CPU and CUDA. Before that, with CUDA_VISIBLE_DEVICES
+# empty (a driver that sees no device), model-server --device cuda must exit
+# 2 at start, naming the device, the library and the reason. Exits 1 on a
+# mismatch, when that start does not fail so, and when the CUDA
 # server does not start (model-server exits when the CUDA provider cannot
 # be loaded, it never runs on the CPU instead). Servers are stopped on exit.
 #
@@ -73,6 +76,29 @@ PY
   lib_path="$lib_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 log "ONNX Runtime: $ort_lib"
+
+# A driver that sees no device (CUDA_VISIBLE_DEVICES empty, as a node whose
+# GPUs are all hidden): model-server must exit 2 at start, before binding its
+# port, naming the device, the library and the reason, and never stay up
+# unready. (NVIDIA_VISIBLE_DEVICES=none hides them in a container the same
+# way; outside one the driver does not read it.)
+if [[ " ${DEVICES[*]} " == *" cuda "* ]]; then
+  log "no visible device: CUDA_VISIBLE_DEVICES= model-server --device cuda must exit 2"
+  status=0
+  hidden_log="$(CUDA_VISIBLE_DEVICES="" NVIDIA_VISIBLE_DEVICES=none ORT_DYLIB_PATH="$ort_lib" \
+    LD_LIBRARY_PATH="$lib_path" timeout 60 "$binary" --model-name=digits \
+    --model-uri="$ROOT/tests/fixtures/models/digits-mlp.onnx" --host=127.0.0.1 --port=0 \
+    --grpc-port=0 --device=cuda --drain=0s 2>&1)" || status=$?
+  [[ "$status" == 2 ]] || die "no visible device: exit $status, not 2 (124: still running after 60 s):
+$hidden_log"
+  for want in "--device cuda" "$ort_lib" "no CUDA-capable device"; do
+    grep -qF -- "$want" <<<"$hidden_log" || die "no visible device: the message does not name '$want':
+$hidden_log"
+  done
+  ! grep -q listening <<<"$hidden_log" || die "no visible device: the port was bound first:
+$hidden_log"
+  log "no visible device: exit 2, naming the device, the library and the reason"
+fi
 
 export MODEL_SERVER_BIN="$binary" ORT_LIB="$ort_lib" GPU_LIB_PATH="$lib_path"
 export CHECK_DEVICES="${DEVICES[*]}" MODELS_DIR="$ROOT/tests/fixtures/models"

@@ -7,7 +7,8 @@
 # that diff exited 1. Without changes the body says so instead of carrying a
 # diff. A diff longer than COMMENT_LIMIT bytes (default 60000, under GitHub's
 # 65,536-character limit for a comment) is cut at a line boundary, any open
-# code block and <details> closed, and ARTIFACT_URL (the full diff) linked.
+# code block (with the fence that opened it) and <details> closed, and
+# ARTIFACT_URL (the full diff) linked.
 # The first line is a marker the posting step finds the comment by.
 set -euo pipefail
 diff_md="$1"
@@ -33,9 +34,25 @@ fi
 # Whole lines only: drop whatever follows the last newline within the limit.
 cut="$(head -c "$limit" "$diff_md" | sed '$d')"
 printf '%s\n' "$cut"
-fences="$(printf '%s\n' "$cut" | grep -c '^```' || true)"
-if [ $((fences % 2)) -eq 1 ]; then
-  echo '```'
+# The fence still open at the cut, as CommonMark reads it: a line of three or
+# more backticks (up to three spaces in) opens a block unless its info string
+# holds a backtick; only a line of at least as many backticks and nothing else
+# closes it. `modelctl diff` opens a longer fence when the diff holds
+# backticks, so the cut is closed with the fence it opened, not with three.
+open_fence="$(printf '%s\n' "$cut" | awk '
+  match($0, /^ ? ? ?```+/) {
+    run = substr($0, RSTART, RLENGTH)
+    sub(/^ */, "", run)
+    rest = substr($0, RSTART + RLENGTH)
+    if (open == "") {
+      if (rest !~ /`/) open = run
+    } else if (length(run) >= length(open) && rest ~ /^[ \t]*$/) {
+      open = ""
+    }
+  }
+  END { print open }')"
+if [ -n "$open_fence" ]; then
+  echo "$open_fence"
 fi
 opened="$(printf '%s\n' "$cut" | grep -c '^<details>' || true)"
 closed="$(printf '%s\n' "$cut" | grep -c '^</details>' || true)"

@@ -123,7 +123,10 @@ step "cargo test (workspace)"
 # The S3 tests run against moto from .venv-ci; here its absence is a failure.
 MODELCTL_REQUIRE_MOTO=1 cargo test --workspace --locked
 
-step "real-cluster tests against a kube-bed (skipped when there is none)"
+step "real-cluster tests: where they run (ci/real-cluster-check.sh, stand-ins for kubectl and cargo)"
+ci/real-cluster-check.sh
+
+step "real-cluster tests against a kube-bed, else KUBECONFIG's cluster (skipped when there is none, unless CI requires one)"
 ci/real-cluster.sh
 
 step "OpenAPI check of every generated object (kubernetes-validate)"

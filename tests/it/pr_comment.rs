@@ -1,7 +1,8 @@
 //! `ci/pr-comment.sh`, the body of the pull request's manifest-diff comment:
 //! a fixed marker first, "no changes" instead of a diff when nothing
 //! changed, and a long diff cut under GitHub's 65,536-character limit with
-//! its code block and `<details>` closed and the full diff linked.
+//! its code block (with the fence it opened) and `<details>` closed and the
+//! full diff linked.
 
 use std::path::Path;
 use std::process::Command;
@@ -71,5 +72,32 @@ fn a_long_diff_is_cut_with_blocks_closed_and_the_artifact_linked() {
     assert!(
         kept.iter().all(|l| l.ends_with(&"y".repeat(60))),
         "whole lines only"
+    );
+}
+
+/// `modelctl diff` opens a longer fence when the diff holds backticks
+/// (`fenced_diff`); three backticks would not close it, and the rest of the
+/// page would render as code.
+#[test]
+fn a_cut_diff_holding_a_fence_is_closed_with_the_fence_it_opened() {
+    let mut diff = String::from("### d\n\n<details><summary>x</summary>\n\n````diff\n");
+    diff.push_str("+  README.md: |\n+    ```sh\n+    modelctl apply\n+    ```\n");
+    for i in 0..3000 {
+        diff.push_str(&format!("+ line {i} {}\n", "y".repeat(60)));
+    }
+    diff.push_str("````\n\n</details>\n");
+    let body = comment(&diff, true, "");
+    let lines: Vec<&str> = body.lines().collect();
+    let last_kept = lines.iter().rposition(|l| l.starts_with("+ line")).unwrap();
+    assert_eq!(
+        lines[last_kept + 1],
+        "````",
+        "closed with the opening fence"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with('`')).count(),
+        2,
+        "one block, opened and closed: {:?}",
+        &lines[last_kept + 1..]
     );
 }

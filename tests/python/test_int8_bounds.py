@@ -4,8 +4,10 @@ The served tests judge int8 outputs by these bounds, so they are checked
 here: the noise model predicts the spread that sampled rounding errors
 really cause; onnxruntime's int8 output lies inside the engine bound; the
 bounds decide the label for most rows, so the label checks have something to
-check; and an engine whose integer sums saturate, the CPU-dependent arithmetic
-that once made these tests fail on other machines, falls outside.
+check; the engine bound is narrow and the probability bound well below 1 on
+both models, so neither accepts anything; and an engine whose integer sums
+saturate, the CPU-dependent arithmetic that once made these tests fail on
+other machines, falls outside.
 """
 
 from __future__ import annotations
@@ -63,11 +65,33 @@ def test_bounds_decide_the_label_for_most_rows(model_file, shape, rows):
     assert decided.mean() >= 0.95, f"engine bound decides only {decided.mean():.1%} of rows"
 
 
-def test_engine_bound_is_narrow_where_no_value_sits_on_a_rounding_boundary(rows):
+@pytest.mark.parametrize("model_file,shape", INT8, ids=[m for m, _ in INT8])
+def test_engine_bound_is_narrow_where_no_value_sits_on_a_rounding_boundary(model_file, shape, rows):
     """Rows whose every quantized value is unambiguous have one exact answer."""
-    bounds = engine_bounds(MODELS / "digits-mlp-int8.onnx", rows)
+    bounds = engine_bounds(MODELS / model_file, rows.reshape(shape))
     width = (bounds.probabilities.hi - bounds.probabilities.lo).max(axis=1)
     assert np.median(width) < 1e-3, f"median width {np.median(width)}"
+
+
+# The most any probability may move between the float and the int8 model.
+# Probabilities lie in [0, 1], so a bound of 1 or more accepts any output and
+# a bound of 0 none; the committed models' bounds sit near 0.4 (MLP) and 0.7
+# (CNN) at six deviations, so past this the noise model has lost an error
+# source's scale or gained a spurious one.
+PROBABILITY_BOUND_CEILING = 0.9
+
+
+@pytest.mark.parametrize("model_file,shape", INT8, ids=[m for m, _ in INT8])
+def test_probability_bound_lies_within_zero_and_one(model_file, shape, rows):
+    """The served tests accept an int8 probability within this bound of the float one."""
+    inputs = rows.reshape(shape)
+    _, float_probabilities = in_process(model_file.replace("-int8", ""), inputs)
+    bound = float_deviation(MODELS / model_file, inputs, float_probabilities).probability_bound()
+    assert bound.shape == (len(inputs),)
+    assert np.all(np.isfinite(bound)) and np.all(bound > 0), f"smallest bound {bound.min()}"
+    assert bound.max() < PROBABILITY_BOUND_CEILING, (
+        f"largest bound {bound.max():.3f}: at {PROBABILITY_BOUND_CEILING} or more a probability may move almost anywhere"
+    )
 
 
 # ------------------------------------------------------ a saturating engine

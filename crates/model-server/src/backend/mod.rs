@@ -142,7 +142,8 @@ pub enum BackendError {
     #[error(
         "--device {device}: the CUDA execution provider of the ONNX Runtime at {path} cannot be \
          used: {message} (a GPU build of ONNX Runtime, e.g. pip's onnxruntime-gpu, and the CUDA \
-         and cuDNN libraries it loads must be on the library path)"
+         and cuDNN libraries it loads must be on the library path, and the driver must see a \
+         device: check CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES)"
     )]
     DeviceUnavailable {
         device: Device,

@@ -10,7 +10,9 @@
 //!
 //! With `--device cuda` the session gets the CUDA execution provider,
 //! registered so that a failure is an error: ONNX Runtime would otherwise
-//! log it and run the model on the CPU.
+//! log it and run the model on the CPU. Before the port is bound,
+//! [`check_device`] creates and runs a one-node session on it, since the
+//! provider first touches the device when a session is created.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -81,8 +83,13 @@ fn with_cuda(builder: SessionBuilder, dylib: &Path) -> Result<SessionBuilder, Ba
 }
 
 /// Checks before serving that the model can run on `options.device`: the
-/// library loads and, for CUDA, its execution provider registers. The
-/// server exits with this error rather than serving on the wrong device.
+/// library loads and, for CUDA, its execution provider registers and a
+/// session of a one-node model ([`CUDA_PROBE`]) is created and run on it.
+/// The provider only touches the device when a session is created, so
+/// registering alone passes on a node whose driver sees no usable device
+/// (`CUDA_VISIBLE_DEVICES=""`, `NVIDIA_VISIBLE_DEVICES=none`). The server
+/// exits with this error rather than serving on the wrong device or never
+/// becoming ready.
 pub fn check_device(options: &LoadOptions) -> Result<(), BackendError> {
     let dylib = library_path(options)?;
     let env = environment(&dylib)?;
@@ -91,10 +98,32 @@ pub fn check_device(options: &LoadOptions) -> Result<(), BackendError> {
             path: dylib.clone(),
             message: e.to_string(),
         })?;
-        with_cuda(builder, &dylib)?;
+        let unavailable = |message: String| BackendError::DeviceUnavailable {
+            device: Device::Cuda,
+            path: dylib.clone(),
+            message,
+        };
+        let mut session = with_cuda(builder, &dylib)?
+            .commit_from_memory(CUDA_PROBE)
+            .map_err(|e| unavailable(format!("creating a session on it: {e}")))?;
+        let x = ort::value::Tensor::from_array(([1usize], vec![1.5f32]))
+            .map_err(|e| unavailable(e.to_string()))?;
+        let outputs = session
+            .run(ort::inputs!["x" => x])
+            .map_err(|e| unavailable(format!("running on it: {e}")))?;
+        let (_, y) = outputs["y"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| unavailable(e.to_string()))?;
+        if y != [3.0] {
+            return Err(unavailable(format!("1.5 + 1.5 gave {y:?}")));
+        }
     }
     Ok(())
 }
+
+/// A one-node ONNX model, `y = x + x` on a float tensor of shape `[1]`
+/// (86 bytes, opset 13): the session `check_device` creates on the device.
+const CUDA_PROBE: &[u8] = include_bytes!("cuda-probe.onnx");
 
 /// A model loaded into an ONNX Runtime session.
 pub struct OrtBackend {
