@@ -56,7 +56,8 @@ impl Inference {
         let model = handlers::loaded(&self.state, &target)?;
         let arrival = model.batcher.arrival();
         let decoded = decode_request(request, model.batcher.backend().signature())?;
-        let outputs = handlers::run(&self.state, model, decoded.inputs, arrival).await?;
+        let outputs =
+            handlers::run(&self.state, model, decoded.inputs, arrival, decoded.timeout).await?;
         Ok(encode_response(
             &model.name,
             MODEL_VERSION,

@@ -15,4 +15,5 @@ mod grpc;
 mod lifecycle;
 mod path_prefix;
 mod server;
+mod shedding;
 mod tensor_checks;
