@@ -111,6 +111,11 @@ impl Admission {
         })
     }
 
+    /// True while fewer than `--max-queue` rows wait.
+    pub fn has_room(&self) -> bool {
+        self.max_queue.is_none_or(|limit| self.waiting() < limit)
+    }
+
     /// Rows waiting now.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
@@ -153,9 +158,11 @@ mod tests {
         let b = admission.admit(2).unwrap();
         assert_eq!(admission.waiting(), 5);
         assert_eq!(admission.admit(1).unwrap_err(), Rejection::QueueFull);
+        assert!(!admission.has_room());
         assert_eq!(admission.waiting(), 5, "a rejected request adds nothing");
         drop(a);
         assert_eq!(admission.waiting(), 2);
+        assert!(admission.has_room());
         let c = admission.admit(1).unwrap();
         assert_eq!(admission.waiting(), 3);
         drop((b, c));

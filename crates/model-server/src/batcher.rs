@@ -192,6 +192,17 @@ impl Batcher {
         self
     }
 
+    /// Turns a request away before its body is read or decoded when
+    /// `--max-queue` rows already wait: under overload a refusal then costs
+    /// next to nothing. [`Batcher::infer`] checks again with its rows.
+    pub fn check_room(&self) -> Result<(), Rejection> {
+        self.admission
+            .has_room()
+            .then_some(())
+            .ok_or(Rejection::QueueFull)
+            .inspect_err(|&rejection| self.metrics.reject(rejection))
+    }
+
     /// Announces a request that will reach [`Batcher::infer`] soon.
     pub fn arrival(&self) -> Arrival {
         self.arriving.fetch_add(1, Ordering::AcqRel);

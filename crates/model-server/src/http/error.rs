@@ -50,6 +50,12 @@ impl ApiError {
     }
 }
 
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> ApiError {
+        ApiError::rejected(rejection)
+    }
+}
+
 impl From<BadRequest> for ApiError {
     fn from(e: BadRequest) -> ApiError {
         ApiError::bad_request(e.0)

@@ -89,6 +89,7 @@ pub async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let body = body_bytes(body)?;
     let header_length = header_length.as_ref().map(HeaderValue::as_bytes);
@@ -104,6 +105,7 @@ pub(crate) async fn infer_request(
     request: Request,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, state.max_body)
@@ -210,6 +212,7 @@ pub async fn predict(
             version: None,
         },
     )?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let request: tf::PredictRequest = parse_json(&body_bytes(body)?)?;
     let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
