@@ -200,6 +200,12 @@ fn server_args<'a>(ctx: &'a Ctx<'_>, serve: &Serve, uri: &str) -> (&'a str, Vec<
     if let Some(batching) = &serve.batching {
         args.push(format!("--max-batch={}", batching.max_batch));
         args.push(format!("--max-delay={}", batching.max_delay));
+        if let Some(max_queue) = &batching.max_queue {
+            args.push(format!("--max-queue={max_queue}"));
+        }
+    }
+    if let Some(timeout) = &serve.timeout {
+        args.push(format!("--request-timeout={timeout}"));
     }
     if let Some(warmup) = serve.warmup {
         args.push(format!("--warmup={warmup}"));

@@ -60,6 +60,19 @@ pub struct Config {
     #[arg(long, env = "MAX_DELAY", default_value = "2ms", value_parser = parse_duration)]
     pub max_delay: Duration,
 
+    /// Most rows that may wait for the engine; a request arriving while
+    /// this many wait is answered 503 at once, with `Retry-After` (gRPC
+    /// `UNAVAILABLE`). Unset: no limit.
+    #[arg(long, env = "MAX_QUEUE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_queue: Option<u32>,
+
+    /// Longest a request may wait for the engine, unless its `timeout`
+    /// parameter (microseconds) asks for less: a whole number and a unit,
+    /// e.g. 500ms. A request still waiting then is answered 503 (gRPC
+    /// `DEADLINE_EXCEEDED`) and never run. Unset: no limit.
+    #[arg(long, env = "REQUEST_TIMEOUT", value_parser = parse_positive_duration)]
+    pub request_timeout: Option<Duration>,
+
     /// Synthetic batches run through the model before turning ready.
     #[arg(long, env = "WARMUP", default_value_t = 1)]
     pub warmup: u32,
@@ -172,6 +185,14 @@ impl PathPrefix {
         }
         path.strip_prefix(self.0.as_str())
             .filter(|rest| rest.starts_with('/'))
+    }
+}
+
+/// A duration in the spec's grammar that is not zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text).map_err(|e| e.to_string())? {
+        d if d.is_zero() => Err(format!("`{text}` must be longer than zero")),
+        d => Ok(d),
     }
 }
 

@@ -4,6 +4,7 @@
 //! dynamic batching, a
 //! precompute cache, Prometheus metrics and graceful shutdown.
 
+pub mod admission;
 pub mod backend;
 pub mod batcher;
 pub mod cache;

@@ -133,6 +133,10 @@ fn serve(config: &Config, state: &AppState, loaded: Arc<dyn Backend>) {
         config.max_delay,
         placement,
         state.metrics.clone(),
+    )
+    .with_shedding(
+        config.max_queue.map(|rows| rows as usize),
+        config.request_timeout,
     );
     state.set_model(Arc::new(Model {
         name: config.model_name.clone(),
@@ -146,6 +150,8 @@ fn serve(config: &Config, state: &AppState, loaded: Arc<dyn Backend>) {
         max_batch,
         max_delay_us = config.max_delay.as_micros() as u64,
         cache_entries = config.cache_entries,
+        max_queue = config.max_queue,
+        request_timeout_ms = config.request_timeout.map(|t| t.as_millis() as u64),
         "model ready"
     );
 }

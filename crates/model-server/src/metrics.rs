@@ -1,6 +1,7 @@
 //! Prometheus metrics served on `GET /metrics`: requests by route and
 //! status, request latency, batch sizes, time in the engine per model
-//! call, queue depth, inference requests in flight, cache hits and the time
+//! call, queue depth, inference requests in flight, requests turned away
+//! by load shedding, cache hits and the time
 //! spent downloading, loading and warming up the model.
 //!
 //! Metric names are prefixed `model_server_`. This module only records and
@@ -18,6 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::admission::Rejection;
+
 /// Labels of a served request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -27,6 +30,13 @@ pub struct RequestLabels {
     pub route: String,
     /// HTTP status code, or gRPC status code name (`OK`, `NOT_FOUND`, ...).
     pub status: Status,
+}
+
+/// Labels of a request turned away without running.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectedLabels {
+    /// `queue_full` or `deadline` ([`Rejection::reason`]).
+    pub reason: &'static str,
 }
 
 /// Labels of a latency observation.
@@ -84,6 +94,7 @@ pub struct Metrics {
     pub inference_seconds: Histogram,
     pub queue_depth: Gauge,
     pub requests_in_flight: Gauge,
+    pub rejected: Family<RejectedLabels, Counter>,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub download_seconds: Gauge<f64, AtomicU64>,
@@ -132,6 +143,7 @@ impl Metrics {
             inference_seconds: Histogram::new(exponential_buckets(10e-6, 2.0, 22)),
             queue_depth: Gauge::default(),
             requests_in_flight: Gauge::default(),
+            rejected: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             download_seconds: Gauge::default(),
@@ -141,7 +153,22 @@ impl Metrics {
             recent: RwLock::default(),
         };
         metrics.register();
+        // Every reason shows from the start, at 0.
+        for rejection in Rejection::ALL {
+            let _ = metrics.rejected.get_or_create(&RejectedLabels {
+                reason: rejection.reason(),
+            });
+        }
         metrics
+    }
+
+    /// Counts a request turned away without running.
+    pub fn reject(&self, rejection: Rejection) {
+        self.rejected
+            .get_or_create(&RejectedLabels {
+                reason: rejection.reason(),
+            })
+            .inc();
     }
 
     /// Enters every metric in the registry, with its name and help text.
@@ -176,6 +203,12 @@ impl Metrics {
             "requests_in_flight",
             "Inference requests received and not yet answered",
             self.requests_in_flight.clone(),
+        );
+        registry.register(
+            "requests_rejected",
+            "Inference requests answered without running, by reason: queue_full (--max-queue rows \
+             were waiting) or deadline (its timeout passed while it waited)",
+            self.rejected.clone(),
         );
         registry.register(
             "cache_hits",
@@ -291,6 +324,7 @@ mod tests {
             0.001,
         );
         metrics.batch_size.observe(8.0);
+        metrics.reject(Rejection::QueueFull);
         let text = metrics.encode();
         for name in [
             "model_server_requests_total{protocol=\"http\",route=\"/v2/models/{model}/infer\",status=\"200\"} 1",
@@ -300,6 +334,8 @@ mod tests {
             "model_server_inference_duration_seconds_count 0",
             "model_server_queue_depth 0",
             "model_server_requests_in_flight 0",
+            "model_server_requests_rejected_total{reason=\"queue_full\"} 1",
+            "model_server_requests_rejected_total{reason=\"deadline\"} 0",
             "model_server_model_load_seconds",
             "model_server_model_warmup_seconds",
         ] {

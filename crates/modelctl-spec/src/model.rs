@@ -16,7 +16,7 @@ use crate::values::{
     Duration, EnvVarName, GitRev, GitUrl, Goal, GpuCount, Grid, HdfsUri, Hostname, ImageRef,
     KueueName, LoadTarget, MaxFailedTrials, MaxReplicas, Memory, MetricName, MinReplicas, ModelUri,
     MountPath, Namespace, NodeCount, Owner, Parallelism, ParamName, Percent, ProfileName,
-    RandomTrials, ReplicaCount, ResourceName, Retries, Seed, Sha256, Template, UrlPath,
+    QueueLimit, RandomTrials, ReplicaCount, ResourceName, Retries, Seed, Sha256, Template, UrlPath,
 };
 
 /// The variables each worker of a run with `train.nodes` gets, which
@@ -382,6 +382,12 @@ pub struct Serve {
     /// Number of synthetic batches run before the server reports ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<u32>,
+    /// Longest a request may wait for the engine (`500ms`; the server's
+    /// `--request-timeout`). A request still waiting then is answered 503
+    /// and never run; a client's own `timeout` parameter may ask for less.
+    /// Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
     /// The inference engine `model-server` runs: `ort` (ONNX Runtime, the
     /// default, and the only one that can use a GPU) or `tract` (pure Rust).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -508,6 +514,11 @@ pub struct Batching {
     pub max_batch: BatchSize,
     /// Longest a request waits for others to join its batch (`2ms`; at most `10s`).
     pub max_delay: BatchDelay,
+    /// Most rows that may wait for the engine (1 to 1000000; the server's
+    /// `--max-queue`). A request arriving while this many wait is answered
+    /// 503 at once, with `Retry-After`, instead of queueing. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<QueueLimit>,
 }
 
 /// Where the model is reachable over HTTP.

@@ -13,6 +13,7 @@ use std::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
 use super::status::code_name;
+use crate::http::error::ApiError;
 use crate::http::handlers::{self, MODEL_VERSION, ModelRef};
 use crate::metrics::{self, Protocol};
 use crate::protocol::grpc::proto::grpc_inference_service_server::GrpcInferenceService;
@@ -54,9 +55,11 @@ impl Inference {
     async fn infer(&self, request: ModelInferRequest) -> Result<ModelInferResponse, Status> {
         let target = model_ref(&request.model_name, &request.model_version);
         let model = handlers::loaded(&self.state, &target)?;
+        model.batcher.check_room().map_err(ApiError::from)?;
         let arrival = model.batcher.arrival();
         let decoded = decode_request(request, model.batcher.backend().signature())?;
-        let outputs = handlers::run(&self.state, model, decoded.inputs, arrival).await?;
+        let outputs =
+            handlers::run(&self.state, model, decoded.inputs, arrival, decoded.timeout).await?;
         Ok(encode_response(
             &model.name,
             MODEL_VERSION,

@@ -1,16 +1,21 @@
 //! gRPC status codes for the server's errors: the same failures the HTTP
 //! side answers with 400, 404, 413, 503 and 500 become INVALID_ARGUMENT,
 //! NOT_FOUND, RESOURCE_EXHAUSTED, UNAVAILABLE and INTERNAL, with the same
-//! messages.
+//! messages. A request whose deadline passed while it waited is
+//! DEADLINE_EXCEEDED (503 on HTTP).
 
 use axum::http::StatusCode;
 use tonic::{Code, Status};
 
+use crate::admission::Rejection;
 use crate::http::error::ApiError;
 use crate::protocol::BadRequest;
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
+        if error.rejection == Some(Rejection::Deadline) {
+            return Status::deadline_exceeded(error.message);
+        }
         let code = match error.status {
             StatusCode::BAD_REQUEST => Code::InvalidArgument,
             StatusCode::NOT_FOUND => Code::NotFound,
@@ -68,5 +73,14 @@ mod tests {
             let status = Status::from(ApiError::new(http, "why"));
             assert_eq!((status.code(), status.message()), (grpc, "why"));
         }
+    }
+
+    #[test]
+    fn shed_requests_are_unavailable_or_past_their_deadline() {
+        let full = Status::from(ApiError::rejected(Rejection::QueueFull));
+        assert_eq!(full.code(), Code::Unavailable);
+        let late = Status::from(ApiError::rejected(Rejection::Deadline));
+        assert_eq!(late.code(), Code::DeadlineExceeded);
+        assert_eq!(late.message(), Rejection::Deadline.to_string());
     }
 }

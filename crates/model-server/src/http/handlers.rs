@@ -4,6 +4,7 @@
 //! batcher, so bad input never costs a model call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::error::ApiError;
-use crate::batcher::Arrival;
+use crate::batcher::{Arrival, InferError};
 use crate::cache::PredictionCache;
 use crate::protocol::{binary, tf, v2};
 use crate::state::{AppState, Model, Phase};
@@ -88,6 +89,7 @@ pub async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let body = body_bytes(body)?;
     let header_length = header_length.as_ref().map(HeaderValue::as_bytes);
@@ -103,6 +105,7 @@ pub(crate) async fn infer_request(
     request: Request,
 ) -> Result<Response, ApiError> {
     let model = loaded(&state, &target)?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, state.max_body)
@@ -138,7 +141,7 @@ async fn infer_body(
     let (json, binary_section) = binary::split_body(body, header_length)?;
     let request: v2::InferRequest = parse_json(json)?;
     let decoded = v2::decode_request(request, model.batcher.backend().signature(), binary_section)?;
-    let outputs = run(state, model, decoded.inputs, arrival).await?;
+    let outputs = run(state, model, decoded.inputs, arrival, decoded.timeout).await?;
     let chosen: Vec<(&Tensor, bool)> = decoded
         .outputs
         .iter()
@@ -209,10 +212,11 @@ pub async fn predict(
             version: None,
         },
     )?;
+    model.batcher.check_room()?;
     let arrival = model.batcher.arrival();
     let request: tf::PredictRequest = parse_json(&body_bytes(body)?)?;
     let inputs = tf::decode_instances(&request, model.batcher.backend().signature())?;
-    let outputs = run(&state, model, inputs, arrival).await?;
+    let outputs = run(&state, model, inputs, arrival, None).await?;
     json_response(&tf::encode_predictions(&outputs))
 }
 
@@ -321,6 +325,7 @@ pub(crate) async fn run(
     model: &Model,
     inputs: Vec<Tensor>,
     arrival: Arrival,
+    timeout: Option<Duration>,
 ) -> Result<Arc<Vec<Tensor>>, ApiError> {
     let key = model.cache.as_ref().map(|_| PredictionCache::key(&inputs));
     if let (Some(cache), Some(key)) = (&model.cache, &key) {
@@ -333,11 +338,14 @@ pub(crate) async fn run(
     let outputs = Arc::new(
         model
             .batcher
-            .infer(inputs, Some(arrival))
+            .infer(inputs, Some(arrival), timeout)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "inference failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            .map_err(|e| match e {
+                InferError::Rejected(rejection) => ApiError::rejected(rejection),
+                InferError::Backend(e) => {
+                    tracing::error!(error = %e, "inference failed");
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                }
             })?,
     );
     if let (Some(cache), Some(key)) = (&model.cache, key) {

@@ -14,7 +14,7 @@ use prost::bytes::Bytes;
 use super::request::{
     DecodedRequest, Expected, InputData, Inputs, OutputChoice, requested_outputs,
 };
-use super::{BadRequest, Scalar, binary, decode_elements};
+use super::{BadRequest, Scalar, binary, decode_elements, request};
 use crate::backend::{Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor, TensorData};
 
@@ -40,8 +40,23 @@ pub fn decode_request(
         inputs,
         outputs,
         raw_input_contents,
+        parameters,
         ..
     } = request;
+    let timeout = parameters
+        .get("timeout")
+        .map(|parameter| {
+            use proto::infer_parameter::ParameterChoice;
+            match &parameter.parameter_choice {
+                Some(ParameterChoice::Int64Param(us)) => request::timeout(Some((*us).into()), us),
+                Some(ParameterChoice::Uint64Param(us)) => request::timeout(Some((*us).into()), us),
+                Some(ParameterChoice::BoolParam(b)) => request::timeout(None, b),
+                Some(ParameterChoice::DoubleParam(x)) => request::timeout(None, x),
+                Some(ParameterChoice::StringParam(s)) => request::timeout(None, &format!("{s:?}")),
+                None => request::timeout(None, &"an empty parameter"),
+            }
+        })
+        .transpose()?;
     check_raw_contents(&inputs, &raw_input_contents)?;
     let mut raw = raw_input_contents.into_iter();
     let mut tensors = Inputs::new(signature);
@@ -69,6 +84,7 @@ pub fn decode_request(
         id: (!id.is_empty()).then_some(id),
         inputs,
         outputs,
+        timeout,
     })
 }
 

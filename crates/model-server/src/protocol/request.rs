@@ -7,9 +7,12 @@
 //! Owns the checks on inputs (known name, given once, supported datatype
 //! equal to the model's, shape of the model's rank with a free batch axis,
 //! element count) and on requested outputs (known name, asked for once),
-//! and the words of their errors. It must not know a wire format: where an
+//! and the words of their errors, and the `timeout` request parameter. It
+//! must not know a wire format: where an
 //! input's elements come from (JSON, binary section, raw or typed protobuf
 //! contents) is the adapter's business, handed over as an [`InputData`].
+
+use std::time::Duration;
 
 use super::{BadRequest, Scalar, binary, decode_elements};
 use crate::backend::{Signature, TensorSpec};
@@ -22,6 +25,27 @@ pub struct DecodedRequest {
     pub inputs: Vec<Tensor>,
     /// Outputs in the order asked for.
     pub outputs: Vec<OutputChoice>,
+    /// The `timeout` parameter: how long the request may wait for the engine.
+    pub timeout: Option<Duration>,
+}
+
+/// Reads the request's `timeout` parameter: a whole number of
+/// microseconds, at least 1, as Triton reads its `timeout` parameter.
+/// `shown` describes the value for the error.
+pub fn timeout(
+    micros: Option<i128>,
+    shown: &dyn std::fmt::Display,
+) -> Result<Duration, BadRequest> {
+    micros
+        .and_then(|us| u64::try_from(us).ok())
+        .filter(|&us| us >= 1)
+        .map(Duration::from_micros)
+        .ok_or_else(|| {
+            BadRequest(format!(
+                "parameter `timeout` of the request must be a whole number of microseconds, \
+                 at least 1, not {shown}"
+            ))
+        })
 }
 
 /// One output to return.

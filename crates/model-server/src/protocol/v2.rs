@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use super::request::{DecodedRequest, OutputChoice};
 use super::request::{InputData, Inputs, requested_outputs};
-use super::{BadRequest, FlatData};
+use super::{BadRequest, FlatData, request};
 use crate::backend::{Signature, TensorSpec};
 use crate::tensor::{Tensor, TensorData};
 
@@ -105,10 +105,21 @@ pub fn decode_request(
         request.outputs.as_deref().unwrap_or_default(),
         signature,
     )?;
+    let timeout = match request.parameters.as_ref().and_then(|p| p.get("timeout")) {
+        None => None,
+        Some(value) => Some(request::timeout(
+            value
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| value.as_u64().map(i128::from)),
+            value,
+        )?),
+    };
     Ok(DecodedRequest {
         id: request.id,
         inputs,
         outputs,
+        timeout,
     })
 }
 

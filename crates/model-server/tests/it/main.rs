@@ -15,5 +15,6 @@ mod grpc;
 mod lifecycle;
 mod path_prefix;
 mod server;
+mod shedding;
 mod store_faults;
 mod tensor_checks;

@@ -341,6 +341,21 @@ bounded_int!(
     ),
 );
 
+/// Most rows `serve.batching.max-queue` may let wait.
+pub const MAX_QUEUE: u32 = 1_000_000;
+
+bounded_int!(
+    /// Most rows that may wait for `model-server`'s engine: 1 to 1000000.
+    QueueLimit,
+    min = 1,
+    max = MAX_QUEUE,
+    desc = "Most rows that may wait for the engine, 1 to 1000000.",
+    error = |_| ValueError::new(
+        format!("`max-queue` must be from 1 to {MAX_QUEUE}"),
+        "a few batches' worth of rows (e.g. 4 × `max-batch`) bounds the wait; leave it out for no limit",
+    ),
+);
+
 bounded_int!(
     /// Percent of traffic a canary receives: 1 to 99 (100 would leave none
     /// for the main version).
@@ -400,6 +415,10 @@ mod tests {
         assert!(GpuCount::try_from(-1i64).is_err());
         assert!(BatchSize::try_from(0i64).is_err());
         assert_eq!(BatchSize::try_from(4096u32).unwrap().get(), 4096);
+        assert!(QueueLimit::try_from(0i64).is_err());
+        assert_eq!(QueueLimit::try_from(MAX_QUEUE).unwrap().get(), MAX_QUEUE);
+        let too_many = QueueLimit::try_from(i64::from(MAX_QUEUE) + 1).unwrap_err();
+        assert_eq!(too_many.message, "`max-queue` must be from 1 to 1000000");
         assert!(CanaryWeight::try_from(100i64).is_err());
         assert_eq!(
             Parallelism::try_from(i64::from(u32::MAX)).unwrap().get(),

@@ -32,8 +32,8 @@ mod uri;
 
 pub use bounded::{
     BatchSize, CanaryWeight, GpuCount, LoadTarget, MAX_BATCH, MAX_GPUS_PER_POD, MAX_LOAD_TARGET,
-    MAX_NODES, MAX_REPLICAS, MAX_RETRIES, MaxFailedTrials, MaxReplicas, MinReplicas, NodeCount,
-    Parallelism, RandomTrials, ReplicaCount, Retries, Seed,
+    MAX_NODES, MAX_QUEUE, MAX_REPLICAS, MAX_RETRIES, MaxFailedTrials, MaxReplicas, MinReplicas,
+    NodeCount, Parallelism, QueueLimit, RandomTrials, ReplicaCount, Retries, Seed,
 };
 pub use command::Command;
 pub use digest::Sha256;
