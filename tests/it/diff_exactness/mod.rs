@@ -330,9 +330,10 @@ pub fn ops_of(spot: &Spot) -> Vec<Op> {
 /// A change to the live objects.
 #[derive(Debug, Clone, Copy)]
 pub enum Edit {
-    /// Field manager `intruder` force-applies the spot's new value.
+    /// Field manager `intruder-<n>` (the edit's place) force-applies the
+    /// spot's new value.
     ForceApply { spot: usize, op: u8 },
-    /// Field manager `intruder` applies the value the spot has, and so
+    /// Field manager `intruder-<n>` applies the value the spot has, and so
     /// shares it with modelctl.
     ShareApply { spot: usize },
     /// Field manager `kubectl-edit` merge-patches the spot.
@@ -799,7 +800,10 @@ async fn edit_live(
     edits: &[Edit],
     server: Server,
 ) -> Result<(), String> {
-    for edit in edits {
+    for (n, edit) in edits.iter().enumerate() {
+        // Each apply is another hand's: one manager's second apply would
+        // take back what its first set (an image it alone owned, say).
+        let intruder = format!("intruder-{n}");
         let spot = &SPOTS[edit.spot()];
         let key = ObjectKey::of(&objects[spot.object]).map_err(|e| e.to_string())?;
         let api: Api<DynamicObject> = cluster.api_for(&key).await.map_err(|e| e.to_string())?;
@@ -833,7 +837,7 @@ async fn edit_live(
             (_, None) => continue,
             (Edit::ForceApply { .. }, Some(value)) => {
                 let body = apply_body(&key, spot.path, value);
-                let params = PatchParams::apply("intruder").force();
+                let params = PatchParams::apply(&intruder).force();
                 api.patch(&key.name, &params, &Patch::Apply(&body)).await
             }
             (Edit::ShareApply { .. }, Some(value)) => {
@@ -841,7 +845,7 @@ async fn edit_live(
                     continue;
                 }
                 let body = apply_body(&key, spot.path, value);
-                let params = PatchParams::apply("intruder");
+                let params = PatchParams::apply(&intruder);
                 api.patch(&key.name, &params, &Patch::Apply(&body)).await
             }
         };
