@@ -129,60 +129,22 @@ const LABEL_MANAGED_BY: &[Step] = &[
 const LABEL_TEAM: &[Step] = &[F("metadata"), F("labels"), F("team")];
 const SOURCE: &[Step] = &[F("metadata"), F("annotations"), F("modelctl.io/source")];
 const SERVER: &str = r#"{"name":"server"}"#;
-const POD: [Step; 3] = [F("spec"), F("template"), F("spec")];
-const CONTAINER_IMAGE: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("image"),
-];
-const CONTAINER_ARGS: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("args"),
-];
-const CONTAINER_ENV: &[Step] = &[POD[0], POD[1], POD[2], F("containers"), I(SERVER), F("env")];
-const CONTAINER_PORTS: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("ports"),
-];
-const CONTAINER_PULL: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("imagePullPolicy"),
-];
-const REQUEST_CPU: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("resources"),
-    F("requests"),
-    F("cpu"),
-];
-const LIMIT_MEMORY: &[Step] = &[
-    POD[0],
-    POD[1],
-    POD[2],
-    F("containers"),
-    I(SERVER),
-    F("resources"),
-    F("limits"),
-    F("memory"),
-];
+const TOLERATIONS: &[Step] = &[F("spec"), F("template"), F("spec"), F("tolerations")];
+const VOLUMES: &[Step] = &[F("spec"), F("template"), F("spec"), F("volumes")];
+/// A path into the server container of a pod template, then `$rest`.
+macro_rules! in_server {
+    ($($rest:expr),+) => {
+        &[F("spec"), F("template"), F("spec"), F("containers"), I(SERVER), $($rest),+]
+    };
+}
+
+const CONTAINER_IMAGE: &[Step] = in_server!(F("image"));
+const CONTAINER_ARGS: &[Step] = in_server!(F("args"));
+const CONTAINER_ENV: &[Step] = in_server!(F("env"));
+const CONTAINER_PORTS: &[Step] = in_server!(F("ports"));
+const CONTAINER_PULL: &[Step] = in_server!(F("imagePullPolicy"));
+const REQUEST_CPU: &[Step] = in_server!(F("resources"), F("requests"), F("cpu"));
+const LIMIT_MEMORY: &[Step] = in_server!(F("resources"), F("limits"), F("memory"));
 
 fn env_var(salt: &str, n: u8) -> Value {
     json!({"name": format!("X_{}_{n}", salt.to_uppercase()), "value": format!("{n}")})
@@ -255,16 +217,8 @@ pub const SPOTS: &[Spot] = &[
         &[F("spec"), F("strategy"), F("rollingUpdate"), F("maxSurge")],
         Ty::IntOrPercent(1),
     ),
-    spot(
-        2,
-        &[POD[0], POD[1], POD[2], F("tolerations")],
-        Ty::Items(toleration),
-    ),
-    fixed(spot(
-        2,
-        &[POD[0], POD[1], POD[2], F("volumes")],
-        Ty::Items(volume),
-    )),
+    spot(2, TOLERATIONS, Ty::Items(toleration)),
+    fixed(spot(2, VOLUMES, Ty::Items(volume))),
     defaulted(
         spot(2, &[F("spec"), F("progressDeadlineSeconds")], Ty::Int(600)),
         Some("600"),
